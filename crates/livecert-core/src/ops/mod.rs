@@ -1,1 +1,51 @@
-//! Typed inputs of each operation: parameters become checked types before a handler sees them.
+//! Typed inputs of each operation (one file per operation): parameters become checked types
+//! before a handler sees them (spec/operations.md), plus the pure decisions a handler or the store
+//! applies inside a transaction.
+
+pub mod add_live_domain;
+pub mod describe_live_certificate_detail;
+pub mod describe_live_certificate_list;
+pub mod describe_live_domain_certificate_info;
+pub mod describe_live_domain_detail;
+pub mod set_live_domain_certificate;
+
+use crate::error::ApiError;
+use crate::names::DomainName;
+use crate::params::Params;
+
+/// Reads a required `DomainName` (an empty value counts as absent).
+/// Errors: `MissingParameter`, `InvalidParameter` naming `DomainName` with what is wrong.
+pub fn required_domain(params: &Params) -> Result<DomainName, ApiError> {
+    let raw = params
+        .non_empty_text("DomainName")?
+        .ok_or_else(|| ApiError::missing("DomainName"))?;
+    Ok(DomainName::parse(raw)?)
+}
+
+/// Reads an optional boolean parameter such as `DryRun`: `true` / `false`, case-insensitive.
+/// Errors: `InvalidParameter` naming it for anything else.
+pub fn optional_bool(params: &Params, name: &str) -> Result<bool, ApiError> {
+    match params.non_empty_text(name)? {
+        None => Ok(false),
+        Some(v) if v.eq_ignore_ascii_case("true") => Ok(true),
+        Some(v) if v.eq_ignore_ascii_case("false") => Ok(false),
+        Some(_) => Err(ApiError::invalid(name, "Use true or false.")),
+    }
+}
+
+/// Reads an optional enumerated parameter; `allowed` lists the exact accepted values.
+/// Errors: `InvalidParameter` naming it and listing the accepted values.
+pub fn optional_enum<'a>(
+    params: &'a Params,
+    name: &str,
+    allowed: &[&str],
+) -> Result<Option<&'a str>, ApiError> {
+    match params.non_empty_text(name)? {
+        None => Ok(None),
+        Some(v) if allowed.contains(&v) => Ok(Some(v)),
+        Some(_) => Err(ApiError::invalid(
+            name,
+            format!("Use one of: {}.", allowed.join(", ")),
+        )),
+    }
+}

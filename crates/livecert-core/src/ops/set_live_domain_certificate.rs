@@ -1,0 +1,396 @@
+//! SetLiveDomainCertificate: its typed input (decision-table rows 1–5 of spec/operations.md) and
+//! the library decision of rows 22–29, a pure function of what the store holds, so that every
+//! backend applies the same rules inside its transaction.
+
+use crate::cert::{self, CheckedUpload};
+use crate::error::{ApiError, ErrorCode};
+use crate::names::{CertName, DomainName};
+use crate::params::Params;
+
+/// Largest accepted `CertId`: 2^53 − 1 (the largest integer a JSON number keeps exactly).
+pub const MAX_CERT_ID: u64 = (1 << 53) - 1;
+
+/// `SSLProtocol`: whether HTTPS is to be on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SslProtocol {
+    /// `on`.
+    On,
+    /// `off` (the default).
+    Off,
+}
+
+/// `CertType`: where the certificate comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CertType {
+    /// `upload` (the default): SSLPub and SSLPri are given.
+    Upload,
+    /// `cas`: a record already in the caller's library, by CertName or CertId.
+    Cas,
+    /// `free`: livecert issues one.
+    Free,
+}
+
+impl CertType {
+    /// The wire value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Upload => "upload",
+            Self::Cas => "cas",
+            Self::Free => "free",
+        }
+    }
+}
+
+/// The checked input (rows 1–5). `SSLPub` and `SSLPri` stay bytes: their checks are rows 17–21.
+#[derive(Debug, Clone)]
+pub struct SetLiveDomainCertificateInput {
+    /// `DomainName`.
+    pub domain: DomainName,
+    /// `SSLProtocol` (absent → off).
+    pub ssl_protocol: SslProtocol,
+    /// `CertType` (absent or empty → upload).
+    pub cert_type: CertType,
+    /// `CertName` (absent or empty → `None`, generated at row 22).
+    pub cert_name: Option<CertName>,
+    /// `CertId` (1..2^53−1).
+    pub cert_id: Option<u64>,
+    /// `ForceSet=1`.
+    pub force_set: bool,
+    /// `DryRun=true`.
+    pub dry_run: bool,
+    /// `SSLPub` as decoded bytes.
+    pub ssl_pub: Option<Vec<u8>>,
+    /// `SSLPri` as decoded bytes.
+    pub ssl_pri: Option<Vec<u8>>,
+}
+
+impl SetLiveDomainCertificateInput {
+    /// Parses the parameters: rows 1–5 in order, then `DryRun`.
+    ///
+    /// Errors: `MissingParameter` (row 1), `InvalidParameter` (row 2, and a bad `DryRun`),
+    /// `InvalidSSLProtocol.ValueNotSupported` (row 3), `SetDomainCertificate.ParameterError` naming
+    /// the parameter (row 4), `InvalidCertName.TooLong` (row 5).
+    pub fn parse(params: &Params) -> Result<Self, ApiError> {
+        let domain = super::required_domain(params)?;
+
+        let ssl_protocol = match params.text("SSLProtocol")? {
+            None => None,
+            Some("on") => Some(SslProtocol::On),
+            Some("off") => Some(SslProtocol::Off),
+            Some(other) => {
+                return Err(ApiError::new(
+                    ErrorCode::InvalidSslProtocolValueNotSupported,
+                    format!(
+                        "SSLProtocol is \"{}\"; use on or off (lower case).",
+                        truncate(other)
+                    ),
+                ))
+            }
+        };
+
+        let param_error =
+            |detail: String| ApiError::new(ErrorCode::SetDomainCertificateParameterError, detail);
+        let cert_type = match params.non_empty_text("CertType")? {
+            None => None,
+            Some("upload") => Some(CertType::Upload),
+            Some("cas") => Some(CertType::Cas),
+            Some("free") => Some(CertType::Free),
+            Some(other) => {
+                return Err(param_error(format!(
+                    "CertType is \"{}\"; use upload, cas or free (lower case).",
+                    truncate(other)
+                )))
+            }
+        };
+        let force_set = match params.non_empty_text("ForceSet")? {
+            None | Some("0") => false,
+            Some("1") => true,
+            Some(other) => {
+                return Err(param_error(format!(
+                    "ForceSet is \"{}\"; use 1 or 0.",
+                    truncate(other)
+                )));
+            }
+        };
+        let cert_id = match params.non_empty_text("CertId")? {
+            None => None,
+            Some(raw) => match raw.parse::<u64>() {
+                Ok(id) if (1..=MAX_CERT_ID).contains(&id) => Some(id),
+                _ => {
+                    return Err(param_error(format!(
+                        "CertId is \"{}\"; use the integer CertId of a library record (1 to {MAX_CERT_ID}).",
+                        truncate(raw)
+                    )))
+                }
+            },
+        };
+        let cert_name = match params.non_empty_text("CertName")? {
+            None => None,
+            Some(raw) => Some(CertName::parse(raw)?),
+        };
+        let ssl_pub = params.bytes("SSLPub").map(<[u8]>::to_vec);
+        let ssl_pri = params.bytes("SSLPri").map(<[u8]>::to_vec);
+
+        let ssl_protocol = match ssl_protocol {
+            Some(p) => p,
+            None => {
+                let given = [
+                    ("SSLPub", ssl_pub.as_ref().is_some_and(|v| !v.is_empty())),
+                    ("SSLPri", ssl_pri.as_ref().is_some_and(|v| !v.is_empty())),
+                    ("CertName", cert_name.is_some()),
+                    ("CertId", cert_id.is_some()),
+                    ("CertType", cert_type.is_some_and(|t| t != CertType::Upload)),
+                ];
+                if let Some((name, _)) = given.iter().find(|(_, g)| *g) {
+                    return Err(param_error(format!(
+                        "{name} is given but SSLProtocol is absent, which would turn HTTPS off; send SSLProtocol=on (or off to turn HTTPS off)."
+                    )));
+                }
+                SslProtocol::Off
+            }
+        };
+
+        Ok(Self {
+            domain,
+            ssl_protocol,
+            cert_type: cert_type.unwrap_or(CertType::Upload),
+            cert_name,
+            cert_id,
+            force_set,
+            dry_run: super::optional_bool(params, "DryRun")?,
+            ssl_pub,
+            ssl_pri,
+        })
+    }
+}
+
+/// A library record as far as the upload decision needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LibraryRecord {
+    /// `CertId`.
+    pub cert_id: u64,
+    /// `CertName`.
+    pub cert_name: String,
+    /// The normalised chain PEM: *same content* means byte-identical (operations.md).
+    pub chain_pem: String,
+    /// Leaf SHA-256, lower-case hex.
+    pub fingerprint_sha256: String,
+}
+
+/// What the store holds that rows 23–26 look at, read inside the write transaction.
+#[derive(Debug, Clone, Default)]
+pub struct LibrarySnapshot {
+    /// The record with the requested (or generated) CertName, if any.
+    pub by_name: Option<LibraryRecord>,
+    /// The name of a record with the same leaf under another name, if any.
+    pub same_leaf_other_name: Option<String>,
+    /// The domains bound to `by_name`.
+    pub bound_to_named: Vec<DomainName>,
+}
+
+/// What to do with the library (rows 25, 29; 26 refuses).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LibraryWrite {
+    /// Insert a new record.
+    Create,
+    /// Nothing changes in the library, not even LastTime (row 25).
+    Unchanged {
+        /// The existing record.
+        cert_id: u64,
+    },
+    /// Replace the record's content in place, same CertId (ForceSet=1).
+    Replace {
+        /// The record replaced.
+        cert_id: u64,
+    },
+}
+
+/// The decision of rows 22–29 for an upload that passed rows 17–21.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UploadDecision {
+    /// The library write.
+    pub write: LibraryWrite,
+    /// Whether the domain is bound (row 29); `false` is row 28: the write is committed, the
+    /// binding unchanged, and the answer `Certificate.SettedNotEffect`.
+    pub bind: bool,
+}
+
+/// The CertName a record is stored under: the given one, or the generated one of row 22.
+pub fn effective_cert_name(given: Option<&CertName>, upload: &CheckedUpload) -> CertName {
+    given
+        .cloned()
+        .unwrap_or_else(|| CertName::from_trusted(cert::generated_cert_name(&upload.facts)))
+}
+
+/// Rows 23–29 given the library snapshot.
+///
+/// Errors: `Certificate.Duplicated` (row 23), `CertificateContent.Duplicated` (row 24),
+/// `SetDomainCertificate.ParameterError` naming the domains a forced replacement would not cover
+/// (row 26). Row 27 (storage) is the store's; row 28 is `bind: false`.
+pub fn decide_upload(
+    snapshot: &LibrarySnapshot,
+    upload: &CheckedUpload,
+    force_set: bool,
+    domain: &DomainName,
+) -> Result<UploadDecision, ApiError> {
+    let same_content = snapshot
+        .by_name
+        .as_ref()
+        .is_some_and(|r| r.chain_pem == upload.chain_pem);
+    if !force_set {
+        if let Some(existing) = snapshot.by_name.as_ref().filter(|_| !same_content) {
+            return Err(ApiError::new(
+                ErrorCode::CertificateDuplicated,
+                format!(
+                    "CertName \"{}\" already holds another certificate (CertId {}, leaf SHA-256 {}); send ForceSet=1 to replace it, or choose another CertName.",
+                    existing.cert_name, existing.cert_id, existing.fingerprint_sha256
+                ),
+            ));
+        }
+        if let (false, Some(other)) = (same_content, snapshot.same_leaf_other_name.as_ref()) {
+            return Err(ApiError::new(
+                ErrorCode::CertificateContentDuplicated,
+                format!(
+                    "This certificate is already in your library as \"{other}\"; bind it with CertType=cas and CertName={other}."
+                ),
+            ));
+        }
+    }
+    let write = match &snapshot.by_name {
+        Some(r) if same_content => LibraryWrite::Unchanged { cert_id: r.cert_id },
+        Some(r) => {
+            let uncovered: Vec<&str> = snapshot
+                .bound_to_named
+                .iter()
+                .filter(|d| !cert::covers(&upload.facts, d))
+                .map(DomainName::as_str)
+                .collect();
+            if !uncovered.is_empty() {
+                return Err(ApiError::new(
+                    ErrorCode::SetDomainCertificateParameterError,
+                    format!(
+                        "The new certificate does not cover {}, bound to CertName \"{}\"; nothing was changed. Include those names in the certificate, or upload it under another CertName.",
+                        uncovered.join(", "),
+                        r.cert_name
+                    ),
+                ));
+            }
+            LibraryWrite::Replace { cert_id: r.cert_id }
+        }
+        None => LibraryWrite::Create,
+    };
+    Ok(UploadDecision {
+        write,
+        bind: cert::covers(&upload.facts, domain),
+    })
+}
+
+/// The `Certificate.SettedNotEffect` error of rows 28 and 34: the record is stored but does not
+/// cover the domain, which keeps its previous state.
+pub fn not_effective_error(
+    cert_name: &str,
+    upload_names: &[String],
+    domain: &DomainName,
+) -> ApiError {
+    let names = if upload_names.is_empty() {
+        "no names".to_owned()
+    } else {
+        upload_names.join(", ")
+    };
+    ApiError::new(
+        ErrorCode::CertificateSettedNotEffect,
+        format!(
+            "The certificate is stored as CertName \"{cert_name}\" but covers {names}, not {domain}; {domain} keeps its previous certificate state."
+        ),
+    )
+}
+
+/// Shortens an echoed value so that an error message stays readable.
+fn truncate(value: &str) -> String {
+    const MAX: usize = 64;
+    if value.chars().count() <= MAX {
+        value.to_owned()
+    } else {
+        let cut: String = value.chars().take(MAX).collect();
+        format!("{cut}…")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(pairs: &[(&str, &str)]) -> Params {
+        Params::from_pairs(
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), v.as_bytes().to_vec())),
+        )
+    }
+
+    fn code(pairs: &[(&str, &str)]) -> ErrorCode {
+        SetLiveDomainCertificateInput::parse(&params(pairs))
+            .unwrap_err()
+            .code
+    }
+
+    #[test]
+    fn rows_1_to_5_in_order() {
+        assert_eq!(code(&[]), ErrorCode::MissingParameter);
+        assert_eq!(
+            code(&[("DomainName", "bad_name")]),
+            ErrorCode::InvalidParameter
+        );
+        assert_eq!(
+            code(&[("DomainName", "a.com"), ("SSLProtocol", "ON")]),
+            ErrorCode::InvalidSslProtocolValueNotSupported
+        );
+        for bad in [
+            ("CertType", "Upload"),
+            ("ForceSet", "2"),
+            ("CertId", "0"),
+            ("CertId", "9007199254740992"),
+            ("CertName", "a\tb"),
+        ] {
+            assert_eq!(
+                code(&[("DomainName", "a.com"), ("SSLProtocol", "on"), bad]),
+                ErrorCode::SetDomainCertificateParameterError,
+                "{bad:?}"
+            );
+        }
+        for given in [
+            ("SSLPub", "x"),
+            ("SSLPri", "x"),
+            ("CertName", "n"),
+            ("CertId", "5"),
+            ("CertType", "cas"),
+        ] {
+            assert_eq!(
+                code(&[("DomainName", "a.com"), given]),
+                ErrorCode::SetDomainCertificateParameterError
+            );
+        }
+        let long = "n".repeat(129);
+        assert_eq!(
+            code(&[
+                ("DomainName", "a.com"),
+                ("SSLProtocol", "on"),
+                ("CertName", &long)
+            ]),
+            ErrorCode::InvalidCertNameTooLong
+        );
+    }
+
+    #[test]
+    fn defaults_are_off_and_upload() {
+        let input = SetLiveDomainCertificateInput::parse(&params(&[
+            ("DomainName", "A.com"),
+            ("CertType", "upload"),
+        ]))
+        .unwrap();
+        assert_eq!(input.ssl_protocol, SslProtocol::Off);
+        assert_eq!(input.cert_type, CertType::Upload);
+        assert_eq!(input.domain.as_str(), "a.com");
+        assert!(!input.force_set);
+    }
+}
