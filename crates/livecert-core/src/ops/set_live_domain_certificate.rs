@@ -164,6 +164,29 @@ impl SetLiveDomainCertificateInput {
     }
 }
 
+/// Operator-set domain functions that exclude HTTPS (operations.md row 16: `FunctionMutex`), each
+/// with the reason shown to the caller.
+pub const HTTPS_MUTEX_FUNCTIONS: &[(&str, &str)] = &[
+    (
+        "http_only",
+        "the domain is configured to serve viewers over plain HTTP only",
+    ),
+    (
+        "rtmp_only",
+        "the domain is configured to serve RTMP only, which has no TLS",
+    ),
+];
+
+/// The first of `functions` that excludes HTTPS, with its reason (row 16).
+pub fn https_mutex_function<'a>(functions: &'a [String]) -> Option<(&'a str, &'static str)> {
+    functions.iter().find_map(|f| {
+        HTTPS_MUTEX_FUNCTIONS
+            .iter()
+            .find(|(name, _)| *name == f.as_str())
+            .map(|(_, reason)| (f.as_str(), *reason))
+    })
+}
+
 /// A library record as far as the upload decision needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LibraryRecord {

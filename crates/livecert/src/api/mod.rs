@@ -1,0 +1,456 @@
+//! The HTTP API: the RPC protocol of spec/protocol.md in front of the operations of
+//! spec/operations.md.
+//!
+//! A request flows: listener → [`handle`] (method, path, size limit, RequestId) → parameters
+//! (query ∪ form body) and scheme, action, version ([`livecert_core::protocol::prepare`]) →
+//! AccessKey → timestamp → signature → nonce → the operation's typed parse → account status
+//! (state-changing operations) → its handler ([`ops`]) → one store transaction → render
+//! ([`render`]). Every failure is one [`ApiError`] rendered in one place; its cause is logged once
+//! with the RequestId.
+
+pub mod nonce;
+pub mod ops;
+pub mod render;
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::{Method, Request, Response};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use livecert_core::action::Action;
+use livecert_core::error::{ApiError, ErrorCode};
+use livecert_core::params::Params;
+use livecert_core::protocol::{self, Format, HttpRequest};
+use livecert_store::{AccountId, Store, StoreError};
+use serde_json::{Map, Value};
+use tokio::net::TcpListener;
+use tracing::{info, warn};
+
+use crate::clock::Clock;
+use nonce::{NonceRefusal, Nonces};
+use render::ErrorDocs;
+
+/// Largest form body in bytes (protocol.md §1); larger → 413 `RequestEntityTooLarge`.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// Settings of the API that are not the store or the clock.
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    /// `HostId` of error bodies; `None`: the request's Host header.
+    pub host_id: Option<String>,
+    /// Where `Recommend` points.
+    pub error_docs: ErrorDocs,
+    /// Suffix of each domain's `Cname` (`<DomainName>.<suffix>`), default `livecert.local`.
+    pub cname_suffix: String,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        Self {
+            host_id: None,
+            error_docs: ErrorDocs {
+                base_url: "https://livecert.local/docs/errors.md".into(),
+            },
+            cname_suffix: "livecert.local".into(),
+        }
+    }
+}
+
+/// Everything a request handler reads: the store, the clock, the nonce store and the settings.
+pub struct AppState {
+    /// The store.
+    pub store: Store,
+    /// The one clock.
+    pub clock: Arc<dyn Clock>,
+    /// Nonces seen inside the clock window.
+    pub nonces: Arc<dyn Nonces>,
+    /// Settings.
+    pub config: ApiConfig,
+}
+
+/// Who is calling, established by the signature check.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// The caller's account.
+    pub account_id: AccountId,
+    /// The AccessKeyId that signed the call.
+    pub access_key_id: String,
+    /// Whether the account is active (suspended accounts may only read).
+    pub account_active: bool,
+    /// This request's id.
+    pub request_id: String,
+    /// The clock's now for this request, Unix seconds.
+    pub now: i64,
+}
+
+impl Caller {
+    /// The account-status step for state-changing operations (operations.md row 6):
+    /// `AuthenticationFailed` when the operator suspended the account.
+    pub fn require_active_account(&self) -> Result<(), Failure> {
+        if self.account_active {
+            Ok(())
+        } else {
+            Err(ApiError::new(
+                ErrorCode::AuthenticationFailed,
+                "The account is suspended by the operator; state-changing calls are refused until it is resumed.",
+            )
+            .into())
+        }
+    }
+}
+
+/// A refused call: what the client sees, and the cause for the log (never sent).
+#[derive(Debug)]
+pub struct Failure {
+    /// What the client sees.
+    pub error: ApiError,
+    /// The cause, for the log.
+    pub cause: Option<String>,
+}
+
+impl From<ApiError> for Failure {
+    fn from(error: ApiError) -> Self {
+        Self { error, cause: None }
+    }
+}
+
+impl Failure {
+    /// A failure with a cause for the log.
+    pub fn with_cause(error: ApiError, cause: impl Into<String>) -> Self {
+        Self {
+            error,
+            cause: Some(cause.into()),
+        }
+    }
+
+    /// A store failure outside any operation-specific mapping: `ServiceUnavailable` when the store
+    /// is unreachable, `InternalError` otherwise.
+    pub fn store(e: &StoreError) -> Self {
+        let code = match e {
+            StoreError::Unavailable(_) => ErrorCode::ServiceUnavailable,
+            StoreError::Failed(_) | StoreError::Secret(_) => ErrorCode::InternalError,
+        };
+        Self::with_cause(ApiError::bare(code), e.to_string())
+    }
+}
+
+/// What a handler returns: the response fields after `RequestId`.
+pub type OpResult = Result<Map<String, Value>, Failure>;
+
+/// Serves the API on `listener` until `shutdown` completes, then lets open requests finish (up to
+/// 10 s). Each connection speaks HTTP/1.1 or HTTP/2 (prior knowledge).
+pub async fn serve(
+    listener: TcpListener,
+    state: Arc<AppState>,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    let builder = auto::Builder::new(TokioExecutor::new());
+    let graceful = GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, peer) = match accepted {
+                    Ok(a) => a,
+                    Err(e) => {
+                        warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                let state = Arc::clone(&state);
+                let service = service_fn(move |req| handle(Arc::clone(&state), peer, req));
+                let connection = builder.serve_connection(TokioIo::new(stream), service).into_owned();
+                let watched = graceful.watch(connection);
+                tokio::spawn(async move {
+                    let _ = watched.await;
+                });
+            }
+            () = &mut shutdown => break,
+        }
+    }
+    drop(listener);
+    tokio::select! {
+        () = graceful.shutdown() => {}
+        () = tokio::time::sleep(Duration::from_secs(10)) => warn!("connections still open after 10 s; closing"),
+    }
+    Ok(())
+}
+
+/// Answers one HTTP request. Never fails: every outcome is a response.
+pub async fn handle(
+    state: Arc<AppState>,
+    peer: SocketAddr,
+    req: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let started = Instant::now();
+    let request_id = uuid::Uuid::new_v4().to_string().to_uppercase();
+    let host = req
+        .headers()
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| req.uri().authority().map(http::uri::Authority::as_str))
+        .unwrap_or("")
+        .to_owned();
+    let host_id = state.config.host_id.clone().unwrap_or(host);
+
+    if req.uri().path() == "/healthz" && req.method() == Method::GET {
+        let mut ok = Response::new(Full::new(Bytes::from_static(b"ok")));
+        ok.headers_mut().insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("text/plain"),
+        );
+        return Ok(ok);
+    }
+
+    let (outcome, action, access_key_id) = match read_request(req).await {
+        Err(error) => (Err((Failure::from(error), Format::Json)), None, None),
+        Ok(raw) => {
+            let call = call(&state, peer, &raw, &request_id).await;
+            (call.outcome, call.action, call.access_key_id)
+        }
+    };
+
+    let action_name = action.map_or("-", Action::wire_name);
+    let elapsed_us = started.elapsed().as_micros();
+    let response = match outcome {
+        Ok((fields, format)) => {
+            info!(request_id = %request_id, action = action_name, access_key_id = access_key_id.as_deref().unwrap_or("-"), peer = %peer, code = "OK", elapsed_us, "call");
+            render::success(action_name, &request_id, fields, format)
+        }
+        Err((failure, format)) => {
+            let code = failure.error.code.code();
+            match &failure.cause {
+                Some(cause) => {
+                    warn!(request_id = %request_id, action = action_name, access_key_id = access_key_id.as_deref().unwrap_or("-"), peer = %peer, code, cause = %cause, elapsed_us, "call failed")
+                }
+                None => {
+                    info!(request_id = %request_id, action = action_name, access_key_id = access_key_id.as_deref().unwrap_or("-"), peer = %peer, code, elapsed_us, "call refused")
+                }
+            }
+            render::error(
+                &failure.error,
+                &request_id,
+                &host_id,
+                &state.config.error_docs,
+                format,
+            )
+        }
+    };
+    Ok(response)
+}
+
+/// An HTTP request read whole, within the bounds of protocol.md §1.
+struct RawRequest {
+    method: String,
+    raw_query: Vec<u8>,
+    headers: Vec<(String, Vec<u8>)>,
+    body: Bytes,
+}
+
+/// Method, path and size checks, then the body read with a bound.
+async fn read_request(req: Request<Incoming>) -> Result<RawRequest, ApiError> {
+    let method = req.method().clone();
+    if method != Method::GET && method != Method::POST {
+        return Err(ApiError::new(
+            ErrorCode::UnsupportedHttpMethod,
+            format!("{method} is not supported; use GET or POST."),
+        ));
+    }
+    if req.uri().path() != "/" {
+        return Err(ApiError::new(
+            ErrorCode::InvalidActionNotFound,
+            "The API is served at the path \"/\".",
+        ));
+    }
+    let declared = req
+        .headers()
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let too_large = || {
+        ApiError::new(
+            ErrorCode::RequestEntityTooLarge,
+            format!("The limit is {MAX_BODY_BYTES} bytes; send SSLPub and SSLPri without extra content."),
+        )
+    };
+    if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+        return Err(too_large());
+    }
+    let raw_query = req.uri().query().unwrap_or("").as_bytes().to_vec();
+    let headers = req
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.as_str().to_ascii_lowercase(), v.as_bytes().to_vec()))
+        .collect();
+    let body = match Limited::new(req.into_body(), MAX_BODY_BYTES)
+        .collect()
+        .await
+    {
+        Ok(collected) => collected.to_bytes(),
+        Err(e)
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
+            return Err(too_large())
+        }
+        Err(e) => {
+            return Err(ApiError::invalid(
+                "body",
+                format!("The request body could not be read ({e})."),
+            ));
+        }
+    };
+    Ok(RawRequest {
+        method: method.as_str().to_owned(),
+        raw_query,
+        headers,
+        body,
+    })
+}
+
+struct CallOutcome {
+    outcome: Result<(Map<String, Value>, Format), (Failure, Format)>,
+    action: Option<Action>,
+    access_key_id: Option<String>,
+}
+
+/// The protocol steps of protocol.md §8 and the operation.
+async fn call(
+    state: &AppState,
+    peer: SocketAddr,
+    raw: &RawRequest,
+    request_id: &str,
+) -> CallOutcome {
+    let req = HttpRequest {
+        method: &raw.method,
+        path: "/",
+        raw_query: &raw.raw_query,
+        headers: &raw.headers,
+        body: &raw.body,
+    };
+    let prepared = match protocol::prepare(&req) {
+        Ok(p) => p,
+        Err(rejected) => {
+            return CallOutcome {
+                outcome: Err((rejected.error.into(), rejected.format)),
+                action: None,
+                access_key_id: None,
+            };
+        }
+    };
+    let format = prepared.format;
+    let action = prepared.action;
+    let access_key_id = prepared.access_key_id.clone();
+    let outcome = authenticate_and_run(state, peer, &req, &prepared, request_id)
+        .await
+        .map_err(|f| (f, format))
+        .map(|m| (m, format));
+    CallOutcome {
+        outcome,
+        action: Some(action),
+        access_key_id: Some(access_key_id),
+    }
+}
+
+async fn authenticate_and_run(
+    state: &AppState,
+    _peer: SocketAddr,
+    req: &HttpRequest<'_>,
+    prepared: &protocol::Prepared,
+    request_id: &str,
+) -> OpResult {
+    let key = state
+        .store
+        .access_key(&prepared.access_key_id)
+        .await
+        .map_err(|e| {
+            Failure::with_cause(ApiError::bare(ErrorCode::ServiceUnavailable), e.to_string())
+        })?
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::InvalidAccessKeyIdNotFound,
+                "Check ALIBABA_CLOUD_ACCESS_KEY_ID.",
+            )
+        })?;
+    if !key.active {
+        return Err(ApiError::new(
+            ErrorCode::InvalidAccessKeyIdInactive,
+            "Enable the key or use another one.",
+        )
+        .into());
+    }
+    let now = state.clock.now();
+    let timestamp = protocol::check_timestamp(&prepared.timestamp, now)?;
+    protocol::verify(req, prepared, &key.secret)?;
+    match state
+        .nonces
+        .check_and_record(&key.access_key_id, &prepared.nonce, timestamp, now)
+    {
+        Ok(()) => {}
+        Err(NonceRefusal::Used) => {
+            return Err(ApiError::new(
+                ErrorCode::SignatureNonceUsed,
+                "Send a new SignatureNonce with every request.",
+            )
+            .into());
+        }
+        Err(NonceRefusal::Full) => {
+            return Err(Failure::with_cause(
+                ApiError::bare(ErrorCode::ServiceUnavailable),
+                "nonce store is full",
+            ));
+        }
+    }
+    if prepared
+        .security_token
+        .as_deref()
+        .is_some_and(|t| !t.is_empty())
+    {
+        return Err(ApiError::new(
+            ErrorCode::InvalidSecurityTokenMalformed,
+            "This AccessKey is not a temporary credential; send no SecurityToken with it.",
+        )
+        .into());
+    }
+    let caller = Caller {
+        account_id: key.account_id,
+        access_key_id: key.access_key_id.clone(),
+        account_active: key.account_active,
+        request_id: request_id.to_owned(),
+        now,
+    };
+    dispatch(state, &caller, prepared.action, &prepared.params).await
+}
+
+/// One match from action to handler.
+async fn dispatch(state: &AppState, caller: &Caller, action: Action, params: &Params) -> OpResult {
+    match action {
+        Action::AddLiveDomain => ops::add_live_domain::handle(state, caller, params).await,
+        Action::DescribeLiveDomainDetail => {
+            ops::describe_live_domain_detail::handle(state, caller, params).await
+        }
+        Action::SetLiveDomainCertificate => {
+            ops::set_live_domain_certificate::handle(state, caller, params).await
+        }
+        Action::DescribeLiveDomainCertificateInfo => {
+            ops::describe_live_domain_certificate_info::handle(state, caller, params).await
+        }
+        Action::DescribeLiveCertificateList => {
+            ops::describe_live_certificate_list::handle(state, caller, params).await
+        }
+        Action::DescribeLiveCertificateDetail => {
+            ops::describe_live_certificate_detail::handle(state, caller, params).await
+        }
+    }
+}

@@ -1,0 +1,57 @@
+//! DescribeLiveDomainCertificateInfo: a domain's binding (operations.md).
+
+use livecert_core::ops::describe_live_domain_certificate_info::{
+    cert_domain_name, cert_life, cert_org, DescribeLiveDomainCertificateInfoInput,
+};
+use livecert_core::params::Params;
+use livecert_core::timefmt::format_utc;
+use serde_json::{json, Map, Value};
+
+use super::owned_domain;
+use crate::api::{AppState, Caller, Failure, OpResult};
+
+/// Handles DescribeLiveDomainCertificateInfo. Errors: the input's, `IllegalOperationDomain`.
+pub async fn handle(state: &AppState, caller: &Caller, params: &Params) -> OpResult {
+    let input = DescribeLiveDomainCertificateInfoInput::parse(params)?;
+    let domain = owned_domain(state, caller, &input.domain).await?;
+    let record = match (domain.https, domain.cert_id) {
+        (true, Some(id)) => state
+            .store
+            .certificate(caller.account_id, id)
+            .await
+            .map_err(|e| Failure::store(&e))?,
+        _ => None,
+    };
+    let info = match record {
+        Some(r) => json!({
+            "DomainName": domain.name.as_str(),
+            "CertName": r.cert_name.as_str(),
+            "CertDomainName": cert_domain_name(&r.facts),
+            "CertExpireTime": format_utc(r.facts.not_after),
+            "CertLife": cert_life(r.facts.not_before, r.facts.not_after),
+            "CertOrg": cert_org(&r.facts),
+            "CertType": r.cert_type,
+            "SSLProtocol": "on",
+            "SSLPub": r.chain_pem,
+            "Status": if r.cert_type == "free" { r.status } else { String::new() },
+        }),
+        None => json!({
+            "DomainName": domain.name.as_str(),
+            "CertName": "",
+            "CertDomainName": "",
+            "CertExpireTime": "",
+            "CertLife": "",
+            "CertOrg": "",
+            "CertType": "",
+            "SSLProtocol": "off",
+            "SSLPub": "",
+            "Status": "",
+        }),
+    };
+    let mut fields = Map::new();
+    fields.insert(
+        "CertInfos".into(),
+        json!({ "CertInfo": Value::Array(vec![info]) }),
+    );
+    Ok(fields)
+}

@@ -1,0 +1,55 @@
+//! DescribeLiveDomainDetail: one domain's configuration.
+
+use livecert_core::ops::describe_live_domain_detail::DescribeLiveDomainDetailInput;
+use livecert_core::params::Params;
+use livecert_core::timefmt::format_utc;
+use livecert_store::DomainStatus;
+use serde_json::{json, Map};
+
+use super::owned_domain;
+use crate::api::{AppState, Caller, Failure, OpResult};
+
+/// Handles DescribeLiveDomainDetail. Errors: the input's, `IllegalOperationDomain`.
+pub async fn handle(state: &AppState, caller: &Caller, params: &Params) -> OpResult {
+    let input = DescribeLiveDomainDetailInput::parse(params)?;
+    let domain = owned_domain(state, caller, &input.domain).await?;
+    let (ssl_pub, cert_name) = match (domain.https, domain.cert_id) {
+        (true, Some(id)) => match state
+            .store
+            .certificate(caller.account_id, id)
+            .await
+            .map_err(|e| Failure::store(&e))?
+        {
+            Some(record) => (record.chain_pem, record.cert_name.as_str().to_owned()),
+            None => (String::new(), String::new()),
+        },
+        _ => (String::new(), String::new()),
+    };
+    let detail = json!({
+        "DomainName": domain.name.as_str(),
+        "DomainStatus": status_name(domain.status),
+        "LiveDomainType": domain.live_domain_type,
+        "Region": domain.region,
+        "Scope": domain.scope,
+        "SSLProtocol": if domain.https { "on" } else { "off" },
+        "SSLPub": ssl_pub,
+        "CertName": cert_name,
+        "Cname": format!("{}.{}", domain.name, state.config.cname_suffix),
+        "Description": domain.description,
+        "GmtCreated": format_utc(domain.created),
+        "GmtModified": format_utc(domain.modified),
+        "ResourceGroupId": domain.resource_group_id.unwrap_or_default(),
+    });
+    let mut fields = Map::new();
+    fields.insert("DomainDetail".into(), detail);
+    Ok(fields)
+}
+
+/// The wire name of a domain status.
+pub fn status_name(status: DomainStatus) -> &'static str {
+    match status {
+        DomainStatus::Online => "online",
+        DomainStatus::Offline => "offline",
+        DomainStatus::Configuring => "configuring",
+    }
+}

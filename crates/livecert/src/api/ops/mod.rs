@@ -1,0 +1,38 @@
+//! One handler per operation: each parses its typed input (core), checks the account status when
+//! it changes state, runs its store transaction and builds its response fields.
+
+pub mod add_live_domain;
+pub mod describe_live_certificate_detail;
+pub mod describe_live_certificate_list;
+pub mod describe_live_domain_certificate_info;
+pub mod describe_live_domain_detail;
+pub mod set_live_domain_certificate;
+
+use livecert_core::error::{ApiError, ErrorCode};
+use livecert_core::names::DomainName;
+use livecert_store::DomainRecord;
+
+use super::{AppState, Caller, Failure};
+
+/// The caller's own domain, or `IllegalOperationDomain` (also for another account's domain: never
+/// reveal which).
+pub async fn owned_domain(
+    state: &AppState,
+    caller: &Caller,
+    name: &DomainName,
+) -> Result<DomainRecord, Failure> {
+    state
+        .store
+        .domain(caller.account_id, name)
+        .await
+        .map_err(|e| Failure::store(&e))?
+        .ok_or_else(|| illegal_domain(name).into())
+}
+
+/// `IllegalOperationDomain` for a domain that does not exist or is not the caller's.
+pub fn illegal_domain(name: &DomainName) -> ApiError {
+    ApiError::new(
+        ErrorCode::IllegalOperationDomain,
+        format!("{name} is not a domain of your account; add it with AddLiveDomain first."),
+    )
+}

@@ -1,0 +1,171 @@
+//! SetLiveDomainCertificate: the decision table of spec/operations.md, in order. Rows 1–5 are the
+//! typed parse (core), 6 the account status, 7–11 the domain's state, 12–15 turning HTTPS off,
+//! 16 the function mutex, 17–21 the certificate checks (core), 22–29 the library decision inside
+//! one store transaction (core's `decide_upload`, applied by the store).
+
+use livecert_core::cert;
+use livecert_core::error::{ApiError, ErrorCode};
+use livecert_core::ops::set_live_domain_certificate::{
+    effective_cert_name, https_mutex_function, not_effective_error, CertType,
+    SetLiveDomainCertificateInput, SslProtocol,
+};
+use livecert_core::params::Params;
+use livecert_store::{
+    DomainRecord, DomainStatus, OffOutcome, StoreError, UploadOutcome, WriteError,
+};
+use serde_json::Map;
+
+use super::owned_domain;
+use crate::api::{AppState, Caller, Failure, OpResult};
+
+/// Handles SetLiveDomainCertificate. Errors: every code of the decision table this build reaches.
+pub async fn handle(state: &AppState, caller: &Caller, params: &Params) -> OpResult {
+    let input = SetLiveDomainCertificateInput::parse(params)?;
+    caller.require_active_account()?;
+    let domain = owned_domain(state, caller, &input.domain).await?;
+    check_domain_state(&domain)?;
+    match input.ssl_protocol {
+        SslProtocol::Off => turn_off(state, caller, &domain).await,
+        SslProtocol::On => {
+            if let Some((function, reason)) = https_mutex_function(&domain.functions) {
+                return Err(ApiError::new(
+                    ErrorCode::FunctionMutex,
+                    format!("{} has the function {function}: {reason}; ask the operator to turn it off first.", domain.name),
+                )
+                .into());
+            }
+            match input.cert_type {
+                CertType::Upload => upload(state, caller, &input).await,
+                CertType::Cas | CertType::Free => Err(ApiError::new(
+                    ErrorCode::SetDomainCertificateParameterError,
+                    format!("CertType={} is not available in this version; use CertType=upload with SSLPub and SSLPri.", input.cert_type.as_str()),
+                )
+                .into()),
+            }
+        }
+    }
+}
+
+/// Rows 8–11.
+fn check_domain_state(domain: &DomainRecord) -> Result<(), Failure> {
+    let name = &domain.name;
+    if domain.locked {
+        return Err(ApiError::new(
+            ErrorCode::IllegalOperation,
+            format!("{name} is locked by the operator."),
+        )
+        .into());
+    }
+    if domain.safe_mode {
+        return Err(ApiError::new(
+            ErrorCode::DomainInSafeMode,
+            format!("{name} is in safe mode; ask the operator to lift it."),
+        )
+        .into());
+    }
+    if domain.protected_mode {
+        return Err(ApiError::new(
+            ErrorCode::DomainInProtectedMode,
+            format!("{name} is in protected mode; ask the operator to lift it."),
+        )
+        .into());
+    }
+    if domain.status != DomainStatus::Online {
+        let status = super::describe_live_domain_detail::status_name(domain.status);
+        return Err(ApiError::new(
+            ErrorCode::InvalidDomainNotOnline,
+            format!("{name} is {status}; start it with StartLiveDomain, then try again."),
+        )
+        .into());
+    }
+    Ok(())
+}
+
+/// Rows 12–15.
+async fn turn_off(state: &AppState, caller: &Caller, domain: &DomainRecord) -> OpResult {
+    if domain.https_required {
+        return Err(ApiError::new(
+            ErrorCode::CertificateNotPermittedOff,
+            format!(
+                "{} requires HTTPS (operator setting); HTTPS stays on.",
+                domain.name
+            ),
+        )
+        .into());
+    }
+    match state
+        .store
+        .set_https_off(caller.account_id, &domain.name, caller.now)
+        .await
+    {
+        Ok(OffOutcome::AlreadyOff | OffOutcome::TurnedOff) => Ok(Map::new()),
+        Err(WriteError::Refused(e)) => Err(e.into()),
+        Err(WriteError::Store(e)) => Err(storage_failure(
+            ErrorCode::DeleteFailed,
+            &e,
+            "HTTPS stays on with the previous certificate",
+        )),
+    }
+}
+
+/// Rows 17–29 for `CertType=upload`.
+async fn upload(
+    state: &AppState,
+    caller: &Caller,
+    input: &SetLiveDomainCertificateInput,
+) -> OpResult {
+    let checked = cert::check_upload(
+        input.ssl_pub.as_deref(),
+        input.ssl_pri.as_deref(),
+        caller.now,
+    )?;
+    let cert_name = effective_cert_name(input.cert_name.as_ref(), &checked);
+    let names = cert_names_of(&checked.facts);
+    match state
+        .store
+        .set_upload(
+            caller.account_id,
+            &input.domain,
+            cert_name,
+            input.force_set,
+            checked,
+            caller.now,
+        )
+        .await
+    {
+        Ok(UploadOutcome::Bound { .. }) => Ok(Map::new()),
+        Ok(UploadOutcome::StoredNotEffective { cert_name, .. }) => {
+            Err(not_effective_error(cert_name.as_str(), &names, &input.domain).into())
+        }
+        Err(WriteError::Refused(e)) => Err(e.into()),
+        Err(WriteError::Store(e)) => Err(storage_failure(
+            ErrorCode::CertStorageFailed,
+            &e,
+            "nothing was changed",
+        )),
+    }
+}
+
+/// The names a certificate is valid for, as shown in messages: its DNS SANs, else its CN.
+fn cert_names_of(facts: &cert::CertFacts) -> Vec<String> {
+    if facts.dns_sans.is_empty() {
+        facts.subject_cn.iter().cloned().collect()
+    } else {
+        facts.dns_sans.clone()
+    }
+}
+
+/// Rows 14 and 27: a failed write answers the operation's storage code (`ServiceUnavailable` when
+/// the store cannot be reached at all); the cause goes to the log.
+fn storage_failure(code: ErrorCode, e: &StoreError, what_remains: &str) -> Failure {
+    match e {
+        StoreError::Unavailable(_) => Failure::store(e),
+        StoreError::Failed(_) | StoreError::Secret(_) => Failure::with_cause(
+            ApiError::new(
+                code,
+                format!("The store refused the write; {what_remains}. Try again later."),
+            ),
+            e.to_string(),
+        ),
+    }
+}

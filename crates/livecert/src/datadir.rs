@@ -1,0 +1,146 @@
+//! The data directory (spec/README.md): `master.key`, `credentials`, the SQLite database
+//! `livecert.db`, and `serve.lock`, which keeps a second `serve` off the same SQLite store
+//! (spec/protocol.md §5: nonces and rate limits live in one process).
+//!
+//! Files holding secrets are created with mode 0600 and never logged.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use livecert_core::secret::MasterKey;
+use livecert_store::NewCredentials;
+
+/// Environment variable that overrides `<data-dir>/master.key` (base64 of 32 bytes).
+pub const MASTER_KEY_ENV: &str = "LIVECERT_MASTER_KEY";
+
+/// A data directory, created with mode 0700 if missing.
+#[derive(Debug, Clone)]
+pub struct DataDir {
+    root: PathBuf,
+}
+
+impl DataDir {
+    /// Opens (creating) the directory.
+    pub fn open(root: &Path) -> anyhow::Result<Self> {
+        if !root.exists() {
+            fs::create_dir_all(root)
+                .with_context(|| format!("creating the data directory {}", root.display()))?;
+            fs::set_permissions(root, fs::Permissions::from_mode(0o700))
+                .with_context(|| format!("setting the mode of {}", root.display()))?;
+        }
+        Ok(Self {
+            root: root.to_path_buf(),
+        })
+    }
+
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        &self.root
+    }
+
+    /// `<data-dir>/livecert.db`.
+    pub fn sqlite_path(&self) -> PathBuf {
+        self.root.join("livecert.db")
+    }
+
+    /// `<data-dir>/credentials`.
+    pub fn credentials_path(&self) -> PathBuf {
+        self.root.join("credentials")
+    }
+
+    /// The master key: `LIVECERT_MASTER_KEY` if set, else `<data-dir>/master.key`, generated
+    /// (mode 0600) when neither exists. Errors: unreadable or malformed key.
+    pub fn master_key(&self) -> anyhow::Result<MasterKey> {
+        if let Ok(text) = std::env::var(MASTER_KEY_ENV) {
+            return MasterKey::from_base64(&text)
+                .with_context(|| format!("{MASTER_KEY_ENV} is not a valid master key"));
+        }
+        let path = self.root.join("master.key");
+        if path.exists() {
+            let text =
+                fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+            return MasterKey::from_base64(&text)
+                .with_context(|| format!("{} is not a valid master key", path.display()));
+        }
+        let (key, text) = MasterKey::generate().context("generating a master key")?;
+        let mut contents = text.expose().to_vec();
+        contents.push(b'\n');
+        write_private(&path, &contents)?;
+        Ok(key)
+    }
+
+    /// Takes the exclusive `serve.lock`; fails if another process holds it. The lock lasts as long
+    /// as the returned file is open.
+    pub fn lock_for_serve(&self) -> anyhow::Result<File> {
+        let path = self.root.join("serve.lock");
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o600)
+            .open(&path)
+            .with_context(|| format!("opening {}", path.display()))?;
+        match file.try_lock() {
+            Ok(()) => Ok(file),
+            Err(fs::TryLockError::WouldBlock) => bail!(
+                "another `livecert serve` is using {} (SQLite keeps nonces and rate limits in one process); stop it, or use PostgreSQL for several nodes",
+                self.root.display()
+            ),
+            Err(fs::TryLockError::Error(e)) => Err(e).with_context(|| format!("locking {}", path.display())),
+        }
+    }
+
+    /// Writes `<data-dir>/credentials` (mode 0600) as the `KEY=value` lines the Alibaba SDKs and
+    /// CLI read from the environment.
+    pub fn write_credentials(&self, creds: &NewCredentials) -> anyhow::Result<PathBuf> {
+        let path = self.credentials_path();
+        let secret = creds.access_key_secret.expose_str().unwrap_or_default();
+        let text = format!(
+            "ALIBABA_CLOUD_ACCESS_KEY_ID={}\nALIBABA_CLOUD_ACCESS_KEY_SECRET={secret}\n",
+            creds.access_key_id
+        );
+        write_private(&path, text.as_bytes())?;
+        Ok(path)
+    }
+}
+
+/// Creates `path` with mode 0600 and writes `contents`, synced to disk.
+fn write_private(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
+    let mut file = OpenOptions::new()
+        .create_new(true)
+        .write(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    file.write_all(contents)
+        .with_context(|| format!("writing {}", path.display()))?;
+    file.sync_all()
+        .with_context(|| format!("syncing {}", path.display()))?;
+    Ok(())
+}
+
+/// Reads a credentials file of `KEY=value` lines (as written by [`DataDir::write_credentials`]).
+/// Returns (AccessKeyId, AccessKeySecret).
+pub fn read_credentials(path: &Path) -> anyhow::Result<(String, String)> {
+    let text = fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let mut id = None;
+    let mut secret = None;
+    for line in text.lines() {
+        let line = line.trim().trim_start_matches("export ").trim();
+        if let Some(v) = line.strip_prefix("ALIBABA_CLOUD_ACCESS_KEY_ID=") {
+            id = Some(v.trim_matches('"').to_owned());
+        } else if let Some(v) = line.strip_prefix("ALIBABA_CLOUD_ACCESS_KEY_SECRET=") {
+            secret = Some(v.trim_matches('"').to_owned());
+        }
+    }
+    match (id, secret) {
+        (Some(i), Some(s)) => Ok((i, s)),
+        _ => bail!(
+            "{} must hold ALIBABA_CLOUD_ACCESS_KEY_ID=… and ALIBABA_CLOUD_ACCESS_KEY_SECRET=… lines",
+            path.display()
+        ),
+    }
+}

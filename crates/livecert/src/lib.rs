@@ -1,0 +1,15 @@
+//! livecert, the binary's library: configuration, the HTTP API, the signed client, and the data
+//! directory. `main.rs` only parses the command line and wires these together.
+//!
+//! Code map:
+//! - [`api`]: the RPC protocol pipeline and one handler per operation.
+//! - [`clock`]: the injectable clock.
+//! - [`datadir`]: master key, credentials file, serve lock.
+//! - [`server`]: `livecert serve`: opens the store, bootstraps the first account, serves.
+//! - [`client`]: `livecert call`: signs a request with core's signer and prints the response.
+
+pub mod api;
+pub mod client;
+pub mod clock;
+pub mod datadir;
+pub mod server;

@@ -1,0 +1,161 @@
+//! The `livecert` binary: parses the command line and wires the library together.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use livecert::api::render::ErrorDocs;
+use livecert::api::ApiConfig;
+use livecert::client::{self, CallArgs, CallRequest, SignatureScheme};
+use livecert::clock::{Clock, SystemClock};
+use livecert::server::{self, ServeOptions};
+use livecert_core::secret::Secret;
+
+/// A self-hosted, Alibaba Cloud ApsaraVideo Live compatible certificate control plane.
+#[derive(Debug, Parser)]
+#[command(name = "livecert", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the API (SQLite in the data directory by default).
+    Serve {
+        /// API listen address.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        /// Data directory: master.key, credentials, livecert.db.
+        #[arg(long, default_value = "./livecert-data", env = "LIVECERT_DATA_DIR")]
+        data_dir: PathBuf,
+        /// Store URL: sqlite://<path> (default: sqlite://<data-dir>/livecert.db).
+        #[arg(long)]
+        store: Option<String>,
+        /// HostId in error bodies (default: the request's Host header).
+        #[arg(long)]
+        host_id: Option<String>,
+        /// Suffix of each domain's Cname.
+        #[arg(long, default_value = "livecert.local")]
+        cname_suffix: String,
+        /// Base URL of docs/errors.md, used in Recommend.
+        #[arg(long, default_value = "https://livecert.local/docs/errors.md")]
+        errors_doc_url: String,
+    },
+    /// Call any operation, signed: livecert call <Action> --<Param> <value> … [--<Param>-file <path>]
+    /// [--endpoint URL] [--credentials FILE] [--signature v1|v3].
+    #[command(disable_help_flag = false)]
+    Call {
+        /// The operation, e.g. SetLiveDomainCertificate.
+        action: String,
+        /// --<Param> <value>, --<Param>-file <path>, --endpoint, --credentials, --signature.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("LIVECERT_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("livecert: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("livecert: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Serve {
+            listen,
+            data_dir,
+            store,
+            host_id,
+            cname_suffix,
+            errors_doc_url,
+        } => {
+            let options = ServeOptions {
+                listen,
+                data_dir,
+                store,
+                api: ApiConfig {
+                    host_id,
+                    error_docs: ErrorDocs {
+                        base_url: errors_doc_url,
+                    },
+                    cname_suffix,
+                },
+            };
+            server::run(options, server::shutdown_signal()).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Call { action, args } => call(action, &args).await,
+    }
+}
+
+async fn call(action: String, words: &[String]) -> anyhow::Result<ExitCode> {
+    let args = CallArgs::parse(words)?;
+    let (access_key_id, secret) = match &args.credentials {
+        Some(path) => livecert::datadir::read_credentials(path)?,
+        None => (
+            std::env::var("ALIBABA_CLOUD_ACCESS_KEY_ID")
+                .context("set ALIBABA_CLOUD_ACCESS_KEY_ID, or pass --credentials <file>")?,
+            std::env::var("ALIBABA_CLOUD_ACCESS_KEY_SECRET")
+                .context("set ALIBABA_CLOUD_ACCESS_KEY_SECRET, or pass --credentials <file>")?,
+        ),
+    };
+    let scheme = match args.signature.as_deref() {
+        None | Some("v3" | "V3") => SignatureScheme::V3,
+        Some("v1" | "V1") => SignatureScheme::V1,
+        Some(other) => anyhow::bail!("--signature {other}: use v1 or v3"),
+    };
+    let endpoint = args
+        .endpoint
+        .clone()
+        .or_else(|| std::env::var("LIVECERT_ENDPOINT").ok())
+        .unwrap_or_else(|| "http://127.0.0.1:8080".to_owned());
+    let request = CallRequest {
+        endpoint,
+        action,
+        params: args.params,
+        access_key_id,
+        access_key_secret: Secret::new(secret.into_bytes()),
+        scheme,
+        now: SystemClock.now(),
+    };
+    let response = client::send(&request).await?;
+    if (200..300).contains(&response.status) {
+        println!("{}", pretty(&response.body));
+        Ok(ExitCode::SUCCESS)
+    } else {
+        eprintln!("{}", pretty(&response.body));
+        Ok(ExitCode::FAILURE)
+    }
+}
+
+fn pretty(body: &str) -> String {
+    serde_json::from_str::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| serde_json::to_string_pretty(&v).ok())
+        .unwrap_or_else(|| body.to_owned())
+}

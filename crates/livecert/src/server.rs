@@ -1,0 +1,114 @@
+//! `livecert serve`: opens the data directory and the store, creates the first account on an
+//! empty store, and serves the API until SIGTERM or SIGINT.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{bail, Context};
+use livecert_store::Store;
+use tokio::net::TcpListener;
+use tracing::info;
+
+use crate::api::nonce::MemoryNonces;
+use crate::api::{self, ApiConfig, AppState};
+use crate::clock::{Clock, SystemClock};
+use crate::datadir::DataDir;
+
+/// Entries the in-memory nonce store holds before it refuses requests (about 64 MiB at most).
+pub const DEFAULT_NONCE_CAPACITY: usize = 1_000_000;
+
+/// Options of `livecert serve`.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// API listen address, default `127.0.0.1:8080`.
+    pub listen: SocketAddr,
+    /// The data directory, default `./livecert-data`.
+    pub data_dir: PathBuf,
+    /// `--store`: `sqlite://<path>`; `None` for `sqlite://<data-dir>/livecert.db`.
+    pub store: Option<String>,
+    /// API settings.
+    pub api: ApiConfig,
+}
+
+/// Opens the store named by `--store` (or the data directory's SQLite database).
+/// Errors: an unsupported URL scheme, an unreadable master key, a store that cannot be opened.
+pub fn open_store(dir: &DataDir, store_url: Option<&str>) -> anyhow::Result<Store> {
+    let path = match store_url {
+        None => dir.sqlite_path(),
+        Some(url) => match url.strip_prefix("sqlite://") {
+            Some(p) => PathBuf::from(p),
+            None if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                bail!("--store {url}: the PostgreSQL backend is not in this version; use sqlite://<path>")
+            }
+            None => bail!("--store {url}: use sqlite://<path>"),
+        },
+    };
+    let master_key = Arc::new(dir.master_key()?);
+    Store::open_sqlite(&path, master_key)
+        .with_context(|| format!("opening the store {}", path.display()))
+}
+
+/// Runs `serve` until `shutdown` completes. Prints the root credentials once on first start.
+pub async fn run(options: ServeOptions, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+    let dir = DataDir::open(&options.data_dir)?;
+    let _lock = dir.lock_for_serve()?;
+    let store = open_store(&dir, options.store.as_deref())?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    if let Some(creds) = store
+        .bootstrap(clock.now())
+        .await
+        .context("creating the first account")?
+    {
+        let path = dir.write_credentials(&creds)?;
+        print_first_credentials(&creds, &path);
+    }
+    let listener = TcpListener::bind(options.listen)
+        .await
+        .with_context(|| format!("binding the API to {}", options.listen))?;
+    info!(listen = %listener.local_addr()?, data_dir = %dir.path().display(), "livecert API listening");
+    let state = Arc::new(AppState {
+        store,
+        clock,
+        nonces: Arc::new(MemoryNonces::new(DEFAULT_NONCE_CAPACITY)),
+        config: options.api,
+    });
+    api::serve(listener, state, shutdown).await?;
+    info!("livecert stopped");
+    Ok(())
+}
+
+fn print_first_credentials(creds: &livecert_store::NewCredentials, path: &Path) {
+    println!(
+        "livecert: created account {} with root credentials. They are shown only now, and kept in {} (mode 0600):",
+        creds.account_id,
+        path.display()
+    );
+    println!("ALIBABA_CLOUD_ACCESS_KEY_ID={}", creds.access_key_id);
+    println!(
+        "ALIBABA_CLOUD_ACCESS_KEY_SECRET={}",
+        creds.access_key_secret.expose_str().unwrap_or_default()
+    );
+    println!(
+        "Configure a shell with: set -a; . {}; set +a",
+        path.display()
+    );
+}
+
+/// Completes on SIGTERM or SIGINT.
+pub async fn shutdown_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = terminate => {}
+    }
+    info!("shutting down");
+}
