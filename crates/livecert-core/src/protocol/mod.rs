@@ -2,15 +2,37 @@
 //! V1 HMAC-SHA1 and V3 ACS3-HMAC-SHA256 signatures (verify and sign), clock window
 //! (spec/protocol.md §2–§5, §8).
 //!
-//! PLACEHOLDER CONTRACT — being implemented; the public items below are the interface.
+//! A request goes through three steps, in the order of §8: [`prepare`] reads the parameters, the
+//! scheme, the scheme's required parameters or headers, the action, the version, the response
+//! format and the SecurityToken; the caller then looks the AccessKey up, calls [`check_timestamp`]
+//! and finally [`verify`] with the AccessKey's secret. The client side ([`sign_v1`], [`sign_v3`],
+//! [`encode_pairs`]) uses the very canonicalisation the server verifies with.
+//!
+//! Submodules: [`v1`] (HMAC-SHA1 canonical query and signature), [`v3`] (Authorization header,
+//! canonical request and signature), [`client`] (signing requests to send).
 
-use crate::action::Action;
+pub mod client;
+pub mod v1;
+pub mod v3;
+
+#[cfg(test)]
+mod tests;
+
+use crate::action::{Action, API_VERSION};
+use crate::api_error;
 use crate::error::ApiError;
 use crate::params::{Pair, Params};
 use crate::secret::Secret;
+use crate::timefmt;
+
+pub use client::{encode_pairs, sign_v1, sign_v3, V3Request};
 
 /// Allowed distance between a request's timestamp and the server clock, in seconds (§5).
 pub const CLOCK_WINDOW_SECS: i64 = 15 * 60;
+
+/// The marker that precedes the server's StringToSign in `SignatureDoesNotMatch` and
+/// `IncompleteSignature` details (§6); aliyun-python-sdk-core reads the text after the first `:`.
+pub const STRING_TO_SIGN_MARKER: &str = "server string to sign is:";
 
 /// The parts of an HTTP request the protocol reads. Header names are lower case.
 #[derive(Debug, Clone)]
@@ -67,7 +89,7 @@ pub struct Prepared {
     pub timestamp: String,
     /// `SignatureNonce` / `x-acs-signature-nonce`.
     pub nonce: String,
-    /// `SecurityToken` / `x-acs-security-token`, when sent.
+    /// `SecurityToken` / `x-acs-security-token`, when sent (an empty value counts as absent).
     pub security_token: Option<String>,
     /// The union of query and form-body parameters.
     pub params: Params,
@@ -87,22 +109,400 @@ pub struct Rejected {
 }
 
 /// Reads scheme, required parameters/headers, action and version (§2–§4, §8).
+///
+/// Steps, each refusing with the first error it finds:
+/// 1. parameters: query ∪ form body (the body counts only with Content-Type
+///    `application/x-www-form-urlencoded`); a decoding error is answered in JSON;
+/// 2. scheme (§2): `IncompleteSignature` or `InvalidSignatureMethod`;
+/// 3. the scheme's required parameters (V1) or headers (V3): `MissingParameter` naming it (an
+///    empty value counts as absent);
+/// 4. action (`InvalidAction.NotFound`), then version (`InvalidVersion`);
+/// 5. `Format` (`InvalidParameter`), then the SecurityToken.
+///
+/// Errors after step 1 are answered in the requested `Format` when it is valid, else in the
+/// scheme's default (XML for V1, JSON for V3 and when no scheme was found).
 pub fn prepare(req: &HttpRequest<'_>) -> Result<Prepared, Rejected> {
-    let _ = req;
-    Err(Rejected { error: ApiError::bare(crate::error::ErrorCode::InternalError), format: Format::Json })
+    let body = is_form_body(req.headers).then_some(req.body);
+    let (params, query_pairs) =
+        Params::from_sources(req.raw_query, body).map_err(|error| Rejected {
+            error,
+            format: Format::Json,
+        })?;
+    let requested = requested_format(&params);
+
+    let found = detect_scheme(req, &params, &query_pairs).map_err(|(error, default)| Rejected {
+        error,
+        format: requested.unwrap_or(default),
+    })?;
+    let default = match found {
+        Found::V1 { .. } => Format::Xml,
+        Found::V3(_) => Format::Json,
+    };
+    let reject = |error: ApiError| Rejected {
+        error,
+        format: requested.unwrap_or(default),
+    };
+
+    let common = match &found {
+        Found::V1 { .. } => v1_common(&params),
+        Found::V3(auth) => v3_common(req.headers, auth),
+    }
+    .map_err(reject)?;
+
+    let action = Action::from_wire_name(&common.action).ok_or_else(|| {
+        reject(api_error!(
+            InvalidActionNotFound,
+            "livecert answers {} in version {API_VERSION}.",
+            supported_actions()
+        ))
+    })?;
+    if common.version != API_VERSION {
+        return Err(reject(api_error!(
+            InvalidVersion,
+            "livecert implements version {API_VERSION}."
+        )));
+    }
+    let format = match params.non_empty_text("Format").map_err(reject)? {
+        None => default,
+        Some(text) => parse_format(text)
+            .ok_or_else(|| reject(ApiError::invalid("Format", "Use JSON or XML.")))?,
+    };
+    let scheme = match found {
+        Found::V1 { signature } => Scheme::V1 { signature },
+        Found::V3(auth) => Scheme::V3 {
+            signed_headers: auth.signed_headers,
+            signature: auth.signature,
+        },
+    };
+    Ok(Prepared {
+        scheme,
+        action,
+        access_key_id: common.access_key_id,
+        timestamp: common.timestamp,
+        nonce: common.nonce,
+        security_token: common.security_token,
+        params,
+        query_pairs,
+        format,
+    })
 }
 
 /// Checks a raw timestamp against `now` (Unix seconds): `InvalidTimeStamp.Format` / `.Expired`.
 /// Returns the timestamp as Unix seconds.
+///
+/// The timestamp is accepted when it is at most [`CLOCK_WINDOW_SECS`] away from `now`, in either
+/// direction (§5).
 pub fn check_timestamp(raw: &str, now: i64) -> Result<i64, ApiError> {
-    let _ = (raw, now);
-    Err(ApiError::bare(crate::error::ErrorCode::InternalError))
+    let Some(at) = timefmt::parse_utc(raw) else {
+        return Err(api_error!(
+            InvalidTimeStampFormat,
+            "Send the time in UTC as yyyy-MM-ddTHH:mm:ssZ, e.g. {}.",
+            timefmt::format_utc(now)
+        ));
+    };
+    if at.abs_diff(now) > CLOCK_WINDOW_SECS.unsigned_abs() {
+        return Err(api_error!(
+            InvalidTimeStampExpired,
+            "The request was signed at {} and the server time is {}; the two may differ by at most \
+             15 minutes. Check the client's clock.",
+            timefmt::format_utc(at),
+            timefmt::format_utc(now)
+        ));
+    }
+    Ok(at)
 }
 
 /// Verifies the signature of a prepared request with the AccessKey's secret (constant time).
 /// Errors: `SignatureDoesNotMatch` (message ends with ` server string to sign is:<sts>`),
 /// `IncompleteSignature` for an unsigned `host` / `x-acs-*` header.
+///
+/// V1 (§3) signs the union of query and form-body parameters; V3 (§4) signs the query pairs, the
+/// headers listed in `SignedHeaders` and the body's SHA-256, which must equal
+/// `x-acs-content-sha256`.
 pub fn verify(req: &HttpRequest<'_>, prepared: &Prepared, secret: &Secret) -> Result<(), ApiError> {
-    let _ = (req, prepared, secret);
-    Err(ApiError::bare(crate::error::ErrorCode::InternalError))
+    match &prepared.scheme {
+        Scheme::V1 { signature } => v1::verify(req.method, &prepared.params, signature, secret),
+        Scheme::V3 {
+            signed_headers,
+            signature,
+        } => v3::verify(
+            req,
+            &prepared.query_pairs,
+            signed_headers,
+            signature,
+            secret,
+        ),
+    }
+}
+
+/// The server's StringToSign for a prepared request: what [`verify`] signs, and what the
+/// `SignatureDoesNotMatch` detail shows.
+pub fn string_to_sign(req: &HttpRequest<'_>, prepared: &Prepared) -> String {
+    match &prepared.scheme {
+        Scheme::V1 { .. } => v1::string_to_sign(req.method, &prepared.params),
+        Scheme::V3 { signed_headers, .. } => {
+            let body_hash = v3::body_hash(req.body);
+            let canonical = v3::canonical_request(
+                req.method,
+                &prepared.query_pairs,
+                req.headers,
+                signed_headers,
+                &body_hash,
+            );
+            v3::string_to_sign(&canonical)
+        }
+    }
+}
+
+/// Percent-encodes bytes per §3 step 3: `A–Z a–z 0–9 - _ . ~` stay, every other byte becomes `%XY`
+/// with upper-case hex (space → `%20`, `*` → `%2A`, `/` → `%2F`).
+pub fn percent_encode(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    for &b in bytes {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push('%');
+            out.push(upper_hex_digit(b >> 4));
+            out.push(upper_hex_digit(b & 0x0f));
+        }
+    }
+    out
+}
+
+/// The `SignatureDoesNotMatch` / `IncompleteSignature` detail: the marker, then the server's
+/// StringToSign (§6).
+pub(crate) fn string_to_sign_detail(sts: &str) -> String {
+    format!("{STRING_TO_SIGN_MARKER}{sts}")
+}
+
+/// The values of every header named `name` (ASCII case-insensitive), in wire order.
+pub(crate) fn header_values<'h>(
+    headers: &'h [(String, Vec<u8>)],
+    name: &'h str,
+) -> impl Iterator<Item = &'h [u8]> + 'h {
+    headers
+        .iter()
+        .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_slice())
+}
+
+/// Removes leading and trailing spaces and tabs (HTTP optional white space).
+pub(crate) fn trim_ows(bytes: &[u8]) -> &[u8] {
+    let start = bytes
+        .iter()
+        .position(|b| !matches!(b, b' ' | b'\t'))
+        .unwrap_or(bytes.len());
+    let end = bytes
+        .iter()
+        .rposition(|b| !matches!(b, b' ' | b'\t'))
+        .map_or(start, |i| i + 1);
+    bytes.get(start..end).unwrap_or_default()
+}
+
+/// The scheme found by step 2 of [`prepare`].
+enum Found {
+    V1 { signature: String },
+    V3(v3::Authorization),
+}
+
+/// What step 3 of [`prepare`] reads: the common parameters both schemes carry.
+struct Common {
+    access_key_id: String,
+    timestamp: String,
+    nonce: String,
+    action: String,
+    version: String,
+    security_token: Option<String>,
+}
+
+/// §2. On error, also returns the format the scheme defaults to.
+fn detect_scheme(
+    req: &HttpRequest<'_>,
+    params: &Params,
+    query_pairs: &[Pair],
+) -> Result<Found, (ApiError, Format)> {
+    let mut authorizations = header_values(req.headers, "authorization");
+    if let Some(first) = authorizations.next() {
+        if trim_ows(first).starts_with(b"ACS3-") {
+            let auth = if authorizations.next().is_some() {
+                Err(api_error!(IncompleteSignature))
+            } else {
+                v3::Authorization::parse(first)
+            };
+            return auth.map(Found::V3).map_err(|mut error| {
+                if error.code == crate::ErrorCode::IncompleteSignature {
+                    let signed = v3::default_signed_headers(req.headers);
+                    let canonical = v3::canonical_request(
+                        req.method,
+                        query_pairs,
+                        req.headers,
+                        &signed,
+                        &v3::body_hash(req.body),
+                    );
+                    error.detail = string_to_sign_detail(&v3::string_to_sign(&canonical));
+                }
+                (error, Format::Json)
+            });
+        }
+    }
+    let signature = params.text("Signature").map_err(|e| (e, Format::Xml))?;
+    match signature {
+        Some(signature) if !signature.is_empty() => {
+            for (name, expected) in [
+                ("SignatureMethod", "HMAC-SHA1"),
+                ("SignatureVersion", "1.0"),
+            ] {
+                match params.bytes(name) {
+                    Some(value) if !value.is_empty() && value != expected.as_bytes() => {
+                        let error = api_error!(
+                            InvalidSignatureMethod,
+                            "livecert accepts {name}={expected} for signatures in parameters, or \
+                             ACS3-HMAC-SHA256 in the Authorization header."
+                        );
+                        return Err((error, Format::Xml));
+                    }
+                    _ => {}
+                }
+            }
+            Ok(Found::V1 {
+                signature: signature.to_owned(),
+            })
+        }
+        _ => {
+            let sts = v1::string_to_sign(req.method, params);
+            Err((
+                ApiError::new(
+                    crate::ErrorCode::IncompleteSignature,
+                    string_to_sign_detail(&sts),
+                ),
+                Format::Json,
+            ))
+        }
+    }
+}
+
+/// §3: V1's required parameters, in the order they are checked.
+fn v1_common(params: &Params) -> Result<Common, ApiError> {
+    let require = |name: &str| -> Result<String, ApiError> {
+        let value = params
+            .non_empty_text(name)?
+            .ok_or_else(|| ApiError::missing(name))?;
+        Ok(value.to_owned())
+    };
+    let access_key_id = require("AccessKeyId")?;
+    let nonce = require("SignatureNonce")?;
+    let timestamp = require("Timestamp")?;
+    require("SignatureMethod")?;
+    require("SignatureVersion")?;
+    let action = require("Action")?;
+    let version = require("Version")?;
+    let security_token = params.non_empty_text("SecurityToken")?.map(str::to_owned);
+    Ok(Common {
+        access_key_id,
+        timestamp,
+        nonce,
+        action,
+        version,
+        security_token,
+    })
+}
+
+/// §4: V3's required headers, in the order they are checked; the AccessKeyId is the
+/// Authorization's `Credential`.
+fn v3_common(headers: &[(String, Vec<u8>)], auth: &v3::Authorization) -> Result<Common, ApiError> {
+    let require = |name: &'static str| -> Result<String, ApiError> {
+        let value = single_header(headers, name)?.ok_or_else(|| ApiError::missing(name))?;
+        Ok(value.to_owned())
+    };
+    require("host")?;
+    let action = require("x-acs-action")?;
+    let version = require("x-acs-version")?;
+    let timestamp = require("x-acs-date")?;
+    let nonce = require("x-acs-signature-nonce")?;
+    require("x-acs-content-sha256")?;
+    let security_token = single_header(headers, "x-acs-security-token")?.map(str::to_owned);
+    Ok(Common {
+        access_key_id: auth.credential.clone(),
+        timestamp,
+        nonce,
+        action,
+        version,
+        security_token,
+    })
+}
+
+/// A header that may be sent at most once, trimmed, as text; an empty value counts as absent.
+/// Errors: `InvalidParameter` naming the header when it is sent twice or is not UTF-8 without NUL.
+fn single_header<'h>(
+    headers: &'h [(String, Vec<u8>)],
+    name: &'h str,
+) -> Result<Option<&'h str>, ApiError> {
+    let mut values = header_values(headers, name);
+    let Some(first) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err(ApiError::invalid(
+            name,
+            "The header appears more than once; send it once.",
+        ));
+    }
+    match std::str::from_utf8(trim_ows(first)) {
+        Ok("") => Ok(None),
+        Ok(text) if !text.contains('\0') => Ok(Some(text)),
+        _ => Err(ApiError::invalid(
+            name,
+            "The value must be UTF-8 text without NUL characters.",
+        )),
+    }
+}
+
+/// Whether the first Content-Type header names `application/x-www-form-urlencoded` (§1).
+fn is_form_body(headers: &[(String, Vec<u8>)]) -> bool {
+    header_values(headers, "content-type")
+        .next()
+        .is_some_and(|value| {
+            let media_type = value.split(|&b| b == b';').next().unwrap_or_default();
+            trim_ows(media_type).eq_ignore_ascii_case(b"application/x-www-form-urlencoded")
+        })
+}
+
+/// The `Format` parameter when present and valid, for answering errors found before it is checked.
+fn requested_format(params: &Params) -> Option<Format> {
+    params
+        .non_empty_text("Format")
+        .ok()
+        .flatten()
+        .and_then(parse_format)
+}
+
+/// `JSON` / `XML`, case-insensitive (§6).
+fn parse_format(text: &str) -> Option<Format> {
+    if text.eq_ignore_ascii_case("JSON") {
+        Some(Format::Json)
+    } else if text.eq_ignore_ascii_case("XML") {
+        Some(Format::Xml)
+    } else {
+        None
+    }
+}
+
+/// The wire names of every action, for `InvalidAction.NotFound`'s detail.
+fn supported_actions() -> String {
+    Action::ALL
+        .iter()
+        .map(|a| a.wire_name())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// One upper-case hex digit for a nibble (`0..=15`).
+fn upper_hex_digit(nibble: u8) -> char {
+    let nibble = nibble & 0x0f;
+    char::from(if nibble < 10 {
+        b'0' + nibble
+    } else {
+        b'A' + (nibble - 10)
+    })
 }
