@@ -1,0 +1,231 @@
+//! Crash safety: a real `livecert serve` process takes concurrent SetLiveDomainCertificate calls
+//! and is killed with SIGKILL mid-stream; after a restart every call that was answered with success
+//! is present and readable, and no domain points at a missing record.
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::certs::{self_signed, Alg};
+use crate::harness::{send, signed_request, Scheme};
+
+const DOMAINS: usize = 8;
+const ROUNDS: usize = 40;
+
+fn start(dir: &Path) -> (Child, SocketAddr) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
+    let child = Command::new(env!("CARGO_BIN_EXE_livecert"))
+        .args(["serve", "--listen", &addr.to_string(), "--data-dir"])
+        .arg(dir)
+        .env("LIVECERT_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("livecert starts");
+    for _ in 0..200 {
+        if std::net::TcpStream::connect(addr).is_ok() {
+            return (child, addr);
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    panic!("livecert serve did not open {addr}");
+}
+
+fn now() -> i64 {
+    use livecert::clock::Clock;
+    livecert::clock::SystemClock.now()
+}
+
+async fn call(
+    addr: SocketAddr,
+    creds: &(String, String),
+    action: &str,
+    params: &[(&str, &str)],
+) -> crate::harness::Reply {
+    let pairs = params
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), v.as_bytes().to_vec()))
+        .collect();
+    send(signed_request(
+        addr,
+        Scheme::V3,
+        action,
+        pairs,
+        &creds.0,
+        &creds.1,
+        now(),
+    ))
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn acknowledged_writes_survive_kill_9() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (mut child, addr) = start(dir.path());
+    let creds = Arc::new(
+        livecert::datadir::read_credentials(&dir.path().join("credentials"))
+            .expect("credentials written on first start"),
+    );
+
+    let t = now();
+    let mut plans = Vec::new();
+    for d in 0..DOMAINS {
+        let domain = format!("crash{d}.example.com");
+        call(
+            addr,
+            &creds,
+            "AddLiveDomain",
+            &[
+                ("DomainName", &domain),
+                ("LiveDomainType", "liveVideo"),
+                ("Region", "cn-shanghai"),
+            ],
+        )
+        .await
+        .ok();
+        let certs: Vec<_> = (0..ROUNDS)
+            .map(|_| self_signed(&[&domain], t - 86_400, t + 90 * 86_400, Alg::P256))
+            .collect();
+        plans.push((domain, certs));
+    }
+
+    let acknowledged: Arc<Mutex<Vec<(String, String)>>> = Arc::new(Mutex::new(Vec::new()));
+    let mut tasks = Vec::new();
+    for (domain, certs) in plans {
+        let acknowledged = Arc::clone(&acknowledged);
+        let creds = Arc::clone(&creds);
+        tasks.push(tokio::spawn(async move {
+            for (i, g) in certs.iter().enumerate() {
+                let name = format!("{domain}-{i}");
+                let pairs: Vec<(String, Vec<u8>)> = [
+                    ("DomainName", domain.as_str()),
+                    ("SSLProtocol", "on"),
+                    ("CertName", name.as_str()),
+                    ("SSLPub", g.chain_pem.as_str()),
+                    ("SSLPri", g.key_pem.as_str()),
+                ]
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), v.as_bytes().to_vec()))
+                .collect();
+                let request = signed_request(
+                    addr,
+                    Scheme::V3,
+                    "SetLiveDomainCertificate",
+                    pairs,
+                    &creds.0,
+                    &creds.1,
+                    now(),
+                );
+                let client = hyper_util::client::legacy::Client::builder(
+                    hyper_util::rt::TokioExecutor::new(),
+                )
+                .build_http();
+                match client.request(request).await {
+                    Ok(response) if response.status() == 200 => {
+                        acknowledged
+                            .lock()
+                            .expect("lock")
+                            .push((domain.clone(), name));
+                    }
+                    Ok(_) => {}
+                    Err(_) => return,
+                }
+            }
+        }));
+    }
+    // Kill once a good number of writes were acknowledged, while the others are in flight.
+    for _ in 0..400 {
+        if acknowledged.lock().expect("lock").len() >= DOMAINS * ROUNDS / 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    child.kill().expect("SIGKILL");
+    let _ = child.wait();
+    for t in tasks {
+        let _ = t.await;
+    }
+    let acknowledged = acknowledged.lock().expect("lock").clone();
+    assert!(
+        !acknowledged.is_empty(),
+        "no write was acknowledged before the kill"
+    );
+    assert!(
+        acknowledged.len() < DOMAINS * ROUNDS,
+        "the kill came after every write: nothing was tested mid-stream"
+    );
+
+    let (mut child, addr) = start(dir.path());
+    let list = call(addr, &creds, "DescribeLiveCertificateList", &[]).await;
+    let names: BTreeSet<String> = list.ok()["CertificateListModel"]["CertList"]["Cert"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter_map(|c| c["CertName"].as_str().map(str::to_owned))
+        .collect();
+    for (domain, name) in &acknowledged {
+        assert!(
+            names.contains(name),
+            "acknowledged {name} for {domain} is missing after kill -9"
+        );
+        let detail = call(
+            addr,
+            &creds,
+            "DescribeLiveCertificateDetail",
+            &[("CertName", name)],
+        )
+        .await;
+        assert!(detail.ok()["Cert"]
+            .as_str()
+            .is_some_and(|c| c.contains("BEGIN CERTIFICATE")));
+    }
+    for d in 0..DOMAINS {
+        let domain = format!("crash{d}.example.com");
+        let info = call(
+            addr,
+            &creds,
+            "DescribeLiveDomainCertificateInfo",
+            &[("DomainName", &domain)],
+        )
+        .await;
+        let entry = info.ok()["CertInfos"]["CertInfo"][0].clone();
+        if entry["SSLProtocol"] == "on" {
+            let bound = entry["CertName"].as_str().unwrap_or_default();
+            assert!(
+                names.contains(bound),
+                "{domain} points at a missing record {bound}"
+            );
+            let last_ack = acknowledged
+                .iter()
+                .filter(|(dd, _)| dd == &domain)
+                .map(|(_, n)| n)
+                .last();
+            if let Some(last) = last_ack {
+                let index = |n: &str| {
+                    n.rsplit('-')
+                        .next()
+                        .and_then(|i| i.parse::<usize>().ok())
+                        .unwrap_or(0)
+                };
+                assert!(
+                    index(bound) >= index(last),
+                    "{domain} lost its acknowledged binding {last} (now {bound})"
+                );
+            }
+        } else {
+            assert!(
+                acknowledged.iter().all(|(dd, _)| dd != &domain),
+                "{domain} lost HTTPS after an acknowledged Set"
+            );
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}

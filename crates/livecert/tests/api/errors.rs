@@ -1,0 +1,328 @@
+//! The black-box error table: one row per error code this build can produce, each reached by a
+//! real request over HTTP, with the expected HTTP status and Code (spec/protocol.md §7 and the
+//! SetLiveDomainCertificate API page). Rows run in order against one server whose state is set up
+//! first.
+
+use bytes::Bytes;
+use http_body_util::Full;
+use livecert_core::action::API_VERSION;
+use livecert_core::params::Pair;
+use livecert_core::protocol::client::{encode_pairs, sign_v1};
+use livecert_core::secret::Secret;
+use livecert_core::timefmt::format_utc;
+
+use crate::certs::{self_signed, Alg};
+use crate::harness::{send, signed_request, Reply, Scheme, TestServer, TEST_ID, TEST_SECRET};
+
+const DAY: i64 = 86_400;
+
+/// How a row's request is made.
+enum Req {
+    /// Signed with testid, form body.
+    Signed(Scheme, &'static str, Vec<Pair>),
+    /// Signed with another key id / secret, or at another time (offset from now, seconds).
+    SignedAs {
+        action: &'static str,
+        key_id: &'static str,
+        secret: &'static str,
+        offset: i64,
+    },
+    /// The same signed request sent twice; the row checks the second answer.
+    Replayed(Vec<Pair>),
+    /// V1 pairs signed with testid, then edited (name, new value) before sending.
+    V1Edited {
+        params: Vec<Pair>,
+        timestamp: Option<&'static str>,
+        edits: Vec<(&'static str, &'static str)>,
+    },
+    /// Any HTTP request: method, path and query, extra headers, body.
+    Http {
+        method: &'static str,
+        target: String,
+        body: Vec<u8>,
+    },
+}
+
+struct Row {
+    what: &'static str,
+    req: Req,
+    status: u16,
+    code: &'static str,
+}
+
+fn p(pairs: &[(&str, &str)]) -> Vec<Pair> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), v.as_bytes().to_vec()))
+        .collect()
+}
+
+fn set(extra: &[(&str, &str)]) -> Vec<Pair> {
+    let mut v = p(&[
+        ("DomainName", "live.example.com"),
+        ("SSLProtocol", "on"),
+        ("CertType", "upload"),
+    ]);
+    v.extend(p(extra));
+    v
+}
+
+fn with_bytes(mut v: Vec<Pair>, name: &str, value: &[u8]) -> Vec<Pair> {
+    v.push((name.to_owned(), value.to_vec()));
+    v
+}
+
+async fn run(server: &TestServer, req: Req) -> Reply {
+    let now = server.clock_now();
+    match req {
+        Req::Signed(scheme, action, params) => {
+            server
+                .call_with(scheme, action, params, TEST_ID, TEST_SECRET, now)
+                .await
+        }
+        Req::SignedAs {
+            action,
+            key_id,
+            secret,
+            offset,
+        } => {
+            server
+                .call_with(
+                    Scheme::V3,
+                    action,
+                    p(&[("DomainName", "live.example.com")]),
+                    key_id,
+                    secret,
+                    now + offset,
+                )
+                .await
+        }
+        Req::Replayed(params) => {
+            let pairs = v1_pairs(
+                "DescribeLiveDomainCertificateInfo",
+                params,
+                &format_utc(now),
+            );
+            let body = encode_pairs(&pairs);
+            send(form(server, body.clone())).await.ok();
+            send(form(server, body)).await
+        }
+        Req::V1Edited {
+            params,
+            timestamp,
+            edits,
+        } => {
+            let stamp = timestamp.map_or_else(|| format_utc(now), str::to_owned);
+            let mut pairs = v1_pairs("DescribeLiveDomainCertificateInfo", params, &stamp);
+            for (name, value) in edits {
+                pairs.retain(|(n, _)| n != name);
+                if !value.is_empty() || name == "SignatureType" {
+                    pairs.push((name.to_owned(), value.as_bytes().to_vec()));
+                }
+            }
+            send(form(server, encode_pairs(&pairs))).await
+        }
+        Req::Http {
+            method,
+            target,
+            body,
+        } => {
+            let request = http::Request::builder()
+                .method(method)
+                .uri(format!("http://{}{target}", server.addr))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(Full::new(Bytes::from(body)))
+                .expect("request");
+            send(request).await
+        }
+    }
+}
+
+fn v1_pairs(action: &str, mut params: Vec<Pair>, timestamp: &str) -> Vec<Pair> {
+    if !params.iter().any(|(n, _)| n == "Action") {
+        params.push(("Action".into(), action.as_bytes().to_vec()));
+    }
+    params.push(("Version".into(), API_VERSION.as_bytes().to_vec()));
+    params.push(("Format".into(), b"JSON".to_vec()));
+    let nonce = uuid::Uuid::new_v4().to_string();
+    sign_v1(
+        "POST",
+        &params,
+        TEST_ID,
+        &Secret::new(TEST_SECRET.as_bytes().to_vec()),
+        &nonce,
+        timestamp,
+    )
+}
+
+fn form(server: &TestServer, body: String) -> http::Request<Full<Bytes>> {
+    http::Request::post(format!("http://{}/", server.addr))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(Full::new(Bytes::from(body)))
+        .expect("request")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_reachable_error_code_by_a_real_request() {
+    let server = TestServer::start().await;
+    let now = server.clock_now();
+
+    // State: live.example.com bound to record "bound"; foreign.example.com in another account.
+    server.add_domain("live.example.com").await;
+    let a = self_signed(&["live.example.com"], now - DAY, now + 90 * DAY, Alg::P256);
+    server
+        .call(
+            Scheme::V3,
+            "SetLiveDomainCertificate",
+            &[
+                ("DomainName", "live.example.com"),
+                ("SSLProtocol", "on"),
+                ("CertName", "bound"),
+                ("SSLPub", &a.chain_pem),
+                ("SSLPri", &a.key_pem),
+            ],
+        )
+        .await
+        .ok();
+    let other_account = server.store.create_account(now).await.expect("account");
+    server
+        .store
+        .import_access_key(
+            other_account,
+            "otherid",
+            &Secret::new(b"othersecret".to_vec()),
+            now,
+        )
+        .await
+        .expect("key");
+    let foreign = signed_request(
+        server.addr,
+        Scheme::V3,
+        "AddLiveDomain",
+        p(&[
+            ("DomainName", "foreign.example.com"),
+            ("LiveDomainType", "liveVideo"),
+            ("Region", "cn-shanghai"),
+        ]),
+        "otherid",
+        "othersecret",
+        now,
+    );
+    send(foreign).await.ok();
+
+    let b = self_signed(&["live.example.com"], now - DAY, now + 90 * DAY, Alg::P256);
+    let expired = self_signed(&["live.example.com"], now - 90 * DAY, now - DAY, Alg::P256);
+    let future = self_signed(&["live.example.com"], now + 3600, now + 90 * DAY, Alg::P256);
+    let elsewhere = self_signed(&["other.example.org"], now - DAY, now + 90 * DAY, Alg::P256);
+    let huge = "A".repeat(70 * 1024);
+    let long_name = "n".repeat(129);
+
+    let rows = vec![
+        // ---- protocol.md §7 ----
+        Row { what: "no signature at all", req: Req::Http { method: "GET", target: "/?Action=DescribeLiveCertificateList".into(), body: vec![] }, status: 400, code: "IncompleteSignature" },
+        Row { what: "V1 without AccessKeyId", req: Req::V1Edited { params: vec![], timestamp: None, edits: vec![("AccessKeyId", "")] }, status: 400, code: "MissingParameter" },
+        Row { what: "V1 HMAC-SHA256", req: Req::V1Edited { params: vec![], timestamp: None, edits: vec![("SignatureMethod", "HMAC-SHA256")] }, status: 400, code: "InvalidSignatureMethod" },
+        Row { what: "wrong secret", req: Req::SignedAs { action: "DescribeLiveDomainCertificateInfo", key_id: TEST_ID, secret: "wrong", offset: 0 }, status: 400, code: "SignatureDoesNotMatch" },
+        Row { what: "unknown AccessKeyId", req: Req::SignedAs { action: "DescribeLiveDomainCertificateInfo", key_id: "LTAInobodyhasthiskey0000", secret: "x", offset: 0 }, status: 404, code: "InvalidAccessKeyId.NotFound" },
+        Row { what: "a SecurityToken with a permanent key", req: Req::Signed(Scheme::V1, "DescribeLiveCertificateList", p(&[("SecurityToken", "garbage")])), status: 400, code: "InvalidSecurityToken.Malformed" },
+        Row { what: "unparsable Timestamp", req: Req::V1Edited { params: vec![], timestamp: Some("yesterday"), edits: vec![] }, status: 400, code: "InvalidTimeStamp.Format" },
+        Row { what: "signed 20 minutes ago", req: Req::SignedAs { action: "DescribeLiveDomainCertificateInfo", key_id: TEST_ID, secret: TEST_SECRET, offset: -1200 }, status: 400, code: "InvalidTimeStamp.Expired" },
+        Row { what: "signed 20 minutes ahead", req: Req::SignedAs { action: "DescribeLiveDomainCertificateInfo", key_id: TEST_ID, secret: TEST_SECRET, offset: 1200 }, status: 400, code: "InvalidTimeStamp.Expired" },
+        Row { what: "a replayed request", req: Req::Replayed(p(&[("DomainName", "live.example.com")])), status: 400, code: "SignatureNonceUsed" },
+        Row { what: "unknown Action", req: Req::V1Edited { params: vec![], timestamp: None, edits: vec![("Action", "DescribeEverything")] }, status: 404, code: "InvalidAction.NotFound" },
+        Row { what: "another path", req: Req::Http { method: "GET", target: "/v2/certs".into(), body: vec![] }, status: 404, code: "InvalidAction.NotFound" },
+        Row { what: "another Version", req: Req::V1Edited { params: vec![], timestamp: None, edits: vec![("Version", "2014-05-26")] }, status: 400, code: "InvalidVersion" },
+        Row { what: "PUT", req: Req::Http { method: "PUT", target: "/".into(), body: vec![] }, status: 400, code: "UnsupportedHTTPMethod" },
+        Row { what: "a 1.1 MiB body", req: Req::Http { method: "POST", target: "/".into(), body: vec![b'a'; 1_150_000] }, status: 413, code: "RequestEntityTooLarge" },
+        Row { what: "Format=YAML", req: Req::Signed(Scheme::V3, "DescribeLiveCertificateList", p(&[("Format", "YAML")])), status: 400, code: "InvalidParameter" },
+        Row { what: "a parameter twice in one source", req: Req::Http { method: "POST", target: "/?Action=A&Action=B".into(), body: vec![] }, status: 400, code: "InvalidParameter" },
+        Row { what: "malformed percent-encoding", req: Req::Http { method: "POST", target: "/?Signature=%zz".into(), body: vec![] }, status: 400, code: "InvalidParameter" },
+        // ---- SetLiveDomainCertificate, rows 1–5 ----
+        Row { what: "row 1", req: Req::Signed(Scheme::V3, "SetLiveDomainCertificate", p(&[("SSLProtocol", "off")])), status: 400, code: "MissingParameter" },
+        Row { what: "row 2", req: Req::Signed(Scheme::V3, "SetLiveDomainCertificate", p(&[("DomainName", "bad_name.com")])), status: 400, code: "InvalidParameter" },
+        Row { what: "row 3", req: Req::Signed(Scheme::V3, "SetLiveDomainCertificate", p(&[("DomainName", "live.example.com"), ("SSLProtocol", "ON")])), status: 400, code: "InvalidSSLProtocol.ValueNotSupported" },
+        Row { what: "row 4, CertType", req: Req::Signed(Scheme::V3, "SetLiveDomainCertificate", set(&[("CertType", "Upload")])), status: 400, code: "SetDomainCertificate.ParameterError" },
+        Row { what: "row 4, SSLPub without SSLProtocol", req: Req::Signed(Scheme::V1, "SetLiveDomainCertificate", p(&[("DomainName", "live.example.com"), ("SSLPub", &a.chain_pem)])), status: 400, code: "SetDomainCertificate.ParameterError" },
+        Row { what: "row 5", req: Req::Signed(Scheme::V3, "SetLiveDomainCertificate", set(&[("CertName", &long_name)])), status: 400, code: "InvalidCertName.TooLong" },
+        // ---- row 7 ----
+        Row { what: "row 7, unknown domain", req: Req::Signed(Scheme::V3, "SetLiveDomainCertificate", p(&[("DomainName", "unknown.example.com"), ("SSLProtocol", "off")])), status: 400, code: "IllegalOperationDomain" },
+        Row { what: "row 7, another account's domain", req: Req::Signed(Scheme::V3, "SetLiveDomainCertificate", p(&[("DomainName", "foreign.example.com"), ("SSLProtocol", "off")])), status: 400, code: "IllegalOperationDomain" },
+        // ---- rows 17–21 ----
+        Row { what: "row 17", req: Req::Signed(Scheme::V3, "SetLiveDomainCertificate", set(&[("SSLPri", &a.key_pem)])), status: 400, code: "SSLPub.MissingParameter" },
+        Row { what: "row 18", req: Req::Signed(Scheme::V3, "SetLiveDomainCertificate", set(&[("SSLPub", &a.chain_pem)])), status: 400, code: "SSLPri.MissingParameter" },
+        Row { what: "row 19", req: Req::Signed(Scheme::V3, "SetLiveDomainCertificate", set(&[("SSLPub", &a.chain_pem), ("SSLPri", "  \n ")])), status: 400, code: "Certificate.KeyNull" },
+        Row { what: "row 20", req: Req::Signed(Scheme::V3, "SetLiveDomainCertificate", set(&[("SSLPub", &huge), ("SSLPri", &a.key_pem)])), status: 400, code: "InvalidCertificate.TooLong" },
+        Row { what: "SSLPub with NUL", req: Req::Signed(Scheme::V3, "SetLiveDomainCertificate", with_bytes(set(&[("SSLPri", &a.key_pem)]), "SSLPub", b"-----BEGIN CERTIFICATE-----\0")), status: 400, code: "sslPub.Error" },
+        Row { what: "SSLPri not UTF-8", req: Req::Signed(Scheme::V3, "SetLiveDomainCertificate", with_bytes(set(&[("SSLPub", &a.chain_pem)]), "SSLPri", b"\xff\xfe")), status: 400, code: "sslPri.Error" },
+        Row { what: "SSLPub without PEM", req: Req::Signed(Scheme::V3, "SetLiveDomainCertificate", set(&[("SSLPub", "hello"), ("SSLPri", &a.key_pem)])), status: 400, code: "InvalidSSLPub" },
+        Row { what: "SSLPri without PEM", req: Req::Signed(Scheme::V3, "SetLiveDomainCertificate", set(&[("SSLPub", &a.chain_pem), ("SSLPri", "hello")])), status: 400, code: "InvalidSSLPri" },
+        Row { what: "both without PEM", req: Req::Signed(Scheme::V3, "SetLiveDomainCertificate", set(&[("SSLPub", "hello"), ("SSLPri", "world")])), status: 400, code: "InvalidSSLPubOrInvalidSSLPri" },
+        Row { what: "swapped", req: Req::Signed(Scheme::V3, "SetLiveDomainCertificate", set(&[("SSLPub", &a.key_pem), ("SSLPri", &a.chain_pem)])), status: 400, code: "InvalidSSLPubOrInvalidSSLPri" },
+        Row { what: "base64 that does not decode", req: Req::Signed(Scheme::V3, "SetLiveDomainCertificate", set(&[("SSLPub", "-----BEGIN CERTIFICATE-----\nMII*!!\n-----END CERTIFICATE-----\n"), ("SSLPri", &a.key_pem)])), status: 400, code: "Decode.Error" },
+        Row { what: "not X.509", req: Req::Signed(Scheme::V3, "SetLiveDomainCertificate", set(&[("SSLPub", "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"), ("SSLPri", &a.key_pem)])), status: 400, code: "Certificate.FormatError" },
+        Row { what: "an encrypted key", req: Req::Signed(Scheme::V3, "SetLiveDomainCertificate", set(&[("SSLPub", &a.chain_pem), ("SSLPri", "-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----\n")])), status: 400, code: "Key.Malformed" },
+        Row { what: "the key of another certificate", req: Req::Signed(Scheme::V3, "SetLiveDomainCertificate", set(&[("SSLPub", &a.chain_pem), ("SSLPri", &b.key_pem)])), status: 400, code: "Certificate.MissMatch" },
+        Row { what: "an expired leaf", req: Req::Signed(Scheme::V3, "SetLiveDomainCertificate", set(&[("SSLPub", &expired.chain_pem), ("SSLPri", &expired.key_pem)])), status: 400, code: "Certificate.Expired" },
+        Row { what: "a leaf valid only in an hour", req: Req::Signed(Scheme::V3, "SetLiveDomainCertificate", set(&[("SSLPub", &future.chain_pem), ("SSLPri", &future.key_pem)])), status: 400, code: "Certificate.StatusError" },
+        // ---- rows 23, 24, 28 ----
+        Row { what: "row 23", req: Req::Signed(Scheme::V3, "SetLiveDomainCertificate", set(&[("CertName", "bound"), ("SSLPub", &b.chain_pem), ("SSLPri", &b.key_pem)])), status: 400, code: "Certificate.Duplicated" },
+        Row { what: "row 24", req: Req::Signed(Scheme::V3, "SetLiveDomainCertificate", set(&[("CertName", "again"), ("SSLPub", &a.chain_pem), ("SSLPri", &a.key_pem)])), status: 400, code: "CertificateContent.Duplicated" },
+        Row { what: "row 28", req: Req::Signed(Scheme::V3, "SetLiveDomainCertificate", set(&[("CertName", "elsewhere"), ("SSLPub", &elsewhere.chain_pem), ("SSLPri", &elsewhere.key_pem)])), status: 400, code: "Certificate.SettedNotEffect" },
+        // ---- other operations ----
+        Row { what: "AddLiveDomain twice", req: Req::Signed(Scheme::V3, "AddLiveDomain", p(&[("DomainName", "live.example.com"), ("LiveDomainType", "liveVideo"), ("Region", "cn-shanghai")])), status: 400, code: "DomainAlreadyExist" },
+        Row { what: "AddLiveDomain of another account's domain", req: Req::Signed(Scheme::V3, "AddLiveDomain", p(&[("DomainName", "foreign.example.com"), ("LiveDomainType", "liveVideo"), ("Region", "cn-shanghai")])), status: 400, code: "DomainAlreadyExist" },
+        Row { what: "AddLiveDomain without LiveDomainType", req: Req::Signed(Scheme::V3, "AddLiveDomain", p(&[("DomainName", "new.example.com"), ("Region", "cn-shanghai")])), status: 400, code: "MissingParameter" },
+        Row { what: "DescribeLiveCertificateDetail of an unknown name", req: Req::Signed(Scheme::V3, "DescribeLiveCertificateDetail", p(&[("CertName", "nope")])), status: 404, code: "CertNameNotFound" },
+        Row { what: "DescribeLiveCertificateList with a foreign domain", req: Req::Signed(Scheme::V3, "DescribeLiveCertificateList", p(&[("DomainName", "live.example.com,foreign.example.com")])), status: 400, code: "IllegalOperationDomain" },
+        Row { what: "DescribeLiveDomainDetail of a foreign domain", req: Req::Signed(Scheme::V1, "DescribeLiveDomainDetail", p(&[("DomainName", "foreign.example.com")])), status: 400, code: "IllegalOperationDomain" },
+    ];
+
+    let mut failures = Vec::new();
+    for row in rows {
+        let reply = run(&server, row.req).await;
+        if reply.status != row.status || reply.code() != row.code {
+            failures.push(format!(
+                "{}: expected {} {}, got {} {}",
+                row.what, row.status, row.code, reply.status, reply.body
+            ));
+            continue;
+        }
+        for field in ["RequestId", "HostId", "Code", "Message", "Recommend"] {
+            if !reply
+                .json
+                .get(field)
+                .is_some_and(serde_json::Value::is_string)
+            {
+                failures.push(format!(
+                    "{}: the envelope lacks the string {field}: {}",
+                    row.what, reply.body
+                ));
+            }
+        }
+        let message = reply.message();
+        if let Some((before, _)) = message.split_once("server string to sign is:") {
+            if before.contains(':') {
+                failures.push(format!(
+                    "{}: a ':' before the string-to-sign marker",
+                    row.what
+                ));
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} rows failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+
+    // No refusal changed the binding: live.example.com still serves "bound".
+    let info = server
+        .call(
+            Scheme::V3,
+            "DescribeLiveDomainCertificateInfo",
+            &[("DomainName", "live.example.com")],
+        )
+        .await;
+    assert_eq!(info.ok()["CertInfos"]["CertInfo"][0]["CertName"], "bound");
+}

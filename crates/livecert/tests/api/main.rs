@@ -1,0 +1,9 @@
+//! Integration tests of the livecert API over real HTTP against a server each test starts
+//! in-process (`harness`), with certificates generated at test time (`certs`).
+
+mod certs;
+mod crash;
+mod errors;
+mod fixtures;
+mod flows;
+mod harness;
