@@ -20,7 +20,7 @@ mod tests;
 
 use crate::action::{Action, API_VERSION};
 use crate::api_error;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::params::{Pair, Params};
 use crate::secret::Secret;
 use crate::timefmt;
@@ -316,53 +316,51 @@ struct Common {
     security_token: Option<String>,
 }
 
-/// §2. On error, also returns the format the scheme defaults to.
+/// §2. On error, also returns the format the scheme defaults to (JSON when no scheme was found).
+///
+/// An `IncompleteSignature` detail carries the StringToSign the server would have checked: for V3,
+/// with `host` and every `x-acs-*` header signed; with no signature at all, V1's.
 fn detect_scheme(
     req: &HttpRequest<'_>,
     params: &Params,
     query_pairs: &[Pair],
 ) -> Result<Found, (ApiError, Format)> {
-    let mut authorizations = header_values(req.headers, "authorization");
-    if let Some(first) = authorizations.next() {
-        if trim_ows(first).starts_with(b"ACS3-") {
-            let auth = if authorizations.next().is_some() {
-                Err(api_error!(IncompleteSignature))
-            } else {
-                v3::Authorization::parse(first)
-            };
-            return auth.map(Found::V3).map_err(|mut error| {
-                if error.code == crate::ErrorCode::IncompleteSignature {
-                    let signed = v3::default_signed_headers(req.headers);
-                    let canonical = v3::canonical_request(
-                        req.method,
-                        query_pairs,
-                        req.headers,
-                        &signed,
-                        &v3::body_hash(req.body),
-                    );
-                    error.detail = string_to_sign_detail(&v3::string_to_sign(&canonical));
-                }
-                (error, Format::Json)
-            });
-        }
+    let authorizations: Vec<&[u8]> = header_values(req.headers, "authorization").collect();
+    if authorizations
+        .iter()
+        .any(|value| trim_ows(value).starts_with(b"ACS3-"))
+    {
+        let auth = match authorizations.as_slice() {
+            [only] => v3::Authorization::parse(only),
+            _ => Err(ApiError::bare(ErrorCode::IncompleteSignature)),
+        };
+        return auth.map(Found::V3).map_err(|mut error| {
+            if error.code == ErrorCode::IncompleteSignature {
+                let signed = v3::default_signed_headers(req.headers);
+                let hash = v3::body_hash(req.body);
+                let canonical =
+                    v3::canonical_request(req.method, query_pairs, req.headers, &signed, &hash);
+                error.detail = string_to_sign_detail(&v3::string_to_sign(&canonical));
+            }
+            (error, Format::Json)
+        });
     }
-    let signature = params.text("Signature").map_err(|e| (e, Format::Xml))?;
-    match signature {
+    match params.text("Signature").map_err(|e| (e, Format::Xml))? {
         Some(signature) if !signature.is_empty() => {
             for (name, expected) in [
                 ("SignatureMethod", "HMAC-SHA1"),
                 ("SignatureVersion", "1.0"),
             ] {
-                match params.bytes(name) {
-                    Some(value) if !value.is_empty() && value != expected.as_bytes() => {
-                        let error = api_error!(
-                            InvalidSignatureMethod,
-                            "livecert accepts {name}={expected} for signatures in parameters, or \
-                             ACS3-HMAC-SHA256 in the Authorization header."
-                        );
-                        return Err((error, Format::Xml));
-                    }
-                    _ => {}
+                if params
+                    .bytes(name)
+                    .is_some_and(|v| !v.is_empty() && v != expected.as_bytes())
+                {
+                    let error = api_error!(
+                        InvalidSignatureMethod,
+                        "livecert accepts {name}={expected} for signatures in parameters, or \
+                         ACS3-HMAC-SHA256 in the Authorization header."
+                    );
+                    return Err((error, Format::Xml));
                 }
             }
             Ok(Found::V1 {
@@ -371,13 +369,8 @@ fn detect_scheme(
         }
         _ => {
             let sts = v1::string_to_sign(req.method, params);
-            Err((
-                ApiError::new(
-                    crate::ErrorCode::IncompleteSignature,
-                    string_to_sign_detail(&sts),
-                ),
-                Format::Json,
-            ))
+            let error = ApiError::new(ErrorCode::IncompleteSignature, string_to_sign_detail(&sts));
+            Err((error, Format::Json))
         }
     }
 }

@@ -321,6 +321,10 @@ fn the_crafted_requests_are_valid_before_being_broken() {
     );
     assert_eq!(prepared.params.text("CertName").unwrap(), Some("mycert"));
     assert_eq!(prepared.query_pairs.len(), 1);
+    // Another kind of Authorization header does not hide a V1 signature.
+    let mut req = v1(|_| {});
+    req.set_header("authorization", "Basic dGVzdGlkOnRlc3RzZWNyZXQ=");
+    assert!(req.outcome().is_ok());
     // At the edge of the window, both ways.
     assert!(v1_at(&shift(CLOCK_WINDOW_SECS), |_| {}).outcome().is_ok());
     assert!(v3_at(&shift(-CLOCK_WINDOW_SECS), &[]).outcome().is_ok());
@@ -663,6 +667,28 @@ fn the_wrong_secret_does_not_match() {
             )
         );
     }
+}
+
+#[test]
+fn an_unusable_authorization_shows_what_to_sign() {
+    // v3() signs exactly host and the x-acs-* headers: what the detail assumes.
+    let signed = v3(|_| {});
+    let prepared = prepare(&signed.http()).unwrap();
+    let expected = format!(
+        "server string to sign is:{}",
+        string_to_sign(&signed.http(), &prepared)
+    );
+    let garbled = v3(|r| r.set_header("authorization", "ACS3-HMAC-SHA256 Signature"));
+    assert_eq!(prepare(&garbled.http()).unwrap_err().error.detail, expected);
+    let basic_first = v3(|r| {
+        let auth = authorization(r);
+        r.set_header("authorization", "Basic x");
+        r.headers
+            .push(("authorization".to_owned(), auth.into_bytes()));
+    });
+    let rejected = prepare(&basic_first.http()).unwrap_err();
+    assert_eq!(rejected.error.code, ErrorCode::IncompleteSignature);
+    assert_eq!(rejected.error.detail, expected);
 }
 
 #[test]
