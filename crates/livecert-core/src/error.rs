@@ -205,22 +205,38 @@ pub struct ApiError {
 impl ApiError {
     /// An error with a detail sentence.
     pub fn new(code: ErrorCode, detail: impl Into<String>) -> Self {
-        Self { code, name: None, detail: detail.into() }
+        Self {
+            code,
+            name: None,
+            detail: detail.into(),
+        }
     }
 
     /// An error with no detail beyond the documented message.
     pub fn bare(code: ErrorCode) -> Self {
-        Self { code, name: None, detail: String::new() }
+        Self {
+            code,
+            name: None,
+            detail: String::new(),
+        }
     }
 
     /// `MissingParameter` naming the absent parameter or header.
     pub fn missing(name: impl Into<String>) -> Self {
-        Self { code: ErrorCode::MissingParameter, name: Some(name.into()), detail: String::new() }
+        Self {
+            code: ErrorCode::MissingParameter,
+            name: Some(name.into()),
+            detail: String::new(),
+        }
     }
 
     /// `InvalidParameter` naming the parameter, with what is wrong.
     pub fn invalid(name: impl Into<String>, detail: impl Into<String>) -> Self {
-        Self { code: ErrorCode::InvalidParameter, name: Some(name.into()), detail: detail.into() }
+        Self {
+            code: ErrorCode::InvalidParameter,
+            name: Some(name.into()),
+            detail: detail.into(),
+        }
     }
 
     /// The message as sent: the documented message (with `<Name>` filled), then a space and the
@@ -318,7 +334,11 @@ mod tests {
     fn codes_with_two_messages_are_exactly_the_documented_ones() {
         let mut codes: Vec<&str> = ErrorCode::ALL.iter().map(|c| c.code()).collect();
         codes.sort_unstable();
-        let dups: Vec<&str> = codes.windows(2).filter(|w| w[0] == w[1]).map(|w| w[0]).collect();
+        let dups: Vec<&str> = codes
+            .windows(2)
+            .filter(|w| w[0] == w[1])
+            .map(|w| w[0])
+            .collect();
         assert_eq!(dups, ["Certificate.MissMatch", "Certificate.StatusError"]);
     }
 
@@ -329,7 +349,42 @@ mod tests {
             e.message(),
             "The input parameter \"DomainName\" that is mandatory for processing this request is not supplied."
         );
-        let e = api_error!(CertificateExpired, "notAfter is {}.", "2020-01-01T00:00:00Z");
-        assert_eq!(e.message(), "The certificate is expired. notAfter is 2020-01-01T00:00:00Z.");
+        let e = api_error!(
+            CertificateExpired,
+            "notAfter is {}.",
+            "2020-01-01T00:00:00Z"
+        );
+        assert_eq!(
+            e.message(),
+            "The certificate is expired. notAfter is 2020-01-01T00:00:00Z."
+        );
+    }
+    #[test]
+    fn docs_errors_md_lists_every_code_with_its_status_and_message() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/errors.md");
+        let doc = std::fs::read_to_string(path).expect("docs/errors.md exists");
+        for code in ErrorCode::ALL {
+            let heading = format!("## {}\n", code.code());
+            assert!(
+                doc.contains(&heading),
+                "docs/errors.md lacks a section for {}",
+                code.code()
+            );
+            let anchor = format!("<a id=\"{}\"></a>", code.doc_anchor());
+            assert!(
+                doc.contains(&anchor),
+                "docs/errors.md lacks the anchor of {}",
+                code.code()
+            );
+            assert!(
+                doc.contains(&format!("`{}`", code.message())),
+                "docs/errors.md lacks the message of {code:?}"
+            );
+            assert!(
+                doc.contains(&format!("HTTP {}", code.http_status())),
+                "status of {}",
+                code.code()
+            );
+        }
     }
 }

@@ -131,23 +131,22 @@ impl SetLiveDomainCertificateInput {
         let ssl_pub = params.bytes("SSLPub").map(<[u8]>::to_vec);
         let ssl_pri = params.bytes("SSLPri").map(<[u8]>::to_vec);
 
-        let ssl_protocol = match ssl_protocol {
-            Some(p) => p,
-            None => {
-                let given = [
-                    ("SSLPub", ssl_pub.as_ref().is_some_and(|v| !v.is_empty())),
-                    ("SSLPri", ssl_pri.as_ref().is_some_and(|v| !v.is_empty())),
-                    ("CertName", cert_name.is_some()),
-                    ("CertId", cert_id.is_some()),
-                    ("CertType", cert_type.is_some_and(|t| t != CertType::Upload)),
-                ];
-                if let Some((name, _)) = given.iter().find(|(_, g)| *g) {
-                    return Err(param_error(format!(
+        let ssl_protocol = if let Some(p) = ssl_protocol {
+            p
+        } else {
+            let given = [
+                ("SSLPub", ssl_pub.as_ref().is_some_and(|v| !v.is_empty())),
+                ("SSLPri", ssl_pri.as_ref().is_some_and(|v| !v.is_empty())),
+                ("CertName", cert_name.is_some()),
+                ("CertId", cert_id.is_some()),
+                ("CertType", cert_type.is_some_and(|t| t != CertType::Upload)),
+            ];
+            if let Some((name, _)) = given.iter().find(|(_, g)| *g) {
+                return Err(param_error(format!(
                         "{name} is given but SSLProtocol is absent, which would turn HTTPS off; send SSLProtocol=on (or off to turn HTTPS off)."
                     )));
-                }
-                SslProtocol::Off
             }
+            SslProtocol::Off
         };
 
         Ok(Self {
@@ -178,7 +177,7 @@ pub const HTTPS_MUTEX_FUNCTIONS: &[(&str, &str)] = &[
 ];
 
 /// The first of `functions` that excludes HTTPS, with its reason (row 16).
-pub fn https_mutex_function<'a>(functions: &'a [String]) -> Option<(&'a str, &'static str)> {
+pub fn https_mutex_function(functions: &[String]) -> Option<(&str, &'static str)> {
     functions.iter().find_map(|f| {
         HTTPS_MUTEX_FUNCTIONS
             .iter()

@@ -288,11 +288,17 @@ async fn read_request(req: Request<Incoming>) -> Result<RawRequest, ApiError> {
         return Err(too_large());
     }
     let raw_query = req.uri().query().unwrap_or("").as_bytes().to_vec();
-    let headers = req
+    let mut headers: Vec<(String, Vec<u8>)> = req
         .headers()
         .iter()
         .map(|(k, v)| (k.as_str().to_ascii_lowercase(), v.as_bytes().to_vec()))
         .collect();
+    // HTTP/2 carries the host in `:authority`; V3 signs it as `host`.
+    if !headers.iter().any(|(k, _)| k == "host") {
+        if let Some(authority) = req.uri().authority() {
+            headers.push(("host".to_owned(), authority.as_str().as_bytes().to_vec()));
+        }
+    }
     let body = match Limited::new(req.into_body(), MAX_BODY_BYTES)
         .collect()
         .await
