@@ -74,9 +74,10 @@ pub fn order(certs: &[Cert<'_>], leaf: usize) -> Result<Vec<usize>, String> {
             let leaf_name = get(leaf).map(describe).unwrap_or_default();
             return Err(match stray {
                 Some(stray) => format!(
-                    "Certificate #{} in SSLPub (\"{}\", issued by \"{}\") is not part of the chain of the leaf \"{}\": \
-                     it issued no certificate of the chain and is no cross-signed copy of one. Remove it, or add \
-                     the intermediate certificates that connect it.",
+                    "Certificate #{} in SSLPub (\"{}\", issued by \"{}\") is not part of the \
+                     chain of the leaf \"{}\": it issued no certificate of the chain and is no \
+                     cross-signed copy of one. Remove it, or add the intermediate certificates \
+                     that connect it.",
                     stray.position,
                     describe(&stray.x509),
                     stray.x509.issuer(),
@@ -119,8 +120,11 @@ fn pick_next(certs: &[Cert<'_>], chain: &[usize], remaining: &[usize]) -> Option
     let last = x509(*chain.last()?)?;
     let members: Vec<&X509Certificate<'_>> = chain.iter().rev().filter_map(|&i| x509(i)).collect();
     let best = |links: &dyn Fn(&X509Certificate<'_>) -> bool| -> Option<usize> {
-        let candidates: Vec<(usize, &X509Certificate<'_>)> =
-            remaining.iter().filter_map(|&i| x509(i).map(|c| (i, c))).filter(|(_, c)| links(c)).collect();
+        let candidates: Vec<(usize, &X509Certificate<'_>)> = remaining
+            .iter()
+            .filter_map(|&i| x509(i).map(|c| (i, c)))
+            .filter(|(_, c)| links(c))
+            .collect();
         candidates
             .iter()
             .find(|(_, c)| !is_self_signed(c))
@@ -163,21 +167,26 @@ fn names_equal(a: &X509Name<'_>, b: &X509Name<'_>) -> bool {
 
 /// Whether two SubjectPublicKeyInfos hold the same key.
 fn same_public_key(a: &SubjectPublicKeyInfo<'_>, b: &SubjectPublicKeyInfo<'_>) -> bool {
-    a.algorithm.algorithm == b.algorithm.algorithm && a.subject_public_key.data == b.subject_public_key.data
+    a.algorithm.algorithm == b.algorithm.algorithm
+        && a.subject_public_key.data == b.subject_public_key.data
 }
 
 fn subject_key_id<'a>(cert: &'a X509Certificate<'_>) -> Option<&'a [u8]> {
-    cert.iter_extensions().find_map(|e| match e.parsed_extension() {
-        ParsedExtension::SubjectKeyIdentifier(id) => Some(id.0),
-        _ => None,
-    })
+    cert.iter_extensions()
+        .find_map(|e| match e.parsed_extension() {
+            ParsedExtension::SubjectKeyIdentifier(id) => Some(id.0),
+            _ => None,
+        })
 }
 
 fn authority_key_id<'a>(cert: &'a X509Certificate<'_>) -> Option<&'a [u8]> {
-    cert.iter_extensions().find_map(|e| match e.parsed_extension() {
-        ParsedExtension::AuthorityKeyIdentifier(aki) => aki.key_identifier.as_ref().map(|id| id.0),
-        _ => None,
-    })
+    cert.iter_extensions()
+        .find_map(|e| match e.parsed_extension() {
+            ParsedExtension::AuthorityKeyIdentifier(aki) => {
+                aki.key_identifier.as_ref().map(|id| id.0)
+            }
+            _ => None,
+        })
 }
 
 #[cfg(test)]
@@ -210,8 +219,19 @@ mod tests {
             let root_cross = other_root.cross_sign(&root).der().to_vec();
             let unrelated = Ca::root("Unrelated CA");
             let (leaf_key, _) = p256();
-            let leaf = inter.leaf(&leaf_key, Some("www.example.com"), &["www.example.com"]).der().to_vec();
-            Pki { root, inter, other_root, root_cross, unrelated, leaf_key, leaf }
+            let leaf = inter
+                .leaf(&leaf_key, Some("www.example.com"), &["www.example.com"])
+                .der()
+                .to_vec();
+            Pki {
+                root,
+                inter,
+                other_root,
+                root_cross,
+                unrelated,
+                leaf_key,
+                leaf,
+            }
         })
     }
 
@@ -220,7 +240,10 @@ mod tests {
         let certs: Vec<Cert<'_>> = ders
             .iter()
             .enumerate()
-            .map(|(i, der)| Cert { x509: parse(der, false).unwrap(), position: i + 1 })
+            .map(|(i, der)| Cert {
+                x509: parse(der, false).unwrap(),
+                position: i + 1,
+            })
             .collect();
         let leaf = find_leaf(&certs, key_spki).map_err(|_| "no single leaf".to_owned())?;
         let chain = order(&certs, leaf)?;
@@ -228,8 +251,20 @@ mod tests {
             .into_iter()
             .map(|i| {
                 let c = &certs[i].x509;
-                let cn = c.subject().iter_common_name().next().unwrap().as_str().unwrap();
-                let issuer = c.issuer().iter_common_name().next().unwrap().as_str().unwrap();
+                let cn = c
+                    .subject()
+                    .iter_common_name()
+                    .next()
+                    .unwrap()
+                    .as_str()
+                    .unwrap();
+                let issuer = c
+                    .issuer()
+                    .iter_common_name()
+                    .next()
+                    .unwrap()
+                    .as_str()
+                    .unwrap();
                 if cn == issuer {
                     cn.to_owned()
                 } else {
@@ -246,9 +281,22 @@ mod tests {
     #[test]
     fn any_input_order_gives_leaf_then_towards_the_root() {
         let p = pki();
-        let (leaf, inter, root) = (&p.leaf[..], p.inter.cert.der().as_ref(), p.root.cert.der().as_ref());
-        let expected = ["www.example.com <- Test Intermediate", "Test Intermediate <- Test Root", "Test Root"];
-        for ders in [[leaf, inter, root], [root, inter, leaf], [inter, leaf, root], [root, leaf, inter]] {
+        let (leaf, inter, root) = (
+            &p.leaf[..],
+            p.inter.cert.der().as_ref(),
+            p.root.cert.der().as_ref(),
+        );
+        let expected = [
+            "www.example.com <- Test Intermediate",
+            "Test Intermediate <- Test Root",
+            "Test Root",
+        ];
+        for ders in [
+            [leaf, inter, root],
+            [root, inter, leaf],
+            [inter, leaf, root],
+            [root, leaf, inter],
+        ] {
             assert_eq!(ordered(&ders, &spki(&p.leaf_key)).unwrap(), expected);
         }
     }
@@ -282,10 +330,17 @@ mod tests {
         let p = pki();
         let ders: [&[u8]; 3] = [&p.leaf, p.unrelated.cert.der(), p.inter.cert.der()];
         let err = ordered(&ders, &spki(&p.leaf_key)).unwrap_err();
-        assert!(err.contains("Certificate #2") && err.contains("Unrelated CA"), "{err}");
+        assert!(
+            err.contains("Certificate #2") && err.contains("Unrelated CA"),
+            "{err}"
+        );
         // A second leaf issued by the same intermediate is not on the path to the root either.
         let (other_key, _) = p256();
-        let sibling = p.inter.leaf(&other_key, Some("other.example.com"), &["other.example.com"]);
+        let sibling = p.inter.leaf(
+            &other_key,
+            Some("other.example.com"),
+            &["other.example.com"],
+        );
         let ders: [&[u8]; 3] = [&p.leaf, p.inter.cert.der(), sibling.der()];
         let err = ordered(&ders, &spki(&p.leaf_key)).unwrap_err();
         assert!(err.contains("other.example.com"), "{err}");
@@ -307,22 +362,39 @@ mod tests {
     fn a_self_signed_leaf_stands_alone() {
         let (key, _) = p256();
         let leaf = self_signed_leaf(&key, Some("self.example.com"), &["self.example.com"]);
-        assert_eq!(ordered(&[leaf.der()], &spki(&key)).unwrap(), ["self.example.com"]);
+        assert_eq!(
+            ordered(&[leaf.der()], &spki(&key)).unwrap(),
+            ["self.example.com"]
+        );
     }
 
     #[test]
     fn two_certificates_for_one_key_are_reported() {
         let p = pki();
         let start = time::OffsetDateTime::now_utc();
-        let renewed =
-            p.inter.leaf_valid(&p.leaf_key, Some("www.example.com"), &["www.example.com"], start, start + time::Duration::days(200));
+        let renewed = p.inter.leaf_valid(
+            &p.leaf_key,
+            Some("www.example.com"),
+            &["www.example.com"],
+            start,
+            start + time::Duration::days(200),
+        );
         let certs: Vec<Cert<'_>> = [&p.leaf[..], renewed.der()]
             .iter()
             .enumerate()
-            .map(|(i, der)| Cert { x509: parse(der, false).unwrap(), position: i + 1 })
+            .map(|(i, der)| Cert {
+                x509: parse(der, false).unwrap(),
+                position: i + 1,
+            })
             .collect();
-        assert!(matches!(find_leaf(&certs, &spki(&p.leaf_key)), Err(LeafError::Two(0, 1))));
-        assert!(matches!(find_leaf(&certs, &spki(&p.unrelated.key)), Err(LeafError::NoMatch)));
+        assert!(matches!(
+            find_leaf(&certs, &spki(&p.leaf_key)),
+            Err(LeafError::Two(0, 1))
+        ));
+        assert!(matches!(
+            find_leaf(&certs, &spki(&p.unrelated.key)),
+            Err(LeafError::NoMatch)
+        ));
     }
 
     #[test]

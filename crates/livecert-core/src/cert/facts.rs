@@ -36,7 +36,11 @@ pub fn covers(facts: &CertFacts, domain: &DomainName) -> bool {
 /// `*.` written `wildcard.`, control characters dropped), cut to 110 characters, then
 /// `-<notAfter as yyyymmdd, UTC>-<first 8 lower-case hex of the leaf SHA-256>`.
 pub fn generated_cert_name(facts: &CertFacts) -> String {
-    let source = facts.dns_sans.first().or(facts.subject_cn.as_ref()).map_or("", String::as_str);
+    let source = facts
+        .dns_sans
+        .first()
+        .or(facts.subject_cn.as_ref())
+        .map_or("", String::as_str);
     let cleaned: String = source.chars().filter(|c| !c.is_control()).collect();
     let cleaned = cleaned.trim();
     let base = if cleaned.is_empty() {
@@ -48,7 +52,11 @@ pub fn generated_cert_name(facts: &CertFacts) -> String {
     };
     let base: String = base.chars().take(GENERATED_NAME_BASE_CHARS).collect();
     let fingerprint: String = facts.fingerprint_sha256.chars().take(8).collect();
-    format!("{base}-{}-{}", format_yyyymmdd(facts.not_after), fingerprint.to_ascii_lowercase())
+    format!(
+        "{base}-{}-{}",
+        format_yyyymmdd(facts.not_after),
+        fingerprint.to_ascii_lowercase()
+    )
 }
 
 /// Derives the facts of §6 from the leaf and its private key.
@@ -73,11 +81,27 @@ pub fn derive(leaf: &X509Certificate<'_>, key: &PrivateKey) -> CertFacts {
     CertFacts {
         fingerprint_sha256: hex::encode(Sha256::digest(leaf.as_raw())),
         spki_sha256: hex::encode(Sha256::digest(leaf.public_key().raw)),
-        subject_cn: leaf.subject().iter_common_name().next().and_then(attribute_text),
+        subject_cn: leaf
+            .subject()
+            .iter_common_name()
+            .next()
+            .and_then(attribute_text),
         dns_sans,
-        issuer_cn: leaf.issuer().iter_common_name().next().and_then(attribute_text),
-        issuer_org: leaf.issuer().iter_organization().next().and_then(attribute_text),
-        serial_hex: if serial.is_empty() { String::from("0") } else { serial.to_owned() },
+        issuer_cn: leaf
+            .issuer()
+            .iter_common_name()
+            .next()
+            .and_then(attribute_text),
+        issuer_org: leaf
+            .issuer()
+            .iter_organization()
+            .next()
+            .and_then(attribute_text),
+        serial_hex: if serial.is_empty() {
+            String::from("0")
+        } else {
+            serial.to_owned()
+        },
         not_before: leaf.validity().not_before.timestamp(),
         not_after: leaf.validity().not_after.timestamp(),
         key_algorithm: key.algorithm,
@@ -160,9 +184,18 @@ mod tests {
 
     #[test]
     fn cn_counts_only_without_dns_sans() {
-        assert!(covers(&facts(&[], Some("cn.example.com")), &d("cn.example.com")));
-        assert!(covers(&facts(&[], Some("*.example.com")), &d("x.example.com")));
-        assert!(!covers(&facts(&["san.example.com"], Some("cn.example.com")), &d("cn.example.com")));
+        assert!(covers(
+            &facts(&[], Some("cn.example.com")),
+            &d("cn.example.com")
+        ));
+        assert!(covers(
+            &facts(&[], Some("*.example.com")),
+            &d("x.example.com")
+        ));
+        assert!(!covers(
+            &facts(&["san.example.com"], Some("cn.example.com")),
+            &d("cn.example.com")
+        ));
         assert!(!covers(&facts(&[], None), &d("example.com")));
     }
 
@@ -170,10 +203,22 @@ mod tests {
     #[test]
     fn generated_names() {
         let f = facts(&["*.example.com", "example.com"], Some("cn.example.com"));
-        assert_eq!(generated_cert_name(&f), "wildcard.example.com-20261118-abcdef01");
-        assert_eq!(generated_cert_name(&facts(&[], Some("CN Name"))), "CN Name-20261118-abcdef01");
-        assert_eq!(generated_cert_name(&facts(&[], None)), "cert-20261118-abcdef01");
-        assert_eq!(generated_cert_name(&facts(&[], Some("\u{7}"))), "cert-20261118-abcdef01");
+        assert_eq!(
+            generated_cert_name(&f),
+            "wildcard.example.com-20261118-abcdef01"
+        );
+        assert_eq!(
+            generated_cert_name(&facts(&[], Some("CN Name"))),
+            "CN Name-20261118-abcdef01"
+        );
+        assert_eq!(
+            generated_cert_name(&facts(&[], None)),
+            "cert-20261118-abcdef01"
+        );
+        assert_eq!(
+            generated_cert_name(&facts(&[], Some("\u{7}"))),
+            "cert-20261118-abcdef01"
+        );
         let long = format!("{}.example.com", "a".repeat(200));
         let name = generated_cert_name(&facts(&[&long], None));
         assert_eq!(name.chars().count(), 110 + 18);

@@ -68,8 +68,10 @@ enum Reading {
     Supported(KeyAlgorithm, u32),
 }
 
-const SUPPORTED: &str = "Supported keys: RSA of 2048 to 8192 bits, ECDSA on P-256 or P-384, and Ed25519.";
-const DECRYPT_FIX: &str = "Remove the passphrase with `openssl pkey -in key.pem -out key-plain.pem` and send key-plain.pem.";
+const SUPPORTED: &str =
+    "Supported keys: RSA of 2048 to 8192 bits, ECDSA on P-256 or P-384, and Ed25519.";
+const DECRYPT_FIX: &str = "Remove the passphrase with `openssl pkey -in key.pem -out \
+                           key-plain.pem` and send key-plain.pem.";
 
 const OID_RSA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
 const OID_RSA_PSS: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.10");
@@ -100,13 +102,19 @@ const CURVE_NAMES: &[(&str, &str)] = &[
 /// refused, and how to fix it.
 pub fn load(block: &Block, der: &[u8]) -> Result<PrivateKey, String> {
     if block.is_encrypted() {
-        return Err(format!("SSLPri is an encrypted private key; livecert needs it without a passphrase. {DECRYPT_FIX}"));
+        return Err(format!(
+            "SSLPri is an encrypted private key; livecert needs it without a passphrase. \
+             {DECRYPT_FIX}"
+        ));
     }
     match block.label.as_str() {
         "OPENSSH PRIVATE KEY" => {
-            return Err("SSLPri is an OpenSSH-format key, which TLS servers cannot read. Convert a copy with \
-                        `ssh-keygen -p -m PEM -f key` (it rewrites the file as PEM) and send the result."
-                .to_owned())
+            return Err(
+                "SSLPri is an OpenSSH-format key, which TLS servers cannot read. Convert a copy \
+                 with `ssh-keygen -p -m PEM -f key` (it rewrites the file as PEM) and send the \
+                 result."
+                    .to_owned(),
+            )
         }
         "DSA PRIVATE KEY" => return Err(dsa_refusal()),
         _ => {}
@@ -117,18 +125,24 @@ pub fn load(block: &Block, der: &[u8]) -> Result<PrivateKey, String> {
         _ => Encoding::Pkcs8,
     };
     let mut order = vec![preferred];
-    order.extend([Encoding::Pkcs8, Encoding::Pkcs1, Encoding::Sec1].into_iter().filter(|e| *e != preferred));
-    let found = order.into_iter().find_map(|encoding| match read(encoding, der) {
-        Reading::NotThisEncoding => None,
-        Reading::Refused(why) => Some(Err(why)),
-        Reading::Supported(algorithm, bits) => Some(Ok((encoding, algorithm, bits))),
-    });
+    order.extend(
+        [Encoding::Pkcs8, Encoding::Pkcs1, Encoding::Sec1]
+            .into_iter()
+            .filter(|e| *e != preferred),
+    );
+    let found = order
+        .into_iter()
+        .find_map(|encoding| match read(encoding, der) {
+            Reading::NotThisEncoding => None,
+            Reading::Refused(why) => Some(Err(why)),
+            Reading::Supported(algorithm, bits) => Some(Ok((encoding, algorithm, bits))),
+        });
     let (encoding, algorithm, bits) = match found {
         Some(result) => result?,
         None => {
             return Err(format!(
-                "SSLPri's {} block is not a PKCS#8, PKCS#1 or SEC1 private key: it is damaged or not a key. \
-                 Export the key again as PEM. {SUPPORTED}",
+                "SSLPri's {} block is not a PKCS#8, PKCS#1 or SEC1 private key: it is damaged or \
+                 not a key. Export the key again as PEM. {SUPPORTED}",
                 block.label
             ))
         }
@@ -140,8 +154,8 @@ pub fn load(block: &Block, der: &[u8]) -> Result<PrivateKey, String> {
     };
     let damaged = || {
         format!(
-            "SSLPri reads as a {} key but cannot be loaded: its parts do not agree (the key is damaged). \
-             Export it again from where it was generated.",
+            "SSLPri reads as a {} key but cannot be loaded: its parts do not agree (the key is \
+             damaged). Export it again from where it was generated.",
             algorithm.as_str()
         )
     };
@@ -155,19 +169,32 @@ pub fn load(block: &Block, der: &[u8]) -> Result<PrivateKey, String> {
     if loaded_algorithm != expected_algorithm {
         return Err(damaged());
     }
-    let spki_der = signing_key.public_key().ok_or_else(damaged)?.as_ref().to_vec();
+    let spki_der = signing_key
+        .public_key()
+        .ok_or_else(damaged)?
+        .as_ref()
+        .to_vec();
     let pem = Secret::new(pem::encode(encoding.label(), der).into_bytes());
-    Ok(PrivateKey { algorithm, bits, spki_der, pem })
+    Ok(PrivateKey {
+        algorithm,
+        bits,
+        spki_der,
+        pem,
+    })
 }
 
 /// Whether an RSA modulus of `bits` is accepted; the error is the refusal sentence.
 pub fn check_rsa_bits(bits: u32) -> Result<(), String> {
-    let fix = "Generate a new key (`openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out key.pem`) \
-               and have the certificate issued for it.";
+    let fix = "Generate a new key (`openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 \
+               -out key.pem`) and have the certificate issued for it.";
     if bits < MIN_RSA_BITS {
-        Err(format!("SSLPri is an RSA key of {bits} bits, too weak: the minimum is {MIN_RSA_BITS}. {fix}"))
+        Err(format!(
+            "SSLPri is an RSA key of {bits} bits, too weak: the minimum is {MIN_RSA_BITS}. {fix}"
+        ))
     } else if bits > MAX_RSA_BITS {
-        Err(format!("SSLPri is an RSA key of {bits} bits: the maximum is {MAX_RSA_BITS}. {fix}"))
+        Err(format!(
+            "SSLPri is an RSA key of {bits} bits: the maximum is {MAX_RSA_BITS}. {fix}"
+        ))
     } else {
         Ok(())
     }
@@ -214,27 +241,35 @@ fn pkcs8_reading(info: &PrivateKeyInfo<'_>) -> Reading {
         Reading::Supported(KeyAlgorithm::Ed25519, 256)
     } else if oid == OID_RSA_PSS {
         Reading::Refused(format!(
-            "SSLPri is an RSASSA-PSS key, which TLS certificates rarely use and livecert does not serve. \
-             Use a plain RSA key (`openssl genpkey -algorithm RSA -out key.pem`). {SUPPORTED}"
+            "SSLPri is an RSASSA-PSS key, which TLS certificates rarely use and livecert does not \
+             serve. Use a plain RSA key (`openssl genpkey -algorithm RSA -out key.pem`). \
+             {SUPPORTED}"
         ))
     } else if oid == OID_DSA {
         Reading::Refused(dsa_refusal())
     } else if oid == OID_X25519 || oid == OID_X448 {
         let name = if oid == OID_X25519 { "X25519" } else { "X448" };
         Reading::Refused(format!(
-            "SSLPri is an {name} key, which agrees keys but cannot sign, so it cannot serve a certificate. {SUPPORTED}"
+            "SSLPri is an {name} key, which agrees keys but cannot sign, so it cannot serve a \
+             certificate. {SUPPORTED}"
         ))
     } else if oid == OID_ED448 {
-        Reading::Refused(format!("SSLPri is an Ed448 key, which livecert does not serve. {SUPPORTED}"))
+        Reading::Refused(format!(
+            "SSLPri is an Ed448 key, which livecert does not serve. {SUPPORTED}"
+        ))
     } else {
-        Reading::Refused(format!("SSLPri is a key of algorithm {oid}, which livecert does not serve. {SUPPORTED}"))
+        Reading::Refused(format!(
+            "SSLPri is a key of algorithm {oid}, which livecert does not serve. {SUPPORTED}"
+        ))
     }
 }
 
 fn rsa_reading(key: &RsaPrivateKey<'_>) -> Reading {
     let modulus = key.modulus.as_bytes();
     let bits = match modulus.first() {
-        Some(first) => (modulus.len() as u32).saturating_mul(8).saturating_sub(first.leading_zeros()),
+        Some(first) => (modulus.len() as u32)
+            .saturating_mul(8)
+            .saturating_sub(first.leading_zeros()),
         None => 0,
     };
     match check_rsa_bits(bits) {
@@ -244,8 +279,8 @@ fn rsa_reading(key: &RsaPrivateKey<'_>) -> Reading {
 }
 
 fn ec_reading(curve: Option<ObjectIdentifier>) -> Reading {
-    let fix = "Generate a P-256 key (`openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out key.pem`) \
-               and have the certificate issued for it.";
+    let fix = "Generate a P-256 key (`openssl genpkey -algorithm EC -pkeyopt \
+               ec_paramgen_curve:P-256 -out key.pem`) and have the certificate issued for it.";
     match curve {
         Some(oid) if oid == OID_P256 => Reading::Supported(KeyAlgorithm::EcdsaP256, 256),
         Some(oid) if oid == OID_P384 => Reading::Supported(KeyAlgorithm::EcdsaP384, 384),
@@ -255,11 +290,15 @@ fn ec_reading(curve: Option<ObjectIdentifier>) -> Reading {
                 .iter()
                 .find(|(o, _)| *o == text)
                 .map_or_else(|| format!("the curve {text}"), |(_, n)| (*n).to_owned());
-            Reading::Refused(format!("SSLPri is an ECDSA key on {name}, which livecert does not serve. {SUPPORTED} {fix}"))
+            Reading::Refused(format!(
+                "SSLPri is an ECDSA key on {name}, which livecert does not serve. {SUPPORTED} \
+                 {fix}"
+            ))
         }
         None => Reading::Refused(format!(
-            "SSLPri is an EC key that does not name its curve (explicit parameters). Rewrite it with \
-             `openssl pkey -in key.pem -out key-named.pem` or generate a new one. {SUPPORTED}"
+            "SSLPri is an EC key that does not name its curve (explicit parameters). Rewrite it \
+             with `openssl pkey -in key.pem -out key-named.pem` or generate a new one. \
+             {SUPPORTED}"
         )),
     }
 }
@@ -280,8 +319,13 @@ mod tests {
     fn block_and_der(pem_text: &str) -> (Block, Vec<u8>) {
         use base64::Engine as _;
         let blocks = tokenize(&normalise(pem_text)).unwrap();
-        let block = blocks.into_iter().find(|b| b.kind() == pem::Kind::PrivateKey).unwrap();
-        let der = base64::engine::general_purpose::STANDARD.decode(&block.body).unwrap();
+        let block = blocks
+            .into_iter()
+            .find(|b| b.kind() == pem::Kind::PrivateKey)
+            .unwrap();
+        let der = base64::engine::general_purpose::STANDARD
+            .decode(&block.body)
+            .unwrap();
         (block, der)
     }
 
@@ -295,23 +339,75 @@ mod tests {
     fn supported_keys_in_every_encoding() {
         let f = fixtures();
         let cases: [(&str, &str, KeyAlgorithm, u32, &str); 7] = [
-            ("RSA PKCS#8", &f.rsa2048_pkcs8, KeyAlgorithm::Rsa, 2048, "PRIVATE KEY"),
-            ("RSA PKCS#1", &f.rsa2048_pkcs1, KeyAlgorithm::Rsa, 2048, "RSA PRIVATE KEY"),
-            ("P-256 PKCS#8", &f.p256_pkcs8, KeyAlgorithm::EcdsaP256, 256, "PRIVATE KEY"),
-            ("P-256 SEC1", &f.p256_sec1, KeyAlgorithm::EcdsaP256, 256, "EC PRIVATE KEY"),
-            ("P-384 PKCS#8", &f.p384_pkcs8, KeyAlgorithm::EcdsaP384, 384, "PRIVATE KEY"),
-            ("P-384 SEC1", &f.p384_sec1, KeyAlgorithm::EcdsaP384, 384, "EC PRIVATE KEY"),
-            ("Ed25519 PKCS#8", &f.ed25519_pkcs8, KeyAlgorithm::Ed25519, 256, "PRIVATE KEY"),
+            (
+                "RSA PKCS#8",
+                &f.rsa2048_pkcs8,
+                KeyAlgorithm::Rsa,
+                2048,
+                "PRIVATE KEY",
+            ),
+            (
+                "RSA PKCS#1",
+                &f.rsa2048_pkcs1,
+                KeyAlgorithm::Rsa,
+                2048,
+                "RSA PRIVATE KEY",
+            ),
+            (
+                "P-256 PKCS#8",
+                &f.p256_pkcs8,
+                KeyAlgorithm::EcdsaP256,
+                256,
+                "PRIVATE KEY",
+            ),
+            (
+                "P-256 SEC1",
+                &f.p256_sec1,
+                KeyAlgorithm::EcdsaP256,
+                256,
+                "EC PRIVATE KEY",
+            ),
+            (
+                "P-384 PKCS#8",
+                &f.p384_pkcs8,
+                KeyAlgorithm::EcdsaP384,
+                384,
+                "PRIVATE KEY",
+            ),
+            (
+                "P-384 SEC1",
+                &f.p384_sec1,
+                KeyAlgorithm::EcdsaP384,
+                384,
+                "EC PRIVATE KEY",
+            ),
+            (
+                "Ed25519 PKCS#8",
+                &f.ed25519_pkcs8,
+                KeyAlgorithm::Ed25519,
+                256,
+                "PRIVATE KEY",
+            ),
         ];
         for (what, pem_text, algorithm, bits, label) in cases {
             let key = load_pem(pem_text).unwrap_or_else(|e| panic!("{what}: {e}"));
             assert_eq!((key.algorithm, key.bits), (algorithm, bits), "{what}");
             let stored = key.pem.expose_str().unwrap();
-            assert!(stored.starts_with(&format!("-----BEGIN {label}-----\n")), "{what}: {stored}");
-            assert_eq!(load_pem(stored).unwrap().spki_der, key.spki_der, "{what}: stored PEM reloads");
+            assert!(
+                stored.starts_with(&format!("-----BEGIN {label}-----\n")),
+                "{what}: {stored}"
+            );
+            assert_eq!(
+                load_pem(stored).unwrap().spki_der,
+                key.spki_der,
+                "{what}: stored PEM reloads"
+            );
         }
         // The same RSA key in both encodings has the same public key.
-        assert_eq!(load_pem(&f.rsa2048_pkcs8).unwrap().spki_der, load_pem(&f.rsa2048_pkcs1).unwrap().spki_der);
+        assert_eq!(
+            load_pem(&f.rsa2048_pkcs8).unwrap().spki_der,
+            load_pem(&f.rsa2048_pkcs1).unwrap().spki_der
+        );
     }
 
     /// A body whose label does not say its encoding is read by what it is.
@@ -320,7 +416,11 @@ mod tests {
         let f = fixtures();
         let pkcs1_as_pkcs8 = f.rsa2048_pkcs1.replace("RSA PRIVATE KEY", "PRIVATE KEY");
         let key = load_pem(&pkcs1_as_pkcs8).unwrap();
-        assert!(key.pem.expose_str().unwrap().starts_with("-----BEGIN RSA PRIVATE KEY-----"));
+        assert!(key
+            .pem
+            .expose_str()
+            .unwrap()
+            .starts_with("-----BEGIN RSA PRIVATE KEY-----"));
     }
 
     /// §3: each refused key says why and what to do.
@@ -328,25 +428,73 @@ mod tests {
     fn refused_keys_say_why_and_how_to_fix() {
         let f = fixtures();
         let cases: Vec<(&str, String, &str)> = vec![
-            ("encrypted PKCS#8", f.p256_encrypted_pkcs8.clone(), "openssl pkey -in key.pem -out key-plain.pem"),
-            ("encrypted traditional", f.p256_encrypted_sec1.clone(), "openssl pkey -in key.pem -out key-plain.pem"),
+            (
+                "encrypted PKCS#8",
+                f.p256_encrypted_pkcs8.clone(),
+                "openssl pkey -in key.pem -out key-plain.pem",
+            ),
+            (
+                "encrypted traditional",
+                f.p256_encrypted_sec1.clone(),
+                "openssl pkey -in key.pem -out key-plain.pem",
+            ),
             ("RSA 1024", f.rsa1024.clone(), "minimum is 2048"),
-            ("P-521 SEC1", openssl(&["ecparam", "-name", "secp521r1", "-genkey", "-noout"]), "P-521"),
-            ("P-521 PKCS#8", openssl(&["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-521"]), "P-521"),
-            ("secp256k1", openssl(&["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:secp256k1"]), "secp256k1"),
-            ("X25519", openssl(&["genpkey", "-algorithm", "X25519"]), "X25519"),
-            ("Ed448", openssl(&["genpkey", "-algorithm", "Ed448"]), "Ed448"),
+            (
+                "P-521 SEC1",
+                openssl(&["ecparam", "-name", "secp521r1", "-genkey", "-noout"]),
+                "P-521",
+            ),
+            (
+                "P-521 PKCS#8",
+                openssl(&[
+                    "genpkey",
+                    "-algorithm",
+                    "EC",
+                    "-pkeyopt",
+                    "ec_paramgen_curve:P-521",
+                ]),
+                "P-521",
+            ),
+            (
+                "secp256k1",
+                openssl(&[
+                    "genpkey",
+                    "-algorithm",
+                    "EC",
+                    "-pkeyopt",
+                    "ec_paramgen_curve:secp256k1",
+                ]),
+                "secp256k1",
+            ),
+            (
+                "X25519",
+                openssl(&["genpkey", "-algorithm", "X25519"]),
+                "X25519",
+            ),
+            (
+                "Ed448",
+                openssl(&["genpkey", "-algorithm", "Ed448"]),
+                "Ed448",
+            ),
             ("DSA PKCS#8", f.dsa_pkcs8.clone(), "DSA"),
             ("DSA traditional", f.dsa_traditional.clone(), "DSA"),
             (
                 "OpenSSH",
-                "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmU=\n-----END OPENSSH PRIVATE KEY-----\n".to_owned(),
+                "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmU=\n-----END \
+                 OPENSSH PRIVATE KEY-----\n"
+                    .to_owned(),
                 "ssh-keygen -p -m PEM",
             ),
-            ("damaged", "-----BEGIN PRIVATE KEY-----\nMAMCAQA=\n-----END PRIVATE KEY-----\n".to_owned(), "Export the key again"),
+            (
+                "damaged",
+                "-----BEGIN PRIVATE KEY-----\nMAMCAQA=\n-----END PRIVATE KEY-----\n".to_owned(),
+                "Export the key again",
+            ),
         ];
         for (what, pem_text, needle) in cases {
-            let err = load_pem(&pem_text).err().unwrap_or_else(|| panic!("{what} was accepted"));
+            let err = load_pem(&pem_text)
+                .err()
+                .unwrap_or_else(|| panic!("{what} was accepted"));
             assert!(err.contains(needle), "{what}: {err}");
         }
     }
@@ -369,7 +517,9 @@ mod tests {
         assert!(check_rsa_bits(2047).is_err());
         assert!(check_rsa_bits(2048).is_ok());
         assert!(check_rsa_bits(8192).is_ok());
-        assert!(check_rsa_bits(8193).unwrap_err().contains("maximum is 8192"));
+        assert!(check_rsa_bits(8193)
+            .unwrap_err()
+            .contains("maximum is 8192"));
     }
 
     /// The key is re-read through OpenSSL's own PKCS#8 conversion: the same public key.
@@ -377,7 +527,10 @@ mod tests {
     fn spki_matches_openssl() {
         let f = fixtures();
         let key = load_pem(&f.p256_sec1).unwrap();
-        let spki = openssl_in(&["pkey", "-pubout", "-outform", "DER"], f.p256_sec1.as_bytes());
+        let spki = openssl_in(
+            &["pkey", "-pubout", "-outform", "DER"],
+            f.p256_sec1.as_bytes(),
+        );
         assert_eq!(key.spki_der, spki);
     }
 }

@@ -121,16 +121,20 @@ pub struct CheckedUpload {
     pub facts: CertFacts,
 }
 
-
 pub use facts::{covers, generated_cert_name};
 
 /// Checks SSLPub and SSLPri for `SSLProtocol=on`, `CertType=upload`: operations.md rows 17–21, in
 /// order, with the layered codes of certificates.md §2–§4. `now` is Unix seconds from the clock.
-pub fn check_upload(ssl_pub: Option<&[u8]>, ssl_pri: Option<&[u8]>, now: i64) -> Result<CheckedUpload, ApiError> {
+pub fn check_upload(
+    ssl_pub: Option<&[u8]>,
+    ssl_pri: Option<&[u8]>,
+    now: i64,
+) -> Result<CheckedUpload, ApiError> {
     let (pub_raw, pri_raw) = check_presence_and_size(ssl_pub, ssl_pri)?;
 
     // Row 21. The text layer comes first: nothing below can read bytes that are not text.
-    let (pub_text, pri_text) = Layer::TEXT.check(text_of(Param::Pub, pub_raw), text_of(Param::Pri, pri_raw))?;
+    let (pub_text, pri_text) =
+        Layer::TEXT.check(text_of(Param::Pub, pub_raw), text_of(Param::Pri, pri_raw))?;
     let pub_text = pem::normalise(pub_text);
     let pri_text = Zeroizing::new(pem::normalise(pri_text));
 
@@ -149,10 +153,15 @@ pub fn check_upload(ssl_pub: Option<&[u8]>, ssl_pri: Option<&[u8]>, now: i64) ->
         certificate_blocks(pub_blocks, pri_blocks),
         key_block(pri_blocks, pub_blocks),
     )?;
-    let (cert_ders, key_der) = Layer::BASE64.check(decode_certificates(&cert_blocks), decode_key(key_block))?;
-    let (certs, key) = Layer::DER.check(parse_certificates(&cert_blocks, &cert_ders), key::load(key_block, &key_der))?;
+    let (cert_ders, key_der) =
+        Layer::BASE64.check(decode_certificates(&cert_blocks), decode_key(key_block))?;
+    let (certs, key) = Layer::DER.check(
+        parse_certificates(&cert_blocks, &cert_ders),
+        key::load(key_block, &key_der),
+    )?;
     let leaf = find_leaf(&certs, &key)?;
-    let order = chain::order(&certs, leaf).map_err(|why| ApiError::new(ErrorCode::CertificateFormatError, why))?;
+    let order = chain::order(&certs, leaf)
+        .map_err(|why| ApiError::new(ErrorCode::CertificateFormatError, why))?;
     let leaf_cert = certs
         .get(leaf)
         .map(|c| &c.x509)
@@ -164,9 +173,17 @@ pub fn check_upload(ssl_pub: Option<&[u8]>, ssl_pri: Option<&[u8]>, now: i64) ->
         .filter_map(|&i| certs.get(i))
         .map(|c| c.x509.as_raw().to_vec())
         .collect();
-    let chain_pem: String = chain_der.iter().map(|der| pem::encode("CERTIFICATE", der)).collect();
+    let chain_pem: String = chain_der
+        .iter()
+        .map(|der| pem::encode("CERTIFICATE", der))
+        .collect();
     let facts = facts::derive(leaf_cert, &key);
-    Ok(CheckedUpload { chain_pem, chain_der, private_key_pem: key.pem, facts })
+    Ok(CheckedUpload {
+        chain_pem,
+        chain_der,
+        private_key_pem: key.pem,
+        facts,
+    })
 }
 
 /// Which parameter a finding is about.
@@ -194,7 +211,11 @@ struct Layer {
 
 impl Layer {
     /// Not UTF-8 / contains NUL.
-    const TEXT: Self = Self::row(ErrorCode::SslPubError, ErrorCode::SslPriError, ErrorCode::SslPubError);
+    const TEXT: Self = Self::row(
+        ErrorCode::SslPubError,
+        ErrorCode::SslPriError,
+        ErrorCode::SslPubError,
+    );
     /// No PEM block of a recognised kind (or a block that does not belong).
     const KIND: Self = Self::row(
         ErrorCode::InvalidSslPub,
@@ -202,7 +223,11 @@ impl Layer {
         ErrorCode::InvalidSslPubOrInvalidSslPri,
     );
     /// The base64 body does not decode.
-    const BASE64: Self = Self::row(ErrorCode::DecodeError, ErrorCode::DecodeError, ErrorCode::DecodeError);
+    const BASE64: Self = Self::row(
+        ErrorCode::DecodeError,
+        ErrorCode::DecodeError,
+        ErrorCode::DecodeError,
+    );
     /// The DER is not an X.509 certificate / the key is not supported.
     const DER: Self = Self::row(
         ErrorCode::CertificateFormatError,
@@ -211,16 +236,27 @@ impl Layer {
     );
 
     const fn row(pub_fails: ErrorCode, pri_fails: ErrorCode, both_fail: ErrorCode) -> Self {
-        Self { pub_fails, pri_fails, both_fail }
+        Self {
+            pub_fails,
+            pri_fails,
+            both_fail,
+        }
     }
 
     /// Both parameters' results at this layer, or the layer's error; details are sentences.
-    fn check<A, B>(&self, ssl_pub: Result<A, String>, ssl_pri: Result<B, String>) -> Result<(A, B), ApiError> {
+    fn check<A, B>(
+        &self,
+        ssl_pub: Result<A, String>,
+        ssl_pri: Result<B, String>,
+    ) -> Result<(A, B), ApiError> {
         match (ssl_pub, ssl_pri) {
             (Ok(a), Ok(b)) => Ok((a, b)),
             (Err(why), Ok(_)) => Err(ApiError::new(self.pub_fails, why)),
             (Ok(_), Err(why)) => Err(ApiError::new(self.pri_fails, why)),
-            (Err(pub_why), Err(pri_why)) => Err(ApiError::new(self.both_fail, format!("{pub_why} {pri_why}"))),
+            (Err(pub_why), Err(pri_why)) => Err(ApiError::new(
+                self.both_fail,
+                format!("{pub_why} {pri_why}"),
+            )),
         }
     }
 }
@@ -239,7 +275,8 @@ fn check_presence_and_size<'a>(
     let Some(pri_raw) = ssl_pri else {
         return Err(ApiError::new(
             ErrorCode::SslPriMissingParameter,
-            "With SSLProtocol=on and CertType=upload, send the certificate's private key in PEM as SSLPri.",
+            "With SSLProtocol=on and CertType=upload, send the certificate's private key in PEM \
+             as SSLPri.",
         ));
     };
     if pri_raw.iter().all(u8::is_ascii_whitespace) {
@@ -252,8 +289,8 @@ fn check_presence_and_size<'a>(
         return Err(ApiError::new(
             ErrorCode::InvalidCertificateTooLong,
             format!(
-                "SSLPub is {} bytes; the limit is {MAX_SSL_PUB_BYTES} bytes (64 KiB). Send only the leaf certificate \
-                 and its intermediates.",
+                "SSLPub is {} bytes; the limit is {MAX_SSL_PUB_BYTES} bytes (64 KiB). Send only \
+                 the leaf certificate and its intermediates.",
                 pub_raw.len()
             ),
         ));
@@ -263,8 +300,8 @@ fn check_presence_and_size<'a>(
         return Err(ApiError::new(
             ErrorCode::InvalidCertificateTooLong,
             format!(
-                "SSLPub holds {blocks} PEM blocks; the limit is {MAX_SSL_PUB_BLOCKS} (duplicates count). Send only \
-                 the leaf certificate and its intermediates."
+                "SSLPub holds {blocks} PEM blocks; the limit is {MAX_SSL_PUB_BLOCKS} (duplicates \
+                 count). Send only the leaf certificate and its intermediates."
             ),
         ));
     }
@@ -272,7 +309,8 @@ fn check_presence_and_size<'a>(
         return Err(ApiError::new(
             ErrorCode::InvalidCertificateTooLong,
             format!(
-                "SSLPri is {} bytes; the limit is {MAX_SSL_PRI_BYTES} bytes (16 KiB). Send exactly one private key.",
+                "SSLPri is {} bytes; the limit is {MAX_SSL_PRI_BYTES} bytes (16 KiB). Send \
+                 exactly one private key.",
                 pri_raw.len()
             ),
         ));
@@ -284,32 +322,43 @@ fn check_presence_and_size<'a>(
 fn text_of(param: Param, raw: &[u8]) -> Result<&str, String> {
     let name = param.name();
     let convert = match param {
-        Param::Pub => "convert a DER certificate with `openssl x509 -inform der -in cert.der -out cert.pem`",
+        Param::Pub => {
+            "convert a DER certificate with `openssl x509 -inform der -in cert.der -out cert.pem`"
+        }
         Param::Pri => "convert a DER key with `openssl pkey -inform der -in key.der -out key.pem`",
     };
+    // A byte-order mark, or ASCII text with a NUL before or after its first character.
     let utf16 = raw.starts_with(&[0xff, 0xfe])
         || raw.starts_with(&[0xfe, 0xff])
-        || raw.iter().filter(|&&b| b == 0).count() * 4 > raw.len();
+        || matches!(raw, [0, x, ..] | [x, 0, ..] if *x != 0);
     let hint = if utf16 {
         "It looks like UTF-16 text: save it as UTF-8.".to_owned()
     } else {
         format!(
-            "Send the PEM text itself: {convert}, and a PKCS#12 (.pfx) file with \
-             `openssl pkcs12 -in file.pfx -nodes -out all.pem`."
+            "Send the PEM text itself: {convert}, and a PKCS#12 (.pfx) file with `openssl pkcs12 \
+             -in file.pfx -nodes -out all.pem`."
         )
     };
     let text = std::str::from_utf8(raw).map_err(|e| {
-        format!("{name} is not UTF-8 text (the first invalid byte is at offset {}). {hint}", e.valid_up_to())
+        format!(
+            "{name} is not UTF-8 text (the first invalid byte is at offset {}). {hint}",
+            e.valid_up_to()
+        )
     })?;
     if let Some(at) = text.find('\0') {
-        return Err(format!("{name} contains a NUL character at offset {at}. {hint}"));
+        return Err(format!(
+            "{name} contains a NUL character at offset {at}. {hint}"
+        ));
     }
     Ok(text)
 }
 
 /// §2: percent sequences in or next to the armour: the value was URL-encoded twice.
 fn refuse_double_encoding(pub_text: &str, pri_text: &str) -> Result<(), ApiError> {
-    let which = match (pem::looks_double_encoded(pub_text), pem::looks_double_encoded(pri_text)) {
+    let which = match (
+        pem::looks_double_encoded(pub_text),
+        pem::looks_double_encoded(pri_text),
+    ) {
         (false, false) => return Ok(()),
         (true, false) => "SSLPub contains",
         (false, true) => "SSLPri contains",
@@ -318,15 +367,18 @@ fn refuse_double_encoding(pub_text: &str, pri_text: &str) -> Result<(), ApiError
     Err(ApiError::new(
         ErrorCode::DecodeError,
         format!(
-            "{which} percent-encoded sequences (such as %0A, %20 or %2B) around the PEM armour: the value was \
-             URL-encoded twice. Encode it once: the SDKs already encode every parameter, so pass the PEM text \
-             unchanged."
+            "{which} percent-encoded sequences (such as %0A, %20 or %2B) around the PEM armour: \
+             the value was URL-encoded twice. Encode it once: the SDKs already encode every \
+             parameter, so pass the PEM text unchanged."
         ),
     ))
 }
 
 /// §2: a key and no certificate in SSLPub, a certificate and no key in SSLPri.
-fn refuse_swapped(pub_blocks: Result<&[Block], &PemError>, pri_blocks: Result<&[Block], &PemError>) -> Result<(), ApiError> {
+fn refuse_swapped(
+    pub_blocks: Result<&[Block], &PemError>,
+    pri_blocks: Result<&[Block], &PemError>,
+) -> Result<(), ApiError> {
     let (Ok(pub_blocks), Ok(pri_blocks)) = (pub_blocks, pri_blocks) else {
         return Ok(());
     };
@@ -338,8 +390,9 @@ fn refuse_swapped(pub_blocks: Result<&[Block], &PemError>, pri_blocks: Result<&[
     {
         return Err(ApiError::new(
             ErrorCode::InvalidSslPubOrInvalidSslPri,
-            "SSLPub holds a private key and no certificate, and SSLPri holds a certificate and no key: the two \
-             values are swapped. Send the certificate chain as SSLPub and the private key as SSLPri.",
+            "SSLPub holds a private key and no certificate, and SSLPri holds a certificate and no \
+             key: the two values are swapped. Send the certificate chain as SSLPub and the \
+             private key as SSLPri.",
         ));
     }
     Ok(())
@@ -360,8 +413,8 @@ fn refuse_several_keys(pri_blocks: Result<&[Block], &PemError>) -> Result<(), Ap
         return Err(ApiError::new(
             ErrorCode::InvalidSslPri,
             format!(
-                "SSLPri holds {} different private keys; it must hold exactly one key: the key of the certificate \
-                 in SSLPub. Remove the others.",
+                "SSLPri holds {} different private keys; it must hold exactly one key: the key of \
+                 the certificate in SSLPub. Remove the others.",
                 keys.len()
             ),
         ));
@@ -370,22 +423,32 @@ fn refuse_several_keys(pri_blocks: Result<&[Block], &PemError>) -> Result<(), Ap
 }
 
 /// §2: white space between base64 characters in a block body.
-fn refuse_spaces(pub_blocks: Result<&[Block], &PemError>, pri_blocks: Result<&[Block], &PemError>) -> Result<(), ApiError> {
+fn refuse_spaces(
+    pub_blocks: Result<&[Block], &PemError>,
+    pri_blocks: Result<&[Block], &PemError>,
+) -> Result<(), ApiError> {
     let spaced = |blocks: Result<&[Block], &PemError>| {
-        blocks.ok().and_then(|blocks| blocks.iter().find(|b| b.spaces_in_body).map(|b| b.label.clone()))
+        blocks.ok().and_then(|blocks| {
+            blocks
+                .iter()
+                .find(|b| b.spaces_in_body)
+                .map(|b| b.label.clone())
+        })
     };
     let where_ = match (spaced(pub_blocks), spaced(pri_blocks)) {
         (None, None) => return Ok(()),
         (Some(label), None) => format!("the {label} block in SSLPub contains"),
         (None, Some(label)) => format!("the {label} block in SSLPri contains"),
-        (Some(a), Some(b)) => format!("the {a} block in SSLPub and the {b} block in SSLPri contain"),
+        (Some(a), Some(b)) => {
+            format!("the {a} block in SSLPub and the {b} block in SSLPri contain")
+        }
     };
     Err(ApiError::new(
         ErrorCode::DecodeError,
         format!(
-            "The base64 body of {where_} spaces. Two usual causes: a `+` was sent unencoded and arrived as a space \
-             (it must travel as %2B: let the SDK encode the value), or the line breaks were replaced by spaces \
-             (keep the PEM's line breaks)."
+            "The base64 body of {where_} spaces. Two usual causes: a `+` was sent unencoded and \
+             arrived as a space (it must travel as %2B: let the SDK encode the value), or the \
+             line breaks were replaced by spaces (keep the PEM's line breaks)."
         ),
     ))
 }
@@ -401,11 +464,15 @@ fn is_key(kind: Kind) -> bool {
 /// What an unexpected block is, for the refusal.
 fn other_block_hint(label: &str) -> &'static str {
     match label {
-        "PKCS7" | "CMS" => "Extract its certificates with `openssl pkcs7 -print_certs -in chain.p7b`.",
+        "PKCS7" | "CMS" => {
+            "Extract its certificates with `openssl pkcs7 -print_certs -in chain.p7b`."
+        }
         "CERTIFICATE REQUEST" | "NEW CERTIFICATE REQUEST" => {
             "That is the signing request, not the certificate the CA issued."
         }
-        "PUBLIC KEY" | "RSA PUBLIC KEY" => "A public key is neither a certificate nor the private key.",
+        "PUBLIC KEY" | "RSA PUBLIC KEY" => {
+            "A public key is neither a certificate nor the private key."
+        }
         _ => "Remove it.",
     }
 }
@@ -419,15 +486,19 @@ fn certificate_blocks<'a>(
     pri_blocks: Result<&[Block], &PemError>,
 ) -> Result<Vec<(&'a Block, bool)>, String> {
     let blocks = pub_blocks.map_err(|e| format!("SSLPub is not well-formed PEM: {e}."))?;
-    let pri_key = pri_blocks.ok().and_then(|b| b.iter().find(|b| is_key(b.kind())));
+    let pri_key = pri_blocks
+        .ok()
+        .and_then(|b| b.iter().find(|b| is_key(b.kind())));
     let mut certs = Vec::new();
-    let mut other_key = false;
+    let (mut any_key, mut other_key) = (false, false);
     for block in blocks {
         match block.kind() {
             Kind::Certificate { trusted } => certs.push((block, trusted)),
             Kind::EcParameters => {}
-            Kind::PrivateKey if Some(block) == pri_key => {}
-            Kind::PrivateKey => other_key = true,
+            Kind::PrivateKey => {
+                any_key = true;
+                other_key |= Some(block) != pri_key;
+            }
             Kind::Other => {
                 return Err(format!(
                     "SSLPub holds a {} block, which is not a certificate. {}",
@@ -438,21 +509,23 @@ fn certificate_blocks<'a>(
         }
     }
     if certs.is_empty() {
-        return Err(if other_key {
-            "SSLPub holds a private key but no certificate: send the certificate chain (-----BEGIN CERTIFICATE-----) \
-             as SSLPub and the key as SSLPri."
+        return Err(if any_key {
+            "SSLPub holds a private key but no certificate: send the certificate chain \
+             (-----BEGIN CERTIFICATE-----) as SSLPub and the key as SSLPri."
                 .to_owned()
         } else {
-            "SSLPub holds no certificate: send the certificate chain as PEM text, each certificate between \
-             -----BEGIN CERTIFICATE----- and -----END CERTIFICATE-----."
+            "SSLPub holds no certificate: send the certificate chain as PEM text, each \
+             certificate between -----BEGIN CERTIFICATE----- and -----END CERTIFICATE-----."
                 .to_owned()
         });
     }
     if other_key {
-        return Err("SSLPub holds a private key that is not the one in SSLPri. SSLPub takes the certificates \
-                    only: remove the key from it (a key pasted with its certificates is ignored only when it is \
-                    the same as SSLPri)."
-            .to_owned());
+        return Err(
+            "SSLPub holds a private key that is not the one in SSLPri. SSLPub takes the \
+             certificates only: remove the key from it (a key pasted with its certificates is \
+             ignored only when it is the same as SSLPri)."
+                .to_owned(),
+        );
     }
     Ok(certs)
 }
@@ -492,15 +565,17 @@ fn key_block<'a>(
              (-----BEGIN PRIVATE KEY----- or the RSA / EC forms) as SSLPri."
                 .to_owned()
         } else {
-            "SSLPri holds no private key: send the key as PEM text, between -----BEGIN PRIVATE KEY----- and \
-             -----END PRIVATE KEY----- (or the RSA / EC forms)."
+            "SSLPri holds no private key: send the key as PEM text, between -----BEGIN PRIVATE \
+             KEY----- and -----END PRIVATE KEY----- (or the RSA / EC forms)."
                 .to_owned()
         });
     };
     if other_cert {
-        return Err("SSLPri holds a certificate that is not in SSLPub. SSLPri takes the private key only: \
-                    remove the certificate (or send it in SSLPub)."
-            .to_owned());
+        return Err(
+            "SSLPri holds a certificate that is not in SSLPub. SSLPri takes the private key only: \
+             remove the certificate (or send it in SSLPub)."
+                .to_owned(),
+        );
     }
     Ok(key)
 }
@@ -508,9 +583,13 @@ fn key_block<'a>(
 /// Why a base64 body does not decode, in words.
 fn base64_reason(e: &base64::DecodeError) -> String {
     match e {
-        base64::DecodeError::InvalidByte(at, _) => format!("a character at offset {at} is not base64"),
+        base64::DecodeError::InvalidByte(at, _) => {
+            format!("a character at offset {at} is not base64")
+        }
         base64::DecodeError::InvalidLength(_) => {
-            "its length is not a whole number of base64 groups (it was cut off or has extra characters)".to_owned()
+            "its length is not a whole number of base64 groups (it was cut off or has extra \
+             characters)"
+                .to_owned()
         }
         base64::DecodeError::InvalidLastSymbol(at, _) => {
             format!("its last character (offset {at}) cannot end base64 (it was cut off)")
@@ -526,13 +605,16 @@ fn decode_certificates(blocks: &[(&Block, bool)]) -> Result<Vec<Vec<u8>>, String
         .iter()
         .enumerate()
         .map(|(i, (block, _))| {
-            base64::engine::general_purpose::STANDARD.decode(&block.body).map_err(|e| {
-                format!(
-                    "The base64 body of certificate #{} in SSLPub does not decode: {}. {BASE64_FIX}",
-                    i + 1,
-                    base64_reason(&e)
-                )
-            })
+            base64::engine::general_purpose::STANDARD
+                .decode(&block.body)
+                .map_err(|e| {
+                    format!(
+                        "The base64 body of certificate #{} in SSLPub does not decode: {}. \
+                         {BASE64_FIX}",
+                        i + 1,
+                        base64_reason(&e)
+                    )
+                })
         })
         .collect()
 }
@@ -541,22 +623,33 @@ fn decode_key(block: &Block) -> Result<Zeroizing<Vec<u8>>, String> {
     base64::engine::general_purpose::STANDARD
         .decode(&block.body)
         .map(Zeroizing::new)
-        .map_err(|e| format!("The base64 body of the private key in SSLPri does not decode: {}. {BASE64_FIX}", base64_reason(&e)))
+        .map_err(|e| {
+            format!(
+                "The base64 body of the private key in SSLPri does not decode: {}. {BASE64_FIX}",
+                base64_reason(&e)
+            )
+        })
 }
 
 /// The DER layer for SSLPub: every certificate parsed, exact duplicates dropped (§4).
-fn parse_certificates<'a>(blocks: &[(&Block, bool)], ders: &'a [Vec<u8>]) -> Result<Vec<Cert<'a>>, String> {
+fn parse_certificates<'a>(
+    blocks: &[(&Block, bool)],
+    ders: &'a [Vec<u8>],
+) -> Result<Vec<Cert<'a>>, String> {
     let mut certs: Vec<Cert<'a>> = Vec::with_capacity(ders.len());
     for (i, ((_, trusted), der)) in blocks.iter().zip(ders).enumerate() {
         let x509 = chain::parse(der, *trusted).map_err(|why| {
             format!(
-                "Certificate #{} in SSLPub is not an X.509 certificate ({why}). Send each certificate in PEM as the \
-                 CA issued it.",
+                "Certificate #{} in SSLPub is not an X.509 certificate ({why}). Send each \
+                 certificate in PEM as the CA issued it.",
                 i + 1
             )
         })?;
         if !certs.iter().any(|c| c.x509.as_raw() == x509.as_raw()) {
-            certs.push(Cert { x509, position: i + 1 });
+            certs.push(Cert {
+                x509,
+                position: i + 1,
+            });
         }
     }
     Ok(certs)
@@ -576,8 +669,9 @@ fn find_leaf(certs: &[Cert<'_>], key: &key::PrivateKey) -> Result<usize, ApiErro
             Err(ApiError::new(
                 ErrorCode::CertificateFormatError,
                 format!(
-                    "SSLPub holds two different certificates for the private key: certificate {} and certificate {}. \
-                     Keep only the one to serve (usually the newer) and its intermediates.",
+                    "SSLPub holds two different certificates for the private key: certificate {} \
+                     and certificate {}. Keep only the one to serve (usually the newer) and its \
+                     intermediates.",
                     name(a),
                     name(b)
                 ),
@@ -591,10 +685,11 @@ fn find_leaf(certs: &[Cert<'_>], key: &key::PrivateKey) -> Result<usize, ApiErro
             Err(ApiError::new(
                 ErrorCode::CertificateMissMatchKey,
                 format!(
-                    "The private key's SPKI SHA-256 is {}, which matches no certificate in SSLPub; the first \
-                     certificate's SPKI SHA-256 is {first}. Send the key the certificate was issued for (compare \
-                     `openssl pkey -in key.pem -pubout -outform der | openssl dgst -sha256` with \
-                     `openssl x509 -in cert.pem -noout -pubkey | openssl pkey -pubin -outform der | openssl dgst -sha256`).",
+                    "The private key's SPKI SHA-256 is {}, which matches no certificate in \
+                     SSLPub; the first certificate's SPKI SHA-256 is {first}. Send the key the \
+                     certificate was issued for (compare `openssl pkey -in key.pem -pubout \
+                     -outform der | openssl dgst -sha256` with `openssl x509 -in cert.pem -noout \
+                     -pubkey | openssl pkey -pubin -outform der | openssl dgst -sha256`).",
                     hex::encode(Sha256::digest(&key.spki_der))
                 ),
             ))
@@ -603,14 +698,18 @@ fn find_leaf(certs: &[Cert<'_>], key: &key::PrivateKey) -> Result<usize, ApiErro
 }
 
 /// The leaf's validity: expired, or not yet valid beyond the 5-minute grace.
-fn check_validity(leaf: &x509_parser::certificate::X509Certificate<'_>, now: i64) -> Result<(), ApiError> {
+fn check_validity(
+    leaf: &x509_parser::certificate::X509Certificate<'_>,
+    now: i64,
+) -> Result<(), ApiError> {
     let not_after = leaf.validity().not_after.timestamp();
     let not_before = leaf.validity().not_before.timestamp();
     if not_after < now {
         return Err(ApiError::new(
             ErrorCode::CertificateExpired,
             format!(
-                "The leaf certificate \"{}\" expired at {} (notAfter). Renew it and upload the new certificate.",
+                "The leaf certificate \"{}\" expired at {} (notAfter). Renew it and upload the \
+                 new certificate.",
                 chain::describe(leaf),
                 format_utc(not_after)
             ),
@@ -620,12 +719,795 @@ fn check_validity(leaf: &x509_parser::certificate::X509Certificate<'_>, now: i64
         return Err(ApiError::new(
             ErrorCode::CertificateStatusError,
             format!(
-                "The leaf certificate \"{}\" is not valid before {} (notBefore), more than 5 minutes from now. \
-                 Upload it once it is valid, or check the clock of the machine that issued it.",
+                "The leaf certificate \"{}\" is not valid before {} (notBefore), more than 5 \
+                 minutes from now. Upload it once it is valid, or check the clock of the machine \
+                 that issued it.",
                 chain::describe(leaf),
                 format_utc(not_before)
             ),
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::OnceLock;
+
+    use proptest::prelude::*;
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
+    use time::{Duration, OffsetDateTime};
+
+    use super::testutil::{fixtures, now, openssl, p256, rcgen_key, self_signed_leaf, Ca};
+    use super::*;
+    use crate::names::DomainName;
+
+    /// root → intermediate → leaf (P-256, `www.example.com` and `example.com`), a cross-signing
+    /// root, and a second key.
+    struct Upload {
+        root: Ca,
+        inter: Ca,
+        other_root: Ca,
+        leaf_key: KeyPair,
+        leaf_key_pem: String,
+        leaf: rcgen::Certificate,
+        other_key_pem: String,
+    }
+
+    fn upload() -> &'static Upload {
+        static UPLOAD: OnceLock<Upload> = OnceLock::new();
+        UPLOAD.get_or_init(|| {
+            let root = Ca::root("Test Root");
+            let inter = root.intermediate("Test Intermediate");
+            let other_root = Ca::root("Other Root");
+            let (leaf_key, leaf_key_pem) = p256();
+            let leaf = inter.leaf(
+                &leaf_key,
+                Some("www.example.com"),
+                &["www.example.com", "example.com"],
+            );
+            let (_, other_key_pem) = p256();
+            Upload {
+                root,
+                inter,
+                other_root,
+                leaf_key,
+                leaf_key_pem,
+                leaf,
+                other_key_pem,
+            }
+        })
+    }
+
+    impl Upload {
+        fn chain(&self) -> String {
+            format!(
+                "{}{}{}",
+                self.leaf.pem(),
+                self.inter.cert.pem(),
+                self.root.cert.pem()
+            )
+        }
+    }
+
+    fn check(ssl_pub: &str, ssl_pri: &str) -> Result<CheckedUpload, ApiError> {
+        check_upload(Some(ssl_pub.as_bytes()), Some(ssl_pri.as_bytes()), now())
+    }
+
+    /// The refusal, asserting its code.
+    fn refused(ssl_pub: &str, ssl_pri: &str, code: ErrorCode) -> ApiError {
+        match check(ssl_pub, ssl_pri) {
+            Ok(_) => panic!("accepted; expected {code:?}"),
+            Err(e) => {
+                assert_eq!(e.code, code, "{}", e.message());
+                e
+            }
+        }
+    }
+
+    fn normalised(pems: &[&str]) -> String {
+        pems.iter()
+            .map(|p| {
+                let blocks = pem::tokenize(&pem::normalise(p)).unwrap();
+                let der = base64::engine::general_purpose::STANDARD
+                    .decode(&blocks[0].body)
+                    .unwrap();
+                pem::encode("CERTIFICATE", &der)
+            })
+            .collect()
+    }
+
+    // ---- Rows 17–20 ------------------------------------------------------------------------
+
+    #[test]
+    fn rows_17_to_19_come_first_and_in_order() {
+        let u = upload();
+        let chain = u.chain();
+        let key = u.leaf_key_pem.as_bytes();
+        let code = |p: Option<&[u8]>, k: Option<&[u8]>| check_upload(p, k, now()).unwrap_err().code;
+        assert_eq!(code(None, None), ErrorCode::SslPubMissingParameter);
+        assert_eq!(
+            code(Some(b""), Some(key)),
+            ErrorCode::SslPubMissingParameter
+        );
+        assert_eq!(
+            code(Some(chain.as_bytes()), None),
+            ErrorCode::SslPriMissingParameter
+        );
+        assert_eq!(code(Some(b"\xff"), None), ErrorCode::SslPriMissingParameter);
+        assert_eq!(
+            code(Some(chain.as_bytes()), Some(b"")),
+            ErrorCode::CertificateKeyNull
+        );
+        assert_eq!(
+            code(Some(chain.as_bytes()), Some(b" \r\n\t ")),
+            ErrorCode::CertificateKeyNull
+        );
+    }
+
+    #[test]
+    fn row_20_limits_say_which_and_the_limit() {
+        let u = upload();
+        let key = &u.leaf_key_pem;
+        let big = format!("{}{}", u.chain(), " ".repeat(MAX_SSL_PUB_BYTES));
+        let e = refused(&big, key, ErrorCode::InvalidCertificateTooLong);
+        assert!(
+            e.detail.contains("SSLPub") && e.detail.contains("65536"),
+            "{}",
+            e.detail
+        );
+        // Exactly at the limit passes row 20.
+        let chain = u.chain();
+        let at_limit = format!("{chain}{}", " ".repeat(MAX_SSL_PUB_BYTES - chain.len()));
+        assert!(check(&at_limit, key).is_ok());
+
+        let eleven = u.leaf.pem().repeat(11);
+        let e = refused(&eleven, key, ErrorCode::InvalidCertificateTooLong);
+        assert!(
+            e.detail.contains("11 PEM blocks") && e.detail.contains("limit is 10"),
+            "{}",
+            e.detail
+        );
+        // Ten blocks, duplicates included, pass (and the duplicates are dropped).
+        assert_eq!(
+            check(&u.leaf.pem().repeat(10), key)
+                .unwrap()
+                .chain_der
+                .len(),
+            1
+        );
+
+        let big_key = format!("{key}{}", "\n".repeat(MAX_SSL_PRI_BYTES));
+        let e = refused(&chain, &big_key, ErrorCode::InvalidCertificateTooLong);
+        assert!(
+            e.detail.contains("SSLPri") && e.detail.contains("16384"),
+            "{}",
+            e.detail
+        );
+    }
+
+    // ---- Acceptance and normalisation --------------------------------------------------------
+
+    #[test]
+    fn a_good_upload_is_normalised_with_its_facts() {
+        let u = upload();
+        let checked = check(&u.chain(), &u.leaf_key_pem).unwrap();
+        let expected = normalised(&[&u.leaf.pem(), &u.inter.cert.pem(), &u.root.cert.pem()]);
+        assert_eq!(checked.chain_pem, expected);
+        assert_eq!(checked.chain_der.len(), 3);
+        assert_eq!(checked.chain_der[0], u.leaf.der().to_vec());
+        for line in checked
+            .chain_pem
+            .lines()
+            .filter(|l| !l.starts_with("-----"))
+        {
+            assert!(line.len() <= pem::PEM_LINE_LEN);
+        }
+        assert!(!checked.chain_pem.contains('\r'));
+        assert!(checked
+            .private_key_pem
+            .expose_str()
+            .unwrap()
+            .starts_with("-----BEGIN PRIVATE KEY-----\n"));
+
+        let f = &checked.facts;
+        let leaf = x509_parser::parse_x509_certificate(u.leaf.der()).unwrap().1;
+        assert_eq!(
+            f.fingerprint_sha256,
+            hex::encode(Sha256::digest(u.leaf.der()))
+        );
+        assert_eq!(
+            f.spki_sha256,
+            hex::encode(Sha256::digest(leaf.public_key().raw))
+        );
+        assert_eq!(f.subject_cn.as_deref(), Some("www.example.com"));
+        assert_eq!(f.dns_sans, ["www.example.com", "example.com"]);
+        assert_eq!(f.issuer_cn.as_deref(), Some("Test Intermediate"));
+        assert_eq!(f.issuer_org.as_deref(), Some("Livecert Test"));
+        assert!(
+            !f.serial_hex.starts_with('0') && f.serial_hex.chars().all(|c| c.is_ascii_hexdigit())
+        );
+        assert_eq!(f.not_after, leaf.validity().not_after.timestamp());
+        assert_eq!(f.not_before, leaf.validity().not_before.timestamp());
+        assert_eq!(
+            (f.key_algorithm, f.key_bits),
+            (KeyAlgorithm::EcdsaP256, 256)
+        );
+        assert_eq!(
+            generated_cert_name(f),
+            format!(
+                "www.example.com-{}-{}",
+                crate::timefmt::format_yyyymmdd(f.not_after),
+                &f.fingerprint_sha256[..8]
+            )
+        );
+        assert!(covers(f, &DomainName::parse("example.com").unwrap()));
+        assert!(!covers(f, &DomainName::parse("other.example.com").unwrap()));
+    }
+
+    /// §1: every difference of form gives the same normalised chain.
+    #[test]
+    fn forms_that_differ_only_in_form_are_accepted() {
+        let u = upload();
+        let (leaf, inter, root) = (u.leaf.pem(), u.inter.cert.pem(), u.root.cert.pem());
+        let chain = u.chain();
+        let expected = check(&chain, &u.leaf_key_pem).unwrap().chain_pem;
+        let one_line = |p: &str| p.replace(['\n', '\r'], "");
+        let forms = [
+            ("CRLF", chain.replace('\n', "\r\n")),
+            ("CR", chain.replace('\n', "\r")),
+            ("BOM", format!("\u{feff}{chain}")),
+            ("no final newline", chain.trim_end().to_owned()),
+            ("escaped \\n", chain.replace('\n', "\\n")),
+            (
+                "preamble and comments",
+                format!(
+                    "Bag Attributes\n    friendlyName: www\nsubject=/CN=www.example.com\n{leaf}# \
+                     intermediate\n{inter}\n\n{root}trailer"
+                ),
+            ),
+            (
+                "indented, trailing tabs",
+                chain.lines().flat_map(|l| ["    ", l, " \t\n"]).collect(),
+            ),
+            (
+                "one line per block",
+                format!(
+                    "{}\n{}\n{}",
+                    one_line(&leaf),
+                    one_line(&inter),
+                    one_line(&root)
+                ),
+            ),
+            ("whole PEM on one line", one_line(&chain)),
+            ("reversed", format!("{root}{inter}{leaf}")),
+            ("shuffled", format!("{inter}{root}{leaf}")),
+            ("duplicated", format!("{leaf}{leaf}{inter}{inter}{root}")),
+            ("key pasted too", format!("{chain}{}", u.leaf_key_pem)),
+            (
+                "X509 CERTIFICATE label",
+                chain.replace(" CERTIFICATE-----", "X509 CERTIFICATE-----"),
+            ),
+            (
+                "TRUSTED CERTIFICATE label",
+                chain.replace(" CERTIFICATE-----", "TRUSTED CERTIFICATE-----"),
+            ),
+        ];
+        for (what, form) in forms {
+            let checked =
+                check(&form, &u.leaf_key_pem).unwrap_or_else(|e| panic!("{what}: {}", e.message()));
+            assert_eq!(checked.chain_pem, expected, "{what}");
+        }
+        let key_forms = [
+            ("CRLF key", u.leaf_key_pem.replace('\n', "\r\n")),
+            ("escaped key", u.leaf_key_pem.replace('\n', "\\n")),
+            ("one-line key", one_line(&u.leaf_key_pem)),
+            ("key twice", u.leaf_key_pem.repeat(2)),
+            (
+                "key with its certificate",
+                format!("{}{leaf}", u.leaf_key_pem),
+            ),
+        ];
+        for (what, key) in key_forms {
+            assert!(check(&chain, &key).is_ok(), "{what}");
+        }
+    }
+
+    /// §1: `openssl ecparam -genkey` prints EC PARAMETERS before the key; it is skipped.
+    #[test]
+    fn ec_parameters_before_the_key_are_skipped() {
+        let u = upload();
+        let key_text = openssl(&["ecparam", "-name", "prime256v1", "-genkey"]);
+        assert!(key_text.contains("EC PARAMETERS"));
+        let leaf = u.inter.leaf(
+            &rcgen_key(&key_text),
+            Some("ec.example.com"),
+            &["ec.example.com"],
+        );
+        let checked = check(&format!("{}{}", leaf.pem(), u.inter.cert.pem()), &key_text).unwrap();
+        assert!(checked
+            .private_key_pem
+            .expose_str()
+            .unwrap()
+            .starts_with("-----BEGIN EC PRIVATE KEY-----"));
+    }
+
+    /// §3: every supported key in every encoding, end to end.
+    #[test]
+    fn every_supported_key_and_encoding_is_accepted() {
+        let f = fixtures();
+        let u = upload();
+        let cases: [(&str, &str, KeyAlgorithm, u32); 7] = [
+            ("RSA PKCS#8", &f.rsa2048_pkcs8, KeyAlgorithm::Rsa, 2048),
+            ("RSA PKCS#1", &f.rsa2048_pkcs1, KeyAlgorithm::Rsa, 2048),
+            ("P-256 PKCS#8", &f.p256_pkcs8, KeyAlgorithm::EcdsaP256, 256),
+            ("P-256 SEC1", &f.p256_sec1, KeyAlgorithm::EcdsaP256, 256),
+            ("P-384 PKCS#8", &f.p384_pkcs8, KeyAlgorithm::EcdsaP384, 384),
+            ("P-384 SEC1", &f.p384_sec1, KeyAlgorithm::EcdsaP384, 384),
+            ("Ed25519", &f.ed25519_pkcs8, KeyAlgorithm::Ed25519, 256),
+        ];
+        for (what, key_pem, algorithm, bits) in cases {
+            let leaf = u.inter.leaf(
+                &rcgen_key(key_pem),
+                Some("k.example.com"),
+                &["k.example.com"],
+            );
+            let checked = check(&format!("{}{}", leaf.pem(), u.inter.cert.pem()), key_pem)
+                .unwrap_or_else(|e| panic!("{what}: {}", e.message()));
+            assert_eq!(
+                (checked.facts.key_algorithm, checked.facts.key_bits),
+                (algorithm, bits),
+                "{what}"
+            );
+        }
+    }
+
+    #[test]
+    fn refused_keys_answer_key_malformed_with_the_fix() {
+        let f = fixtures();
+        let chain = upload().chain();
+        let cases = [
+            (
+                &f.p256_encrypted_pkcs8,
+                "openssl pkey -in key.pem -out key-plain.pem",
+            ),
+            (
+                &f.p256_encrypted_sec1,
+                "openssl pkey -in key.pem -out key-plain.pem",
+            ),
+            (&f.rsa1024, "1024 bits"),
+            (&f.dsa_traditional, "DSA"),
+        ];
+        for (key_pem, needle) in cases {
+            let e = refused(&chain, key_pem, ErrorCode::KeyMalformed);
+            assert!(e.detail.contains(needle), "{}", e.detail);
+            assert!(e.message().starts_with("The private key format is error. "));
+        }
+    }
+
+    // ---- Layers of §3 ----------------------------------------------------------------------
+
+    /// Each layer with the "SSLPub fails", "SSLPri fails" and "both" columns.
+    #[test]
+    fn the_layer_table() {
+        let u = upload();
+        let (good_pub, good_pri) = (u.chain(), u.leaf_key_pem.clone());
+        let bytes = |p: &[u8], k: &[u8]| check_upload(Some(p), Some(k), now()).unwrap_err();
+        // Not UTF-8 / NUL.
+        assert_eq!(
+            bytes(b"\xff\xfe-", good_pri.as_bytes()).code,
+            ErrorCode::SslPubError
+        );
+        assert_eq!(
+            bytes(good_pub.as_bytes(), b"key\0").code,
+            ErrorCode::SslPriError
+        );
+        let both = bytes(b"\xc3", b"\0");
+        assert_eq!(both.code, ErrorCode::SslPubError);
+        assert!(
+            both.detail.contains("SSLPub") && both.detail.contains("SSLPri"),
+            "{}",
+            both.detail
+        );
+        assert!(bytes(b"a\0b\0c\0", good_pri.as_bytes())
+            .detail
+            .contains("UTF-16"));
+
+        // No PEM block of a recognised kind.
+        let no_block = "just some text";
+        refused(no_block, &good_pri, ErrorCode::InvalidSslPub);
+        refused(&good_pub, no_block, ErrorCode::InvalidSslPri);
+        refused(no_block, no_block, ErrorCode::InvalidSslPubOrInvalidSslPri);
+        let truncated = &good_pub[..good_pub.len() / 2];
+        let e = refused(truncated, &good_pri, ErrorCode::InvalidSslPub);
+        assert!(e.detail.contains("not well-formed PEM"), "{}", e.detail);
+
+        // Base64 that does not decode.
+        let bad_cert = "-----BEGIN CERTIFICATE-----\nMIIB!!!!\n-----END CERTIFICATE-----\n";
+        let bad_key = "-----BEGIN PRIVATE KEY-----\nMIIB*\n-----END PRIVATE KEY-----\n";
+        let e = refused(bad_cert, &good_pri, ErrorCode::DecodeError);
+        assert!(e.detail.contains("certificate #1"), "{}", e.detail);
+        refused(&good_pub, bad_key, ErrorCode::DecodeError);
+        refused(bad_cert, bad_key, ErrorCode::DecodeError);
+
+        // DER that is not a certificate / a key that is not supported.
+        let not_cert = "-----BEGIN CERTIFICATE-----\nMAMCAQE=\n-----END CERTIFICATE-----\n";
+        let not_key = "-----BEGIN PRIVATE KEY-----\nMAMCAQE=\n-----END PRIVATE KEY-----\n";
+        let e = refused(not_cert, &good_pri, ErrorCode::CertificateFormatError);
+        assert!(
+            e.detail.contains("not an X.509 certificate"),
+            "{}",
+            e.detail
+        );
+        refused(&good_pub, not_key, ErrorCode::KeyMalformed);
+        let e = refused(not_cert, not_key, ErrorCode::CertificateFormatError);
+        assert!(e.detail.contains("SSLPri"), "{}", e.detail);
+
+        // The first failing layer decides, whichever parameter fails it.
+        refused(not_cert, no_block, ErrorCode::InvalidSslPri);
+        refused(bad_cert, not_key, ErrorCode::DecodeError);
+        assert_eq!(
+            bytes(bad_cert.as_bytes(), b"\xff").code,
+            ErrorCode::SslPriError
+        );
+    }
+
+    #[test]
+    fn blocks_that_do_not_belong_are_refused() {
+        let u = upload();
+        let chain = u.chain();
+        let e = refused(
+            &format!("{chain}{}", u.other_key_pem),
+            &u.leaf_key_pem,
+            ErrorCode::InvalidSslPub,
+        );
+        assert!(e.detail.contains("not the one in SSLPri"), "{}", e.detail);
+        let csr = "-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n";
+        let e = refused(
+            &format!("{chain}{csr}"),
+            &u.leaf_key_pem,
+            ErrorCode::InvalidSslPub,
+        );
+        assert!(e.detail.contains("signing request"), "{}", e.detail);
+        let e = refused(
+            &chain,
+            &format!("{}{}", u.leaf_key_pem, u.other_root.cert.pem()),
+            ErrorCode::InvalidSslPri,
+        );
+        assert!(e.detail.contains("not in SSLPub"), "{}", e.detail);
+        let public = "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n";
+        refused(&chain, public, ErrorCode::InvalidSslPri);
+        let e = refused(&u.leaf_key_pem, &u.leaf_key_pem, ErrorCode::InvalidSslPub);
+        assert!(
+            e.detail.contains("a private key but no certificate"),
+            "{}",
+            e.detail
+        );
+    }
+
+    // ---- Early refusals of §2 --------------------------------------------------------------
+
+    #[test]
+    fn double_percent_encoding_is_named() {
+        let u = upload();
+        let encoded = u
+            .chain()
+            .replace('\n', "%0A")
+            .replace('+', "%2B")
+            .replace(' ', "%20");
+        let e = refused(&encoded, &u.leaf_key_pem, ErrorCode::DecodeError);
+        assert!(e.detail.contains("encoded twice"), "{}", e.detail);
+        let fully = u.chain().replace('-', "%2D").replace('\n', "%0A");
+        refused(&u.chain(), &fully, ErrorCode::DecodeError);
+    }
+
+    #[test]
+    fn spaces_in_base64_name_both_causes() {
+        let u = upload();
+        let chain = u.chain();
+        assert!(
+            chain.contains('+') || chain.contains('/'),
+            "fixture has base64 punctuation"
+        );
+        for form in [
+            chain.replace('+', " "),
+            chain.replace('\n', " "),
+            chain.replacen("\nMII", "\nMI I", 1),
+        ] {
+            let e = refused(&form, &u.leaf_key_pem, ErrorCode::DecodeError);
+            assert!(
+                e.detail.contains("%2B") && e.detail.contains("line breaks"),
+                "{}",
+                e.detail
+            );
+        }
+        let e = refused(
+            &chain,
+            &u.leaf_key_pem.replace('\n', " "),
+            ErrorCode::DecodeError,
+        );
+        assert!(e.detail.contains("SSLPri"), "{}", e.detail);
+    }
+
+    #[test]
+    fn swapped_values_are_named() {
+        let u = upload();
+        let e = refused(
+            &u.leaf_key_pem,
+            &u.chain(),
+            ErrorCode::InvalidSslPubOrInvalidSslPri,
+        );
+        assert!(e.detail.contains("swapped"), "{}", e.detail);
+    }
+
+    #[test]
+    fn several_keys_in_sslpri_are_refused() {
+        let u = upload();
+        let e = refused(
+            &u.chain(),
+            &format!("{}{}", u.leaf_key_pem, u.other_key_pem),
+            ErrorCode::InvalidSslPri,
+        );
+        assert!(e.detail.contains("exactly one key"), "{}", e.detail);
+    }
+
+    // ---- Key match, chain, validity ----------------------------------------------------------
+
+    #[test]
+    fn a_key_of_no_certificate_is_a_mismatch_with_both_fingerprints() {
+        let u = upload();
+        let e = refused(
+            &u.chain(),
+            &u.other_key_pem,
+            ErrorCode::CertificateMissMatchKey,
+        );
+        assert!(e
+            .message()
+            .starts_with("The certificate is not match the private key. "));
+        let other = KeyPair::from_pem(&u.other_key_pem).unwrap();
+        let key_sha = hex::encode(Sha256::digest(
+            rcgen::PublicKeyData::subject_public_key_info(&other),
+        ));
+        let leaf = x509_parser::parse_x509_certificate(u.leaf.der()).unwrap().1;
+        let first_sha = hex::encode(Sha256::digest(leaf.public_key().raw));
+        assert!(
+            e.detail.contains(&key_sha) && e.detail.contains(&first_sha),
+            "{}",
+            e.detail
+        );
+        // An RSA key against an ECDSA certificate too.
+        refused(
+            &u.chain(),
+            &fixtures().rsa2048_pkcs8,
+            ErrorCode::CertificateMissMatchKey,
+        );
+    }
+
+    #[test]
+    fn the_leaf_is_found_wherever_it_stands_and_two_leaves_are_named() {
+        let u = upload();
+        let middle = format!(
+            "{}{}{}",
+            u.inter.cert.pem(),
+            u.leaf.pem(),
+            u.root.cert.pem()
+        );
+        assert_eq!(
+            check(&middle, &u.leaf_key_pem).unwrap().chain_der[0],
+            u.leaf.der().to_vec()
+        );
+
+        let start = OffsetDateTime::now_utc() - Duration::hours(1);
+        let renewed = u.inter.leaf_valid(
+            &u.leaf_key,
+            Some("www.example.com"),
+            &["www.example.com"],
+            start,
+            start + Duration::days(120),
+        );
+        let both = format!("{}{}{}", u.leaf.pem(), renewed.pem(), u.inter.cert.pem());
+        let e = refused(&both, &u.leaf_key_pem, ErrorCode::CertificateFormatError);
+        assert!(
+            e.detail.contains("certificate #1") && e.detail.contains("certificate #2"),
+            "{}",
+            e.detail
+        );
+    }
+
+    #[test]
+    fn a_stray_certificate_is_named() {
+        let u = upload();
+        let stray = format!("{}{}", u.chain(), u.other_root.cert.pem());
+        let e = refused(&stray, &u.leaf_key_pem, ErrorCode::CertificateFormatError);
+        assert!(
+            e.detail.contains("Other Root") && e.detail.contains("#4"),
+            "{}",
+            e.detail
+        );
+    }
+
+    #[test]
+    fn a_cross_signed_variant_links() {
+        let u = upload();
+        let cross = u.other_root.cross_sign(&u.root);
+        let text = format!(
+            "{}{}{}{}",
+            u.root.cert.pem(),
+            cross.pem(),
+            u.inter.cert.pem(),
+            u.leaf.pem()
+        );
+        let checked = check(&text, &u.leaf_key_pem).unwrap();
+        let expected: Vec<Vec<u8>> = [
+            u.leaf.der(),
+            u.inter.cert.der(),
+            cross.der(),
+            u.root.cert.der(),
+        ]
+        .iter()
+        .map(|d| d.to_vec())
+        .collect();
+        assert_eq!(checked.chain_der, expected);
+    }
+
+    /// What `openssl req -x509` makes: a self-signed leaf, even with CA:TRUE.
+    #[test]
+    fn a_self_signed_leaf_is_accepted() {
+        let (key, key_pem) = p256();
+        let plain = self_signed_leaf(&key, Some("self.example.com"), &["self.example.com"]);
+        assert_eq!(check(&plain.pem(), &key_pem).unwrap().chain_der.len(), 1);
+        let mut params = CertificateParams::new(vec!["ca.example.com".to_owned()]).unwrap();
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "ca.example.com");
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let ca_leaf = params.self_signed(&key).unwrap();
+        assert!(check(&ca_leaf.pem(), &key_pem).is_ok());
+    }
+
+    #[test]
+    fn expiry_and_the_five_minute_grace() {
+        let u = upload();
+        let leaf = x509_parser::parse_x509_certificate(u.leaf.der()).unwrap().1;
+        let (not_before, not_after) = (
+            leaf.validity().not_before.timestamp(),
+            leaf.validity().not_after.timestamp(),
+        );
+        let (chain, key) = (u.chain(), u.leaf_key_pem.as_bytes());
+        let at = |t: i64| check_upload(Some(chain.as_bytes()), Some(key), t);
+
+        assert!(at(not_after).is_ok());
+        let e = at(not_after + 1).unwrap_err();
+        assert_eq!(e.code, ErrorCode::CertificateExpired);
+        assert!(e.detail.contains(&format_utc(not_after)), "{}", e.detail);
+        assert!(e.message().starts_with("The certificate is expired. "));
+
+        assert!(at(not_before - NOT_BEFORE_GRACE_SECS).is_ok());
+        let e = at(not_before - NOT_BEFORE_GRACE_SECS - 1).unwrap_err();
+        assert_eq!(e.code, ErrorCode::CertificateStatusError);
+        assert!(e.detail.contains(&format_utc(not_before)), "{}", e.detail);
+        assert!(e.message().starts_with("The certificate status is error. "));
+    }
+
+    /// Expired intermediates are accepted: the leaf's validity decides (§4).
+    #[test]
+    fn an_expired_leaf_is_refused_but_an_expired_intermediate_is_not() {
+        let u = upload();
+        let past = OffsetDateTime::now_utc() - Duration::days(30);
+        let expired = u.inter.leaf_valid(
+            &u.leaf_key,
+            Some("old.example.com"),
+            &["old.example.com"],
+            past,
+            past + Duration::days(10),
+        );
+        refused(
+            &format!("{}{}", expired.pem(), u.inter.cert.pem()),
+            &u.leaf_key_pem,
+            ErrorCode::CertificateExpired,
+        );
+        let future = OffsetDateTime::now_utc() + Duration::days(2);
+        let early = u.inter.leaf_valid(
+            &u.leaf_key,
+            Some("new.example.com"),
+            &["new.example.com"],
+            future,
+            future + Duration::days(10),
+        );
+        refused(
+            &early.pem(),
+            &u.leaf_key_pem,
+            ErrorCode::CertificateStatusError,
+        );
+
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "Old Intermediate");
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.not_before = past;
+        params.not_after = past + Duration::days(1);
+        let (old_key, _) = p256();
+        let old_inter = params
+            .signed_by(
+                &old_key,
+                &rcgen::Issuer::from_params(&u.root.params, &u.root.key),
+            )
+            .unwrap();
+        let old_issuer = rcgen::Issuer::from_params(&params, &old_key);
+        let mut leaf_params = CertificateParams::new(vec!["x.example.com".to_owned()]).unwrap();
+        leaf_params.not_before = OffsetDateTime::now_utc() - Duration::days(1);
+        leaf_params.not_after = OffsetDateTime::now_utc() + Duration::days(1);
+        let leaf = leaf_params.signed_by(&u.leaf_key, &old_issuer).unwrap();
+        assert!(check(
+            &format!("{}{}", leaf.pem(), old_inter.pem()),
+            &u.leaf_key_pem
+        )
+        .is_ok());
+    }
+
+    // ---- Names (§5, row 22) ----------------------------------------------------------------
+
+    #[test]
+    fn ip_sans_never_cover_and_cn_counts_only_without_dns_sans() {
+        let u = upload();
+        let ip_only = u.inter.leaf(&u.leaf_key, None, &["192.0.2.1"]);
+        let facts = check(&ip_only.pem(), &u.leaf_key_pem).unwrap().facts;
+        assert!(facts.dns_sans.is_empty());
+        assert!(!covers(&facts, &DomainName::parse("192.0.2.1").unwrap()));
+        assert_eq!(generated_cert_name(&facts).split('-').next(), Some("cert"));
+
+        let cn_only = u.inter.leaf(&u.leaf_key, Some("cn.example.com"), &[]);
+        let facts = check(&cn_only.pem(), &u.leaf_key_pem).unwrap().facts;
+        assert!(covers(
+            &facts,
+            &DomainName::parse("cn.example.com").unwrap()
+        ));
+        assert!(generated_cert_name(&facts).starts_with("cn.example.com-"));
+
+        let san_and_cn = u.inter.leaf(
+            &u.leaf_key,
+            Some("cn.other.com"),
+            &["*.example.com", "192.0.2.1"],
+        );
+        let facts = check(&san_and_cn.pem(), &u.leaf_key_pem).unwrap().facts;
+        assert_eq!(facts.dns_sans, ["*.example.com"]);
+        assert!(!covers(&facts, &DomainName::parse("cn.other.com").unwrap()));
+        assert!(covers(&facts, &DomainName::parse("a.example.com").unwrap()));
+        assert!(generated_cert_name(&facts).starts_with("wildcard.example.com-"));
+    }
+
+    // ---- Never panics ----------------------------------------------------------------------
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+        /// check_upload never panics on arbitrary bytes.
+        #[test]
+        fn never_panics_on_arbitrary_bytes(
+            p in proptest::collection::vec(any::<u8>(), 0..600),
+            k in proptest::collection::vec(any::<u8>(), 0..600),
+        ) {
+            let _ = check_upload(Some(&p), Some(&k), 0);
+        }
+
+        /// Nor on a good upload with bytes changed, cut or inserted, which reaches the base64,
+        /// DER and key layers.
+        #[test]
+        fn never_panics_on_damaged_uploads(
+            at in any::<prop::sample::Index>(),
+            cut in 0usize..40,
+            insert in "[A-Za-z0-9+/=\\- \n%]{0,6}",
+            which in any::<bool>(),
+        ) {
+            let u = upload();
+            let mut p = u.chain();
+            let mut k = u.leaf_key_pem.clone();
+            let target = if which { &mut p } else { &mut k };
+            let i = at.index(target.len());
+            let end = (i + cut).min(target.len());
+            target.replace_range(i..end, &insert);
+            let _ = check_upload(Some(p.as_bytes()), Some(k.as_bytes()), now());
+        }
+    }
 }

@@ -7,7 +7,8 @@ use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
 use rcgen::{
-    BasicConstraints, Certificate, CertificateParams, DistinguishedName, DnType, IsCa, Issuer, KeyPair, SerialNumber,
+    BasicConstraints, Certificate, CertificateParams, DistinguishedName, DnType, IsCa, Issuer,
+    KeyPair, SerialNumber,
 };
 use time::{Duration, OffsetDateTime};
 
@@ -31,15 +32,42 @@ pub struct Fixtures {
 pub fn fixtures() -> &'static Fixtures {
     static FIXTURES: OnceLock<Fixtures> = OnceLock::new();
     FIXTURES.get_or_init(|| {
-        let rsa2048_pkcs8 = openssl(&["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"]);
-        let p256_pkcs8 = openssl(&["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"]);
-        let p384_pkcs8 = openssl(&["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-384"]);
+        let rsa2048_pkcs8 = openssl(&[
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:2048",
+        ]);
+        let p256_pkcs8 = openssl(&[
+            "genpkey",
+            "-algorithm",
+            "EC",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+        ]);
+        let p384_pkcs8 = openssl(&[
+            "genpkey",
+            "-algorithm",
+            "EC",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-384",
+        ]);
         let dsa_traditional = openssl(&["dsaparam", "-noout", "-genkey", "1024"]);
         Fixtures {
             rsa2048_pkcs1: traditional(&rsa2048_pkcs8),
-            rsa1024: openssl(&["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:1024"]),
+            rsa1024: openssl(&[
+                "genpkey",
+                "-algorithm",
+                "RSA",
+                "-pkeyopt",
+                "rsa_keygen_bits:1024",
+            ]),
             p256_sec1: traditional(&p256_pkcs8),
-            p256_encrypted_pkcs8: openssl_text_in(&["pkey", "-aes256", "-passout", "pass:secret"], p256_pkcs8.as_bytes()),
+            p256_encrypted_pkcs8: openssl_text_in(
+                &["pkey", "-aes256", "-passout", "pass:secret"],
+                p256_pkcs8.as_bytes(),
+            ),
             p256_encrypted_sec1: openssl_text_in(
                 &["pkey", "-traditional", "-aes256", "-passout", "pass:secret"],
                 p256_pkcs8.as_bytes(),
@@ -74,9 +102,18 @@ pub fn openssl_in(args: &[&str], stdin: &[u8]) -> Vec<u8> {
         .stderr(Stdio::piped())
         .spawn()
         .expect("the openssl CLI is needed by these tests");
-    child.stdin.take().expect("stdin").write_all(stdin).expect("write stdin");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin)
+        .expect("write stdin");
     let out = child.wait_with_output().expect("openssl ran");
-    assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     out.stdout
 }
 
@@ -150,7 +187,9 @@ impl Ca {
     pub fn intermediate(&self, cn: &str) -> Self {
         let key = KeyPair::generate().expect("key");
         let params = ca_params(cn, 2);
-        let cert = params.signed_by(&key, &self.issuer()).expect("intermediate");
+        let cert = params
+            .signed_by(&key, &self.issuer())
+            .expect("intermediate");
         Self { params, key, cert }
     }
 
@@ -158,7 +197,9 @@ impl Ca {
     pub fn cross_sign(&self, other: &Ca) -> Certificate {
         let mut params = ca_params(&cn_of(&other.params), 3);
         params.distinguished_name = other.params.distinguished_name.clone();
-        params.signed_by(&other.key, &self.issuer()).expect("cross-signed")
+        params
+            .signed_by(&other.key, &self.issuer())
+            .expect("cross-signed")
     }
 
     /// A leaf for `key` with DNS SANs `names` (IP addresses become IP SANs), valid now.
@@ -192,9 +233,15 @@ pub fn self_signed_leaf(key: &KeyPair, cn: Option<&str>, names: &[&str]) -> Cert
     params.self_signed(key).expect("self-signed leaf")
 }
 
-fn leaf_params(cn: Option<&str>, names: &[&str], not_before: OffsetDateTime, not_after: OffsetDateTime) -> CertificateParams {
-    let mut params = CertificateParams::new(names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>())
-        .expect("names");
+fn leaf_params(
+    cn: Option<&str>,
+    names: &[&str],
+    not_before: OffsetDateTime,
+    not_after: OffsetDateTime,
+) -> CertificateParams {
+    let mut params =
+        CertificateParams::new(names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>())
+            .expect("names");
     params.distinguished_name = DistinguishedName::new();
     if let Some(cn) = cn {
         params.distinguished_name.push(DnType::CommonName, cn);
@@ -223,4 +270,3 @@ fn cn_of(params: &CertificateParams) -> String {
         _ => String::from("ca"),
     }
 }
-
