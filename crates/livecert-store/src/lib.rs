@@ -1,28 +1,51 @@
 //! livecert-store: persistence behind one [`Store`] API.
 //!
-//! PLACEHOLDER CONTRACT — being implemented; the public items below are the interface the binary
-//! codes against.
-//!
 //! SQLite is the embedded default (WAL, `synchronous=FULL`, migrations on open, concurrent writes
 //! group-committed: calls share one transaction, each inside its own SAVEPOINT, and no call is
 //! answered before its group's commit returns). PostgreSQL comes later behind the same API.
 //! Private keys and AccessKey secrets are sealed with the [`MasterKey`] before they reach the
-//! database and opened only on the way out.
+//! database and opened only on the way out ([`Store::access_key`],
+//! [`Store::certificate_private_key`]).
+//!
+//! Code map:
+//! - this file: the public types and [`Store`], whose methods seal secrets, queue writes and run
+//!   reads;
+//! - `sqlite/`: the SQLite backend — `mod.rs` (connections, read pool, error mapping),
+//!   `schema.rs` and `migrations/` (the schema), `group_commit.rs` (the writer thread), `write.rs`
+//!   (write calls, with the decision-table rules re-checked inside the transaction), `read.rs`
+//!   (queries and row mapping);
+//! - `key_cache.rs`: the in-memory AccessKey cache;
+//! - `random.rs`: generated ids and secrets.
+//!
+//! Invariants: a domain name exists once across all accounts; a domain has HTTPS on exactly when
+//! it is bound to a record, and only to a record of its own account; CertIds come from one global
+//! sequence; the change counter ([`Store::change_counter`]) only increases and is bumped by every
+//! commit that changes what the edge serves.
+
+mod key_cache;
+mod random;
+mod sqlite;
 
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Instant;
 
 use livecert_core::cert::{CertFacts, CheckedUpload};
 use livecert_core::error::ApiError;
 use livecert_core::names::{CertName, DomainName};
-use livecert_core::secret::{MasterKey, Secret};
+use livecert_core::secret::{MasterKey, Secret, AAD_ACCESS_KEY_SECRET, AAD_CERT_KEY};
+
+use crate::key_cache::KeyCache;
+use crate::sqlite::group_commit::{Touches, Writer};
+use crate::sqlite::{read, sql_error, write, ReadPool};
 
 /// An account id: a 16-digit number (spec/access.md).
 pub type AccountId = u64;
 
 /// A store failure. The binary maps `Unavailable` to `ServiceUnavailable` and `Failed` to the
-/// operation's storage code (`CertStorage.failed`, `DeleteFailed`) or `InternalError`.
-#[derive(Debug, thiserror::Error)]
+/// operation's storage code (`CertStorage.failed`, `DeleteFailed`) or `InternalError`. The text is
+/// for the log, never for the client.
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     /// The database cannot be reached or opened (busy beyond the timeout, I/O error on open).
     #[error("store unavailable: {0}")]
@@ -57,26 +80,61 @@ pub enum DomainStatus {
     Configuring,
 }
 
+impl DomainStatus {
+    /// The stored and wire name: `online`, `offline`, `configuring`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Online => "online",
+            Self::Offline => "offline",
+            Self::Configuring => "configuring",
+        }
+    }
+
+    /// Inverse of [`DomainStatus::as_str`] (exact, lower case).
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "online" => Some(Self::Online),
+            "offline" => Some(Self::Offline),
+            "configuring" => Some(Self::Configuring),
+            _ => None,
+        }
+    }
+}
+
 /// A stored domain.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DomainRecord {
+    /// The owning account.
     pub account_id: AccountId,
+    /// The name, lower case.
     pub name: DomainName,
+    /// Online, offline or configuring.
     pub status: DomainStatus,
+    /// `LiveDomainType` as given to AddLiveDomain (`liveVideo`, `liveEdge`).
     pub live_domain_type: String,
+    /// `Region` as given to AddLiveDomain.
     pub region: String,
+    /// `Scope` as given to AddLiveDomain (`domestic`, `overseas`, `global`).
     pub scope: String,
+    /// `CheckUrl`, if given.
     pub check_url: Option<String>,
+    /// `TopLevelDomain`, if given.
     pub top_level_domain: Option<String>,
+    /// `ResourceGroupId`, if given.
     pub resource_group_id: Option<String>,
+    /// `Description` (empty unless an operator set one).
     pub description: String,
     /// HTTPS on (`SSLProtocol`).
     pub https: bool,
-    /// The bound library record.
+    /// The bound library record (`Some` exactly when `https`).
     pub cert_id: Option<u64>,
+    /// Locked by the operator (row 8).
     pub locked: bool,
+    /// Safe mode (row 9).
     pub safe_mode: bool,
+    /// Protected mode (row 10).
     pub protected_mode: bool,
+    /// HTTPS may not be turned off (row 12).
     pub https_required: bool,
     /// Operator-set functions (for FunctionMutex).
     pub functions: Vec<String>,
@@ -89,20 +147,45 @@ pub struct DomainRecord {
 /// A new domain (AddLiveDomain).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewDomain {
+    /// The name.
     pub name: DomainName,
+    /// `LiveDomainType`.
     pub live_domain_type: String,
+    /// `Region`.
     pub region: String,
+    /// `Scope`.
     pub scope: String,
+    /// `CheckUrl`.
     pub check_url: Option<String>,
+    /// `TopLevelDomain`.
     pub top_level_domain: Option<String>,
+    /// `ResourceGroupId`.
     pub resource_group_id: Option<String>,
+}
+
+/// The operator flags of a domain (`livecert admin`; rows 8–10, 12, 16).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DomainFlags {
+    /// Locked: every state change is refused with `IllegalOperation`.
+    pub locked: bool,
+    /// Safe mode: refused with `DomainInSafeMode`.
+    pub safe_mode: bool,
+    /// Protected mode: refused with `DomainInProtectedMode`.
+    pub protected_mode: bool,
+    /// HTTPS may not be turned off (`Certificate.NotPermittedOff`).
+    pub https_required: bool,
+    /// Functions configured on the domain (checked against the FunctionMutex table).
+    pub functions: Vec<String>,
 }
 
 /// A certificate library record (never its private key).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CertRecord {
+    /// `CertId`, from the global sequence.
     pub cert_id: u64,
+    /// The owning account.
     pub account_id: AccountId,
+    /// `CertName`, unique in the account's library.
     pub cert_name: CertName,
     /// `upload` or `free`.
     pub cert_type: String,
@@ -110,6 +193,7 @@ pub struct CertRecord {
     pub status: String,
     /// The normalised chain PEM.
     pub chain_pem: String,
+    /// The leaf's facts.
     pub facts: CertFacts,
     /// Unix seconds.
     pub created: i64,
@@ -117,21 +201,32 @@ pub struct CertRecord {
     pub last_changed: i64,
 }
 
+/// The record statuses [`Store::set_certificate_status`] accepts.
+pub const CERT_STATUSES: &[&str] = &["success", "applying", "failed", "revoked"];
+
 /// An AccessKey with its opened secret, for signature checks.
 #[derive(Debug, Clone)]
 pub struct AccessKeyEntry {
+    /// The AccessKeyId.
     pub access_key_id: String,
+    /// The account it acts for.
     pub account_id: AccountId,
+    /// The opened secret.
     pub secret: Secret,
+    /// The key's status is `active`.
     pub active: bool,
+    /// The account's status is `active` (not suspended).
     pub account_active: bool,
 }
 
 /// Root credentials created on first start.
 #[derive(Debug, Clone)]
 pub struct NewCredentials {
+    /// The new account.
     pub account_id: AccountId,
+    /// `LTAI` + 20 letters and digits.
     pub access_key_id: String,
+    /// 30 letters and digits; shown once, stored sealed.
     pub access_key_secret: Secret,
 }
 
@@ -139,9 +234,19 @@ pub struct NewCredentials {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum UploadOutcome {
     /// Row 29 (or 25 + bind): the domain is bound to `cert_id`, HTTPS on.
-    Bound { cert_id: u64, cert_name: CertName },
+    Bound {
+        /// The record bound.
+        cert_id: u64,
+        /// Its name.
+        cert_name: CertName,
+    },
     /// Row 28: the record is committed, the domain's binding is unchanged.
-    StoredNotEffective { cert_id: u64, cert_name: CertName },
+    StoredNotEffective {
+        /// The record stored.
+        cert_id: u64,
+        /// Its name.
+        cert_name: CertName,
+    },
 }
 
 /// What turning HTTPS off did (rows 13, 15).
@@ -153,39 +258,80 @@ pub enum OffOutcome {
     TurnedOff,
 }
 
-/// The store.
+/// The store: cheap to clone (one shared backend). Every method is async and must run inside a
+/// tokio runtime; writes are group-committed on a dedicated thread, reads run on tokio's blocking
+/// pool. The store works beside other processes on the same database (`livecert admin`).
 #[derive(Clone)]
 pub struct Store {
-    _master_key: Arc<MasterKey>,
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    master_key: Arc<MasterKey>,
+    writer: Writer,
+    readers: ReadPool,
+    keys: Arc<KeyCache>,
 }
 
 impl Store {
-    /// Opens (creating if needed) the SQLite database at `path` and applies migrations.
+    /// Opens (creating if needed) the SQLite database at `path` and applies migrations. The
+    /// parent directory must exist. Starts the writer thread.
+    ///
+    /// Errors: `Unavailable` if the file cannot be opened, WAL cannot be turned on, or the schema
+    /// is newer than this binary; `Failed` if a migration does not apply.
     pub fn open_sqlite(path: &Path, master_key: Arc<MasterKey>) -> Result<Self, StoreError> {
-        let _ = path;
+        let mut conn = sqlite::open_writer(path)?;
+        sqlite::schema::migrate(&mut conn, unix_now())?;
+        sqlite::sync_parent_dir(path);
+        let keys = Arc::new(KeyCache::default());
+        let writer = Writer::start(conn, keys.clone())?;
         Ok(Self {
-            _master_key: master_key,
+            inner: Arc::new(Inner {
+                master_key,
+                writer,
+                readers: ReadPool::new(path),
+                keys,
+            }),
         })
     }
-}
 
-#[allow(clippy::unused_async)]
-impl Store {
     /// On an empty store (no accounts): creates one account with root credentials (a generated
     /// `LTAI…` AccessKeyId of 24 characters and a 30-character secret) and returns them; otherwise `None`.
     pub async fn bootstrap(&self, now: i64) -> Result<Option<NewCredentials>, StoreError> {
-        let _ = now;
-        Err(StoreError::Unavailable("not implemented".into()))
+        let access_key_id = random::access_key_id()?;
+        let secret = random::access_key_secret()?;
+        let sealed = self.seal(AAD_ACCESS_KEY_SECRET, &secret)?;
+        let key_id = access_key_id.clone();
+        let account = self
+            .inner
+            .writer
+            .call(Touches::Keys, move |c| {
+                write::bootstrap(c, &key_id, &sealed, now)
+            })
+            .await
+            .map_err(store_only)?;
+        Ok(account.map(|account_id| NewCredentials {
+            account_id,
+            access_key_id,
+            access_key_secret: Secret::new(secret.to_vec()),
+        }))
     }
 
     /// Creates an account (random 16-digit id, `active`).
     pub async fn create_account(&self, now: i64) -> Result<AccountId, StoreError> {
-        let _ = now;
-        Err(StoreError::Unavailable("not implemented".into()))
+        self.inner
+            .writer
+            .call(Touches::Keys, move |c| write::create_account(c, now))
+            .await
+            .map_err(store_only)
     }
 
     /// Imports a root AccessKey with a given id and secret for an account (tests use `testid`/`testsecret`).
-    /// Replaces the secret if the id exists for the same account.
+    /// Replaces the secret if the id exists for the same account; the key's status is kept (a new
+    /// key is `active`).
+    ///
+    /// Errors: `Failed` if the id is not 1–128 printable ASCII characters, belongs to another
+    /// account, or the account does not exist.
     pub async fn import_access_key(
         &self,
         account_id: AccountId,
@@ -193,52 +339,119 @@ impl Store {
         secret: &Secret,
         now: i64,
     ) -> Result<(), StoreError> {
-        let _ = (account_id, access_key_id, secret, now);
-        Err(StoreError::Unavailable("not implemented".into()))
+        if access_key_id.is_empty()
+            || access_key_id.len() > 128
+            || !access_key_id.bytes().all(|b| b.is_ascii_graphic())
+        {
+            return Err(StoreError::Failed(
+                "an AccessKeyId is 1 to 128 printable ASCII characters".into(),
+            ));
+        }
+        let sealed = self.seal(AAD_ACCESS_KEY_SECRET, secret.expose())?;
+        let id = access_key_id.to_owned();
+        self.inner
+            .writer
+            .call(Touches::Keys, move |c| {
+                write::import_access_key(c, account_id, &id, &sealed, now)
+            })
+            .await
+            .map_err(store_only)
     }
 
-    /// Looks an AccessKey up, with its opened secret.
+    /// Looks an AccessKey up, with its opened secret. Served from an in-memory cache that a write
+    /// through this store clears and that trusts an entry at most one second (so a change by
+    /// another process is seen within a second).
+    ///
+    /// Errors: `Secret` if the stored secret does not open with this master key.
     pub async fn access_key(
         &self,
         access_key_id: &str,
     ) -> Result<Option<AccessKeyEntry>, StoreError> {
-        let _ = access_key_id;
-        Err(StoreError::Unavailable("not implemented".into()))
+        if let Some(entry) = self.inner.keys.get(access_key_id) {
+            return Ok(Some(entry));
+        }
+        let generation = self.inner.keys.generation();
+        let loaded = Instant::now();
+        let id = access_key_id.to_owned();
+        let row = self
+            .read(move |c| read::access_key(c, &id).map_err(sql_error))
+            .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let secret = self
+            .inner
+            .master_key
+            .open(AAD_ACCESS_KEY_SECRET, &row.secret_sealed)
+            .map_err(|e| StoreError::Secret(format!("AccessKey {access_key_id}: {e}")))?;
+        let entry = AccessKeyEntry {
+            access_key_id: access_key_id.to_owned(),
+            account_id: row.account_id,
+            secret,
+            active: row.active,
+            account_active: row.account_active,
+        };
+        self.inner.keys.put(generation, loaded, entry.clone());
+        Ok(Some(entry))
     }
 
-    /// AddLiveDomain. Refused with `DomainAlreadyExist` if any account has the name.
+    /// AddLiveDomain: the domain is `online`, HTTPS off. Refused with `DomainAlreadyExist` if any
+    /// account has the name.
     pub async fn add_domain(
         &self,
         account_id: AccountId,
         domain: NewDomain,
         now: i64,
     ) -> Result<(), WriteError> {
-        let _ = (account_id, domain, now);
-        Err(StoreError::Unavailable("not implemented".into()).into())
+        self.inner
+            .writer
+            .call(Touches::Library, move |c| {
+                write::add_domain(c, account_id, &domain, now)
+            })
+            .await
     }
 
-    /// The domain if it exists and belongs to `account_id`.
+    /// The domain if it exists and belongs to `account_id` (a foreign domain is `None`, as if it
+    /// did not exist).
     pub async fn domain(
         &self,
         account_id: AccountId,
         name: &DomainName,
     ) -> Result<Option<DomainRecord>, StoreError> {
-        let _ = (account_id, name);
-        Err(StoreError::Unavailable("not implemented".into()))
+        let name = name.clone();
+        self.read(move |c| read::domain(c, account_id, name.as_str()).map_err(sql_error))
+            .await
     }
 
-    /// Rows 13–15: HTTPS off, certificate binding set to none (the record stays).
+    /// Rows 7–15: HTTPS off, certificate binding set to none (the record stays).
+    ///
+    /// Rows 7–12 are re-checked in the transaction and refused with their codes
+    /// (`IllegalOperationDomain`, `IllegalOperation`, `DomainInSafeMode`,
+    /// `DomainInProtectedMode`, `InvalidDomain.notOnline`, `Certificate.NotPermittedOff`).
     pub async fn set_https_off(
         &self,
         account_id: AccountId,
         name: &DomainName,
         now: i64,
     ) -> Result<OffOutcome, WriteError> {
-        let _ = (account_id, name, now);
-        Err(StoreError::Unavailable("not implemented".into()).into())
+        let name = name.clone();
+        self.inner
+            .writer
+            .call(Touches::Library, move |c| {
+                write::set_https_off(c, account_id, &name, now)
+            })
+            .await
     }
 
     /// Rows 22–29 for `CertType=upload` in one transaction.
+    ///
+    /// Re-checks rows 7–11 on the domain, then applies
+    /// [`decide_upload`](livecert_core::ops::set_live_domain_certificate::decide_upload) to the
+    /// library as the transaction sees it: refusals of rows 23, 24 and 26 are
+    /// `WriteError::Refused` with nothing written; row 27 is `WriteError::Store` with nothing
+    /// written; row 28 commits the record and answers `StoredNotEffective`; row 29 commits the
+    /// record and the binding and answers `Bound`. Creating takes a new CertId; replacing keeps
+    /// it and sets `last_changed = now`; identical content changes nothing in the library.
     pub async fn set_upload(
         &self,
         account_id: AccountId,
@@ -248,8 +461,46 @@ impl Store {
         upload: CheckedUpload,
         now: i64,
     ) -> Result<UploadOutcome, WriteError> {
-        let _ = (account_id, domain, cert_name, force_set, upload, now);
-        Err(StoreError::Unavailable("not implemented".into()).into())
+        let key_sealed = self.seal(AAD_CERT_KEY, upload.private_key_pem.expose())?;
+        let domain = domain.clone();
+        self.inner
+            .writer
+            .call(Touches::Library, move |c| {
+                write::set_upload(
+                    c,
+                    account_id,
+                    &domain,
+                    &cert_name,
+                    force_set,
+                    &upload,
+                    &key_sealed,
+                    now,
+                )
+            })
+            .await
+    }
+
+    /// Binds a record of the account's library to a domain, HTTPS on (rows 7–11 and 31–35 for
+    /// `CertType=cas`, once the binary has resolved CertName/CertId to a CertId).
+    ///
+    /// Refusals: `IllegalOperationDomain` … `InvalidDomain.notOnline` (rows 7–11),
+    /// `Certificate.NotFind` (not in the account's library), `Certificate.Expired` (notAfter
+    /// before `now`), `Certificate.StatusError` with the cas message (status not `success`),
+    /// `Certificate.SettedNotEffect` (the record does not cover the domain).
+    pub async fn bind_certificate(
+        &self,
+        account_id: AccountId,
+        domain: &DomainName,
+        cert_id: u64,
+        now: i64,
+    ) -> Result<(), WriteError> {
+        let domain = domain.clone();
+        self.inner
+            .writer
+            .call(Touches::Library, move |c| {
+                write::bind_certificate(c, account_id, &domain, cert_id, now)
+            })
+            .await
     }
 
     /// A record of the account's library by id.
@@ -258,8 +509,8 @@ impl Store {
         account_id: AccountId,
         cert_id: u64,
     ) -> Result<Option<CertRecord>, StoreError> {
-        let _ = (account_id, cert_id);
-        Err(StoreError::Unavailable("not implemented".into()))
+        self.read(move |c| read::certificate(c, account_id, cert_id).map_err(sql_error))
+            .await
     }
 
     /// A record of the account's library by name.
@@ -268,26 +519,236 @@ impl Store {
         account_id: AccountId,
         name: &CertName,
     ) -> Result<Option<CertRecord>, StoreError> {
-        let _ = (account_id, name);
-        Err(StoreError::Unavailable("not implemented".into()))
+        let name = name.clone();
+        self.read(move |c| {
+            read::certificate_by_name(c, account_id, name.as_str()).map_err(sql_error)
+        })
+        .await
     }
 
-    /// The account's whole library (`None`) or the records bound to the given domains, ordered by CertId.
+    /// The account's whole library (`None`) or the records bound to the given domains, ordered by
+    /// CertId, each once. Domains that are unknown, foreign or not bound contribute nothing (the
+    /// binary refuses unknown and foreign names before calling this).
     pub async fn list_certificates(
         &self,
         account_id: AccountId,
         domains: Option<&[DomainName]>,
     ) -> Result<Vec<CertRecord>, StoreError> {
-        let _ = (account_id, domains);
-        Err(StoreError::Unavailable("not implemented".into()))
+        let domains = domains.map(<[DomainName]>::to_vec);
+        self.read(move |c| {
+            match &domains {
+                None => read::library(c, account_id),
+                Some(d) => read::library_bound_to(c, account_id, d),
+            }
+            .map_err(sql_error)
+        })
+        .await
     }
 
     /// The opened private key PEM of a record (for the edge; never returned by the API).
+    ///
+    /// Errors: `Secret` if it does not open with this master key.
     pub async fn certificate_private_key(
         &self,
         cert_id: u64,
     ) -> Result<Option<Secret>, StoreError> {
-        let _ = cert_id;
-        Err(StoreError::Unavailable("not implemented".into()))
+        let sealed = self
+            .read(move |c| read::private_key_sealed(c, cert_id).map_err(sql_error))
+            .await?;
+        sealed
+            .map(|s| {
+                self.inner
+                    .master_key
+                    .open(AAD_CERT_KEY, &s)
+                    .map_err(|e| StoreError::Secret(format!("private key of {cert_id}: {e}")))
+            })
+            .transpose()
     }
+
+    /// Every account id, oldest first.
+    pub async fn account_ids(&self) -> Result<Vec<AccountId>, StoreError> {
+        self.read(|c| read::account_ids(c).map_err(sql_error)).await
+    }
+
+    /// The change counter: it only increases, and every commit that adds or removes a domain,
+    /// changes a domain's certificate, HTTPS switch or status, or changes the content or status of
+    /// a record bound to a domain, increases it (by at least one). The edge polls it and reloads
+    /// when it moves. Writes that change nothing the edge serves leave it alone.
+    pub async fn change_counter(&self) -> Result<u64, StoreError> {
+        self.read(|c| read::change_counter(c).map_err(sql_error))
+            .await
+    }
+
+    /// The domains bound to a record (any account: CertIds are global), by name.
+    pub async fn domains_bound_to(&self, cert_id: u64) -> Result<Vec<DomainName>, StoreError> {
+        self.read(move |c| read::domains_bound_to(c, cert_id).map_err(sql_error))
+            .await
+    }
+
+    /// Every domain of the account, newest `created` first, then by name
+    /// (DescribeLiveUserDomains filters and pages this list).
+    pub async fn domains(&self, account_id: AccountId) -> Result<Vec<DomainRecord>, StoreError> {
+        self.read(move |c| read::domains_of(c, account_id).map_err(sql_error))
+            .await
+    }
+
+    /// DeleteLiveDomain: removes the domain and its binding; the record stays in the library.
+    ///
+    /// Refusals: `IllegalOperationDomain` (unknown or foreign), `IllegalOperation`,
+    /// `DomainInSafeMode`, `DomainInProtectedMode` (rows 8–10 apply to every state change).
+    pub async fn delete_domain(
+        &self,
+        account_id: AccountId,
+        name: &DomainName,
+    ) -> Result<(), WriteError> {
+        let name = name.clone();
+        self.inner
+            .writer
+            .call(Touches::Library, move |c| {
+                write::delete_domain(c, account_id, &name)
+            })
+            .await
+    }
+
+    /// StartLiveDomain (`Online`) / StopLiveDomain (`Offline`). Returns whether the status
+    /// changed (`false`: it already was `status`; nothing is written).
+    ///
+    /// Refusals: as [`Store::delete_domain`].
+    pub async fn set_domain_status(
+        &self,
+        account_id: AccountId,
+        name: &DomainName,
+        status: DomainStatus,
+        now: i64,
+    ) -> Result<bool, WriteError> {
+        let name = name.clone();
+        self.inner
+            .writer
+            .call(Touches::Library, move |c| {
+                write::set_domain_status(c, account_id, &name, status, now)
+            })
+            .await
+    }
+
+    /// Operator action: sets a domain's flags, whoever owns it (`livecert admin`).
+    ///
+    /// Refusals: `IllegalOperationDomain` if there is no such domain.
+    pub async fn set_domain_flags(
+        &self,
+        name: &DomainName,
+        flags: DomainFlags,
+        now: i64,
+    ) -> Result<(), WriteError> {
+        let name = name.clone();
+        self.inner
+            .writer
+            .call(Touches::Library, move |c| {
+                write::set_domain_flags(c, &name, &flags, now)
+            })
+            .await
+    }
+
+    /// Operator action: suspends (`false`) or reactivates (`true`) an account.
+    ///
+    /// Errors: `Failed` if there is no such account.
+    pub async fn set_account_active(
+        &self,
+        account_id: AccountId,
+        active: bool,
+    ) -> Result<(), StoreError> {
+        self.inner
+            .writer
+            .call(Touches::Keys, move |c| {
+                write::set_account_active(c, account_id, active)
+            })
+            .await
+            .map_err(store_only)
+    }
+
+    /// Operator action: deactivates (`false`) or reactivates (`true`) an AccessKey.
+    ///
+    /// Errors: `Failed` if there is no such key.
+    pub async fn set_access_key_active(
+        &self,
+        access_key_id: &str,
+        active: bool,
+    ) -> Result<(), StoreError> {
+        let id = access_key_id.to_owned();
+        self.inner
+            .writer
+            .call(Touches::Keys, move |c| {
+                write::set_access_key_active(c, &id, active)
+            })
+            .await
+            .map_err(store_only)
+    }
+
+    /// Operator action: sets a record's status, one of [`CERT_STATUSES`] (`revoked`: the edge
+    /// stops serving it, its bindings stay), and its `last_changed` to `now`.
+    ///
+    /// Errors: `Failed` for another status or an unknown CertId.
+    pub async fn set_certificate_status(
+        &self,
+        cert_id: u64,
+        status: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        if !CERT_STATUSES.contains(&status) {
+            return Err(StoreError::Failed(format!(
+                "unknown certificate status {status:?}; use one of {}",
+                CERT_STATUSES.join(", ")
+            )));
+        }
+        let status = status.to_owned();
+        self.inner
+            .writer
+            .call(Touches::Library, move |c| {
+                write::set_certificate_status(c, cert_id, &status, now)
+            })
+            .await
+            .map_err(store_only)
+    }
+
+    /// Copies the WAL into the database file and truncates it (`PRAGMA wal_checkpoint(TRUNCATE)`),
+    /// between write groups. SQLite checkpoints on its own; this is for operators (before a file
+    /// copy backup) and tests.
+    ///
+    /// Errors: `Unavailable` if readers kept the checkpoint from finishing (retry).
+    pub async fn checkpoint(&self) -> Result<(), StoreError> {
+        self.inner.writer.checkpoint().await
+    }
+
+    /// Runs a read on a pooled read-only connection, on tokio's blocking pool.
+    async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut rusqlite::Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || inner.readers.with(f))
+            .await
+            .map_err(|e| StoreError::Failed(format!("read task failed: {e}")))?
+    }
+
+    fn seal(&self, label: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, StoreError> {
+        self.inner
+            .master_key
+            .seal(label, plaintext)
+            .map_err(|e| StoreError::Failed(format!("sealing a secret: {e}")))
+    }
+}
+
+/// For calls that the rules never refuse: a refusal would be a bug, reported as `Failed`.
+fn store_only(e: WriteError) -> StoreError {
+    match e {
+        WriteError::Store(e) => e,
+        WriteError::Refused(api) => StoreError::Failed(format!("unexpected refusal: {api}")),
+    }
+}
+
+/// Unix seconds now (only for the `applied` time of migrations; operations take `now`).
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
 }

@@ -1,0 +1,244 @@
+//! Group commit: one writer thread owns the write connection and turns concurrent write calls
+//! into few transactions, so that one `fsync` acknowledges many calls.
+//!
+//! A call is a closure over the connection sent on a channel with a tokio oneshot for its answer.
+//! The writer blocks for the first queued call, then takes whatever else is already queued (at
+//! most [`MAX_GROUP`]) and runs the group:
+//!
+//! ```text
+//! BEGIN IMMEDIATE
+//!   SAVEPOINT call; <call 1>; RELEASE call            -- success
+//!   SAVEPOINT call; <call 2>; ROLLBACK TO call; RELEASE call   -- refusal or failure: only call 2 undone
+//!   ...
+//! COMMIT                                              -- WAL + synchronous=FULL: durable on return
+//! answer every call of the group
+//! ```
+//!
+//! No call is answered before COMMIT returns, so an acknowledged write survives `kill -9` and
+//! power loss. If BEGIN fails every call gets its error (`Unavailable` when busy); if COMMIT or a
+//! savepoint statement fails, or SQLite rolls the transaction back on its own (disk full, I/O
+//! error), the whole group is rolled back and every call gets [`StoreError::Failed`]. A call that
+//! panics is answered `Failed` and only its savepoint is rolled back. Operator requests that must
+//! run outside a transaction (a WAL checkpoint) are queued on the same channel and run between
+//! groups. The thread ends when the last [`Writer`] handle is dropped, after answering what is queued.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::mpsc;
+use std::sync::Arc;
+
+use rusqlite::Connection;
+use tokio::sync::oneshot;
+
+use crate::key_cache::KeyCache;
+use crate::sqlite::{sql_error, sql_failed};
+use crate::{StoreError, WriteError};
+
+/// Most calls in one transaction.
+pub(crate) const MAX_GROUP: usize = 256;
+
+/// A handle to the writer thread; dropping the last one stops it.
+pub(crate) struct Writer {
+    queue: mpsc::Sender<Message>,
+}
+
+/// What a write call touches beyond its own answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Touches {
+    /// Domains or certificates only.
+    Library,
+    /// Accounts or AccessKeys: the key cache is cleared after the commit.
+    Keys,
+}
+
+impl Writer {
+    /// Starts the writer thread on `conn` (already configured: WAL, `synchronous=FULL`,
+    /// foreign keys, busy timeout).
+    pub(crate) fn start(conn: Connection, keys: Arc<KeyCache>) -> Result<Self, StoreError> {
+        let (queue, inbox) = mpsc::channel();
+        std::thread::Builder::new()
+            .name("livecert-store-writer".into())
+            .spawn(move || run(&conn, &inbox, &keys))
+            .map_err(|e| StoreError::Unavailable(format!("cannot start the writer thread: {e}")))?;
+        Ok(Self { queue })
+    }
+
+    /// Runs `work` inside the next group's transaction, in its own savepoint, and returns its
+    /// result once the group has committed. An `Err` from `work` rolls back only its savepoint.
+    pub(crate) async fn call<T, F>(&self, touches: Touches, work: F) -> Result<T, WriteError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, WriteError> + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        let call = Call {
+            work: Some(work),
+            outcome: None,
+            reply,
+            touches,
+        };
+        self.queue
+            .send(Message::Call(Box::new(call)))
+            .map_err(|_| writer_stopped())?;
+        answer.await.map_err(|_| writer_stopped())?
+    }
+
+    /// Runs `PRAGMA wal_checkpoint(TRUNCATE)` between groups.
+    pub(crate) async fn checkpoint(&self) -> Result<(), StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.queue
+            .send(Message::Checkpoint(reply))
+            .map_err(|_| writer_stopped())?;
+        answer.await.map_err(|_| writer_stopped())?
+    }
+}
+
+/// One queued request.
+enum Message {
+    Call(Box<dyn Job>),
+    Checkpoint(oneshot::Sender<Result<(), StoreError>>),
+}
+
+/// A write call with its answer channel, type-erased for the queue.
+trait Job: Send {
+    /// Runs the work; `true` when it succeeded and its savepoint is to be released.
+    fn run(&mut self, conn: &Connection) -> bool;
+    /// What the call touches.
+    fn touches(&self) -> Touches;
+    /// Sends the answer: the work's own result if the group committed, else the group's error.
+    fn answer(self: Box<Self>, group: Result<(), &StoreError>);
+}
+
+struct Call<T, F> {
+    work: Option<F>,
+    outcome: Option<Result<T, WriteError>>,
+    reply: oneshot::Sender<Result<T, WriteError>>,
+    touches: Touches,
+}
+
+impl<T, F> Job for Call<T, F>
+where
+    T: Send,
+    F: FnOnce(&Connection) -> Result<T, WriteError> + Send,
+{
+    fn run(&mut self, conn: &Connection) -> bool {
+        let Some(work) = self.work.take() else {
+            return false;
+        };
+        let outcome = catch_unwind(AssertUnwindSafe(|| work(conn))).unwrap_or_else(|_| {
+            tracing::error!("a store write call panicked; its savepoint is rolled back");
+            Err(StoreError::Failed("the write call panicked".into()).into())
+        });
+        let ok = outcome.is_ok();
+        self.outcome = Some(outcome);
+        ok
+    }
+
+    fn touches(&self) -> Touches {
+        self.touches
+    }
+
+    fn answer(self: Box<Self>, group: Result<(), &StoreError>) {
+        let result = match group {
+            Ok(()) => self.outcome.unwrap_or_else(|| {
+                Err(StoreError::Failed("the write call did not run".into()).into())
+            }),
+            Err(e) => Err(WriteError::Store(e.clone())),
+        };
+        // The caller may have gone away (request cancelled); its write stands either way.
+        let _ = self.reply.send(result);
+    }
+}
+
+/// The writer thread's loop.
+fn run(conn: &Connection, inbox: &mpsc::Receiver<Message>, keys: &KeyCache) {
+    let mut jobs: Vec<Box<dyn Job>> = Vec::with_capacity(MAX_GROUP);
+    let mut checkpoints = Vec::new();
+    while let Ok(first) = inbox.recv() {
+        let mut next = Some(first);
+        while let Some(message) = next.take() {
+            match message {
+                Message::Call(job) => jobs.push(job),
+                Message::Checkpoint(reply) => checkpoints.push(reply),
+            }
+            if jobs.len() < MAX_GROUP {
+                next = inbox.try_recv().ok();
+            }
+        }
+        if !jobs.is_empty() {
+            let group = run_group(conn, &mut jobs);
+            if let Err(e) = &group {
+                tracing::warn!(calls = jobs.len(), error = %e, "a write group failed");
+            } else if jobs.iter().any(|j| j.touches() == Touches::Keys) {
+                keys.invalidate();
+            }
+            for job in jobs.drain(..) {
+                job.answer(group.as_ref().copied());
+            }
+        }
+        for reply in checkpoints.drain(..) {
+            let _ = reply.send(checkpoint(conn));
+        }
+    }
+}
+
+/// Runs one group in one transaction; see the module documentation.
+fn run_group(conn: &Connection, jobs: &mut [Box<dyn Job>]) -> Result<(), StoreError> {
+    exec(conn, "BEGIN IMMEDIATE").map_err(sql_error)?;
+    for job in jobs.iter_mut() {
+        if let Err(e) = run_one(conn, job.as_mut()) {
+            rollback(conn);
+            return Err(e);
+        }
+    }
+    if let Err(e) = exec(conn, "COMMIT") {
+        rollback(conn);
+        return Err(StoreError::Failed(format!("commit failed: {e}")));
+    }
+    Ok(())
+}
+
+/// Runs one call in its own savepoint. An error here is fatal for the group.
+fn run_one(conn: &Connection, job: &mut dyn Job) -> Result<(), StoreError> {
+    exec(conn, "SAVEPOINT call").map_err(sql_failed)?;
+    let ok = job.run(conn);
+    if conn.is_autocommit() {
+        return Err(StoreError::Failed(
+            "SQLite rolled the transaction back (I/O error, disk full or busy)".into(),
+        ));
+    }
+    if !ok {
+        exec(conn, "ROLLBACK TO call").map_err(sql_failed)?;
+    }
+    exec(conn, "RELEASE call").map_err(sql_failed)?;
+    Ok(())
+}
+
+fn rollback(conn: &Connection) {
+    if !conn.is_autocommit() {
+        if let Err(e) = conn.execute_batch("ROLLBACK") {
+            tracing::error!(error = %e, "rollback of a failed write group failed");
+        }
+    }
+}
+
+fn checkpoint(conn: &Connection) -> Result<(), StoreError> {
+    let (busy, _, _): (i64, i64, i64) = conn
+        .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
+        .map_err(sql_failed)?;
+    if busy != 0 {
+        return Err(StoreError::Unavailable(
+            "the WAL checkpoint could not finish: readers are active; retry".into(),
+        ));
+    }
+    Ok(())
+}
+
+fn exec(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.execute([]).map(|_| ())
+}
+
+fn writer_stopped() -> StoreError {
+    StoreError::Unavailable("the store's writer thread has stopped".into())
+}

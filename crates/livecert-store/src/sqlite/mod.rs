@@ -1,0 +1,156 @@
+//! The SQLite backend: how connections are opened and configured, the pool of read-only
+//! connections, and the mapping of SQLite errors to [`StoreError`].
+//!
+//! One write connection belongs to the writer thread ([`group_commit`]); reads use a small pool
+//! of read-only connections that WAL lets run beside the writer without blocking it. Every
+//! connection has a busy timeout and a prepared-statement cache; the write connection turns on
+//! WAL, `synchronous=FULL` (a commit returns only after the WAL is on disk) and foreign keys.
+//!
+//! - [`schema`]: migrations applied on open.
+//! - [`group_commit`]: the writer thread.
+//! - [`write`]: the statements a write call runs inside its savepoint.
+//! - [`read`]: the queries and the row mapping.
+
+pub(crate) mod group_commit;
+pub(crate) mod read;
+pub(crate) mod schema;
+pub(crate) mod write;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags};
+
+use crate::StoreError;
+
+/// How long a statement waits for a lock held by another connection or process.
+pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// Prepared statements cached per connection.
+const STATEMENT_CACHE: usize = 64;
+/// Idle read connections kept open.
+const MAX_IDLE_READERS: usize = 8;
+
+/// Opens the write connection at `path`, creating the file if needed, and configures it.
+///
+/// Errors: `Unavailable` when the file cannot be opened or WAL cannot be turned on.
+pub(crate) fn open_writer(path: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| StoreError::Unavailable(format!("cannot open {}: {e}", path.display())))?;
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(sql_unavailable)?;
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+        .map_err(sql_unavailable)?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(StoreError::Unavailable(format!(
+            "cannot turn on WAL for {} (journal mode is {mode})",
+            path.display()
+        )));
+    }
+    conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
+        .map_err(sql_unavailable)?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    Ok(conn)
+}
+
+/// Fsyncs the directory that holds `path`, so that a newly created database file survives a power
+/// loss (SQLite itself syncs the directory when it creates the WAL).
+pub(crate) fn sync_parent_dir(path: &Path) {
+    #[cfg(unix)]
+    if let Some(dir) = path.parent() {
+        let dir = if dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            dir
+        };
+        if let Err(e) = std::fs::File::open(dir).and_then(|d| d.sync_all()) {
+            tracing::warn!(dir = %dir.display(), error = %e, "cannot fsync the database directory");
+        }
+    }
+}
+
+/// A pool of read-only connections. A read takes an idle connection (or opens one), runs, and
+/// gives it back; at most [`MAX_IDLE_READERS`] stay open.
+pub(crate) struct ReadPool {
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+}
+
+impl ReadPool {
+    /// A pool for the database at `path` (which must exist and be in WAL mode).
+    pub(crate) fn new(path: &Path) -> Self {
+        Self {
+            path: path.to_owned(),
+            idle: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Runs `f` on a read connection. Blocks: call it from `spawn_blocking`.
+    pub(crate) fn with<T>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let taken = self
+            .idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop();
+        let mut conn = match taken {
+            Some(conn) => conn,
+            None => self.open()?,
+        };
+        let result = f(&mut conn);
+        if !conn.is_autocommit() {
+            // A read transaction left open by an error: end it, or drop the connection.
+            if conn.execute_batch("ROLLBACK").is_err() {
+                return result;
+            }
+        }
+        let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+        if idle.len() < MAX_IDLE_READERS {
+            idle.push(conn);
+        }
+        result
+    }
+
+    fn open(&self) -> Result<Connection, StoreError> {
+        let conn = Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| {
+            StoreError::Unavailable(format!("cannot open {}: {e}", self.path.display()))
+        })?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(sql_unavailable)?;
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        Ok(conn)
+    }
+}
+
+/// A statement failed: [`StoreError::Failed`] with SQLite's message. (By value, for `map_err`.)
+#[allow(clippy::needless_pass_by_value)]
+pub(crate) fn sql_failed(e: rusqlite::Error) -> StoreError {
+    StoreError::Failed(e.to_string())
+}
+
+/// The database cannot be used now: [`StoreError::Unavailable`] with SQLite's message.
+#[allow(clippy::needless_pass_by_value)]
+pub(crate) fn sql_unavailable(e: rusqlite::Error) -> StoreError {
+    StoreError::Unavailable(e.to_string())
+}
+
+/// Busy, locked or unopenable → `Unavailable`; anything else → `Failed`.
+pub(crate) fn sql_error(e: rusqlite::Error) -> StoreError {
+    use rusqlite::ErrorCode as C;
+    match e.sqlite_error_code() {
+        Some(C::DatabaseBusy | C::DatabaseLocked | C::CannotOpen | C::NotADatabase) => {
+            sql_unavailable(e)
+        }
+        _ => sql_failed(e),
+    }
+}

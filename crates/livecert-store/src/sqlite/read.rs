@@ -1,0 +1,258 @@
+//! Queries and row mapping. Each function takes a plain connection, so the same query serves the
+//! read pool and the writer (which re-reads inside its transaction). Statements are prepared
+//! through the connection's cache.
+//!
+//! Data read from the database is never trusted to be well formed: a value that does not map
+//! (an unknown status, a domain name that no longer parses, bad JSON) is a
+//! `FromSqlConversionFailure`, which the caller turns into [`crate::StoreError::Failed`].
+
+use rusqlite::types::Type;
+use rusqlite::{params, Connection, OptionalExtension, Row};
+
+use livecert_core::cert::{CertFacts, KeyAlgorithm};
+use livecert_core::names::{CertName, DomainName};
+
+use crate::{AccountId, CertRecord, DomainRecord, DomainStatus};
+
+/// The columns [`domain_from_row`] reads, in order.
+pub(crate) const DOMAIN_COLUMNS: &str =
+    "name, account_id, status, live_domain_type, region, scope, \
+     check_url, top_level_domain, resource_group_id, description, https, cert_id, locked, \
+     safe_mode, protected_mode, https_required, functions, created, modified";
+
+/// The columns [`cert_from_row`] reads, in order (never the private key).
+pub(crate) const CERT_COLUMNS: &str = "cert_id, account_id, cert_name, cert_type, status, \
+     chain_pem, fingerprint_sha256, spki_sha256, subject_cn, dns_sans, issuer_cn, issuer_org, \
+     serial_hex, not_before, not_after, key_algorithm, key_bits, created, last_changed";
+
+/// An AccessKey row: the secret still sealed.
+pub(crate) struct AccessKeyRow {
+    pub(crate) account_id: AccountId,
+    pub(crate) secret_sealed: Vec<u8>,
+    pub(crate) active: bool,
+    pub(crate) account_active: bool,
+}
+
+/// The AccessKey `id` with its account's status.
+pub(crate) fn access_key(conn: &Connection, id: &str) -> rusqlite::Result<Option<AccessKeyRow>> {
+    conn.prepare_cached(
+        "SELECT k.account_id, k.secret_sealed, k.status, a.status \
+         FROM access_keys k JOIN accounts a ON a.id = k.account_id WHERE k.id = ?1",
+    )?
+    .query_row(params![id], |r| {
+        Ok(AccessKeyRow {
+            account_id: r.get(0)?,
+            secret_sealed: r.get(1)?,
+            active: flag_text(r, 2, "active", "inactive")?,
+            account_active: flag_text(r, 3, "active", "suspended")?,
+        })
+    })
+    .optional()
+}
+
+/// The domain `name` whoever owns it.
+pub(crate) fn domain_any(conn: &Connection, name: &str) -> rusqlite::Result<Option<DomainRecord>> {
+    conn.prepare_cached(&format!(
+        "SELECT {DOMAIN_COLUMNS} FROM domains WHERE name = ?1"
+    ))?
+    .query_row(params![name], domain_from_row)
+    .optional()
+}
+
+/// The domain `name` if `account_id` owns it.
+pub(crate) fn domain(
+    conn: &Connection,
+    account_id: AccountId,
+    name: &str,
+) -> rusqlite::Result<Option<DomainRecord>> {
+    Ok(domain_any(conn, name)?.filter(|d| d.account_id == account_id))
+}
+
+/// Every domain of `account_id`, newest first, then by name.
+pub(crate) fn domains_of(
+    conn: &Connection,
+    account_id: AccountId,
+) -> rusqlite::Result<Vec<DomainRecord>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {DOMAIN_COLUMNS} FROM domains WHERE account_id = ?1 ORDER BY created DESC, name"
+    ))?;
+    let rows = stmt.query_map(params![account_id], domain_from_row)?;
+    rows.collect()
+}
+
+/// The names of the domains bound to `cert_id`, by name.
+pub(crate) fn domains_bound_to(
+    conn: &Connection,
+    cert_id: u64,
+) -> rusqlite::Result<Vec<DomainName>> {
+    let mut stmt =
+        conn.prepare_cached("SELECT name FROM domains WHERE cert_id = ?1 ORDER BY name")?;
+    let rows = stmt.query_map(params![cert_id], |r| domain_name(r, 0))?;
+    rows.collect()
+}
+
+/// Record `cert_id` of `account_id`'s library.
+pub(crate) fn certificate(
+    conn: &Connection,
+    account_id: AccountId,
+    cert_id: u64,
+) -> rusqlite::Result<Option<CertRecord>> {
+    conn.prepare_cached(&format!(
+        "SELECT {CERT_COLUMNS} FROM certificates WHERE cert_id = ?1 AND account_id = ?2"
+    ))?
+    .query_row(params![cert_id, account_id], cert_from_row)
+    .optional()
+}
+
+/// Record `name` of `account_id`'s library.
+pub(crate) fn certificate_by_name(
+    conn: &Connection,
+    account_id: AccountId,
+    name: &str,
+) -> rusqlite::Result<Option<CertRecord>> {
+    conn.prepare_cached(&format!(
+        "SELECT {CERT_COLUMNS} FROM certificates WHERE account_id = ?1 AND cert_name = ?2"
+    ))?
+    .query_row(params![account_id, name], cert_from_row)
+    .optional()
+}
+
+/// `account_id`'s whole library, by CertId.
+pub(crate) fn library(
+    conn: &Connection,
+    account_id: AccountId,
+) -> rusqlite::Result<Vec<CertRecord>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {CERT_COLUMNS} FROM certificates WHERE account_id = ?1 ORDER BY cert_id"
+    ))?;
+    let rows = stmt.query_map(params![account_id], cert_from_row)?;
+    rows.collect()
+}
+
+/// The records of `account_id` bound to any of `domains` (the account's own domains only), each
+/// once, by CertId.
+pub(crate) fn library_bound_to(
+    conn: &Connection,
+    account_id: AccountId,
+    domains: &[DomainName],
+) -> rusqlite::Result<Vec<CertRecord>> {
+    let names: Vec<&str> = domains.iter().map(DomainName::as_str).collect();
+    let names = serde_json::to_string(&names)
+        .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {CERT_COLUMNS} FROM certificates WHERE account_id = ?1 AND cert_id IN \
+         (SELECT cert_id FROM domains WHERE account_id = ?1 AND cert_id IS NOT NULL \
+          AND name IN (SELECT value FROM json_each(?2))) \
+         ORDER BY cert_id"
+    ))?;
+    let rows = stmt.query_map(params![account_id, names], cert_from_row)?;
+    rows.collect()
+}
+
+/// The sealed private key of record `cert_id`.
+pub(crate) fn private_key_sealed(
+    conn: &Connection,
+    cert_id: u64,
+) -> rusqlite::Result<Option<Vec<u8>>> {
+    conn.prepare_cached("SELECT private_key_sealed FROM certificates WHERE cert_id = ?1")?
+        .query_row(params![cert_id], |r| r.get(0))
+        .optional()
+}
+
+/// Every account id, oldest first.
+pub(crate) fn account_ids(conn: &Connection) -> rusqlite::Result<Vec<AccountId>> {
+    let mut stmt = conn.prepare_cached("SELECT id FROM accounts ORDER BY created, id")?;
+    let rows = stmt.query_map([], |r| r.get(0))?;
+    rows.collect()
+}
+
+/// The change counter.
+pub(crate) fn change_counter(conn: &Connection) -> rusqlite::Result<u64> {
+    conn.prepare_cached("SELECT counter FROM changes WHERE id = 1")?
+        .query_row([], |r| r.get(0))
+}
+
+/// Maps a row of [`DOMAIN_COLUMNS`].
+pub(crate) fn domain_from_row(r: &Row<'_>) -> rusqlite::Result<DomainRecord> {
+    Ok(DomainRecord {
+        name: domain_name(r, 0)?,
+        account_id: r.get(1)?,
+        status: {
+            let text: String = r.get(2)?;
+            DomainStatus::from_name(&text)
+                .ok_or_else(|| bad(2, format!("unknown domain status {text:?}")))?
+        },
+        live_domain_type: r.get(3)?,
+        region: r.get(4)?,
+        scope: r.get(5)?,
+        check_url: r.get(6)?,
+        top_level_domain: r.get(7)?,
+        resource_group_id: r.get(8)?,
+        description: r.get(9)?,
+        https: r.get(10)?,
+        cert_id: r.get(11)?,
+        locked: r.get(12)?,
+        safe_mode: r.get(13)?,
+        protected_mode: r.get(14)?,
+        https_required: r.get(15)?,
+        functions: json_strings(r, 16)?,
+        created: r.get(17)?,
+        modified: r.get(18)?,
+    })
+}
+
+/// Maps a row of [`CERT_COLUMNS`].
+pub(crate) fn cert_from_row(r: &Row<'_>) -> rusqlite::Result<CertRecord> {
+    Ok(CertRecord {
+        cert_id: r.get(0)?,
+        account_id: r.get(1)?,
+        cert_name: CertName::from_trusted(r.get(2)?),
+        cert_type: r.get(3)?,
+        status: r.get(4)?,
+        chain_pem: r.get(5)?,
+        facts: CertFacts {
+            fingerprint_sha256: r.get(6)?,
+            spki_sha256: r.get(7)?,
+            subject_cn: r.get(8)?,
+            dns_sans: json_strings(r, 9)?,
+            issuer_cn: r.get(10)?,
+            issuer_org: r.get(11)?,
+            serial_hex: r.get(12)?,
+            not_before: r.get(13)?,
+            not_after: r.get(14)?,
+            key_algorithm: {
+                let text: String = r.get(15)?;
+                KeyAlgorithm::from_name(&text)
+                    .ok_or_else(|| bad(15, format!("unknown key algorithm {text:?}")))?
+            },
+            key_bits: r.get(16)?,
+        },
+        created: r.get(17)?,
+        last_changed: r.get(18)?,
+    })
+}
+
+fn domain_name(r: &Row<'_>, idx: usize) -> rusqlite::Result<DomainName> {
+    let text: String = r.get(idx)?;
+    DomainName::parse(&text).map_err(|e| bad(idx, format!("stored domain name: {e}")))
+}
+
+fn json_strings(r: &Row<'_>, idx: usize) -> rusqlite::Result<Vec<String>> {
+    let text: String = r.get(idx)?;
+    serde_json::from_str(&text).map_err(|e| bad(idx, format!("stored JSON list: {e}")))
+}
+
+fn flag_text(r: &Row<'_>, idx: usize, yes: &str, no: &str) -> rusqlite::Result<bool> {
+    let text: String = r.get(idx)?;
+    if text == yes {
+        Ok(true)
+    } else if text == no {
+        Ok(false)
+    } else {
+        Err(bad(idx, format!("unknown status {text:?}")))
+    }
+}
+
+fn bad(idx: usize, why: String) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(idx, Type::Text, why.into())
+}

@@ -1,0 +1,82 @@
+//! Schema migrations for SQLite, applied when a store opens.
+//!
+//! Each migration is one SQL file in `migrations/`, numbered from 1. The database's
+//! `PRAGMA user_version` is the highest applied number, and the `schema_migrations` table records
+//! each one with its name and time. Opening runs every migration above `user_version` in order,
+//! each in its own `BEGIN IMMEDIATE` transaction that re-reads `user_version` first, so that two
+//! processes opening the same new database at once apply each migration exactly once. A database
+//! whose version is newer than this binary knows is refused rather than guessed at.
+
+use rusqlite::{params, Connection, TransactionBehavior};
+
+use crate::random;
+use crate::sqlite::{sql_failed, sql_unavailable};
+use crate::StoreError;
+
+/// One migration: its number, its name and its SQL.
+struct Migration {
+    version: i64,
+    name: &'static str,
+    sql: &'static str,
+}
+
+/// Every migration, in order; the last one's number is the current schema version.
+const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "initial",
+    sql: include_str!("migrations/0001_initial.sql"),
+}];
+
+/// The schema version this binary writes.
+pub(crate) const CURRENT_VERSION: i64 = 1;
+
+/// Brings the database up to [`CURRENT_VERSION`].
+///
+/// Errors: `Unavailable` when the database is newer than this binary or busy beyond the timeout;
+/// `Failed` when a migration does not apply (nothing of that migration remains).
+pub(crate) fn migrate(conn: &mut Connection, now: i64) -> Result<(), StoreError> {
+    for migration in MIGRATIONS {
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(sql_unavailable)?;
+        let version: i64 = tx
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(sql_unavailable)?;
+        if version > CURRENT_VERSION {
+            return Err(StoreError::Unavailable(format!(
+                "the database has schema version {version}, newer than this binary's {CURRENT_VERSION}; run a newer livecert"
+            )));
+        }
+        if version >= migration.version {
+            continue;
+        }
+        tx.execute_batch(migration.sql).map_err(|e| {
+            StoreError::Failed(format!(
+                "migration {} ({}) failed: {e}",
+                migration.version, migration.name
+            ))
+        })?;
+        if migration.version == 1 {
+            tx.execute(
+                "INSERT INTO sequences (name, next) VALUES ('cert_id', ?1)",
+                params![random::cert_id_start()?],
+            )
+            .map_err(sql_failed)?;
+        }
+        tx.execute(
+            "INSERT INTO schema_migrations (version, name, applied) VALUES (?1, ?2, ?3)",
+            params![migration.version, migration.name, now],
+        )
+        .map_err(sql_failed)?;
+        // PRAGMA does not take bound parameters; the version is a constant of this file.
+        tx.execute_batch(&format!("PRAGMA user_version = {}", migration.version))
+            .map_err(sql_failed)?;
+        tx.commit().map_err(sql_failed)?;
+        tracing::info!(
+            version = migration.version,
+            name = migration.name,
+            "applied schema migration"
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,195 @@
+//! DescribeLiveCertificateList's store side (the whole library, or the records bound to given
+//! domains, by CertId) and the change counter the edge polls.
+
+use livecert_store::{DomainFlags, DomainStatus, UploadOutcome};
+
+use crate::support::{account_with, cn, dn, new_domain, upload, Backend, NOW};
+
+fn id(o: &UploadOutcome) -> u64 {
+    match o {
+        UploadOutcome::Bound { cert_id, .. }
+        | UploadOutcome::StoredNotEffective { cert_id, .. } => *cert_id,
+    }
+}
+
+/// The whole library, or the records bound to the given domains: ordered by CertId, each once,
+/// never another account's.
+pub async fn list_certificates_whole_and_by_domains(b: &dyn Backend) {
+    let store = b.open();
+    let a = account_with(
+        &store,
+        &[
+            "a.example.com",
+            "b.example.com",
+            "c.example.com",
+            "off.example.com",
+        ],
+    )
+    .await;
+    let other = account_with(&store, &["z.example.com"]).await;
+    let ab = upload(&["a.example.com", "b.example.com"]);
+    let c = upload(&["c.example.com"]);
+    let id_ab = id(&store
+        .set_upload(a, &dn("a.example.com"), cn("ab"), false, ab.clone(), NOW)
+        .await
+        .unwrap());
+    store
+        .set_upload(a, &dn("b.example.com"), cn("ab"), false, ab, NOW)
+        .await
+        .unwrap();
+    let id_c = id(&store
+        .set_upload(a, &dn("c.example.com"), cn("c"), false, c, NOW)
+        .await
+        .unwrap());
+    let id_unbound = id(&store
+        .set_upload(
+            a,
+            &dn("a.example.com"),
+            cn("spare"),
+            false,
+            upload(&["q.example.com"]),
+            NOW,
+        )
+        .await
+        .unwrap());
+    store
+        .set_upload(
+            other,
+            &dn("z.example.com"),
+            cn("z"),
+            false,
+            upload(&["z.example.com"]),
+            NOW,
+        )
+        .await
+        .unwrap();
+
+    let ids =
+        |v: Vec<livecert_store::CertRecord>| v.into_iter().map(|r| r.cert_id).collect::<Vec<_>>();
+    assert_eq!(
+        ids(store.list_certificates(a, None).await.unwrap()),
+        vec![id_ab, id_c, id_unbound]
+    );
+    assert_eq!(
+        ids(store
+            .list_certificates(
+                a,
+                Some(&[
+                    dn("c.example.com"),
+                    dn("b.example.com"),
+                    dn("a.example.com")
+                ])
+            )
+            .await
+            .unwrap()),
+        vec![id_ab, id_c]
+    );
+    assert_eq!(
+        ids(store
+            .list_certificates(a, Some(&[dn("b.example.com")]))
+            .await
+            .unwrap()),
+        vec![id_ab]
+    );
+    // HTTPS off, foreign, unknown: nothing.
+    assert!(store
+        .list_certificates(
+            a,
+            Some(&[
+                dn("off.example.com"),
+                dn("z.example.com"),
+                dn("unknown.example.com")
+            ])
+        )
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(store
+        .list_certificates(a, Some(&[]))
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(store.list_certificates(other, None).await.unwrap().len(), 1);
+}
+
+/// The counter only increases, and moves exactly when what the edge serves may change.
+pub async fn change_counter_moves_with_what_the_edge_serves(b: &dyn Backend) {
+    let store = b.open();
+    let start = store.change_counter().await.unwrap();
+    let a = store.create_account(NOW).await.unwrap();
+    assert_eq!(store.change_counter().await.unwrap(), start);
+
+    let mut last = start;
+    let mut moved = |now: u64, expect: bool, what: &str| {
+        assert!(now >= last, "the counter went back ({what})");
+        assert_eq!(now > last, expect, "{what}");
+        last = now;
+    };
+
+    store
+        .add_domain(a, new_domain("live.example.com"), NOW)
+        .await
+        .unwrap();
+    moved(store.change_counter().await.unwrap(), true, "add domain");
+    let name = dn("live.example.com");
+
+    store
+        .set_upload(a, &name, cn("n"), false, upload(&["x.example.com"]), NOW)
+        .await
+        .unwrap();
+    moved(
+        store.change_counter().await.unwrap(),
+        false,
+        "unbound record",
+    );
+
+    let up = upload(&["live.example.com"]);
+    store
+        .set_upload(a, &name, cn("c"), false, up.clone(), NOW)
+        .await
+        .unwrap();
+    moved(store.change_counter().await.unwrap(), true, "bind");
+
+    store
+        .set_upload(a, &name, cn("c"), false, up, NOW)
+        .await
+        .unwrap();
+    moved(
+        store.change_counter().await.unwrap(),
+        false,
+        "same content again",
+    );
+
+    store
+        .set_upload(a, &name, cn("c"), true, upload(&["live.example.com"]), NOW)
+        .await
+        .unwrap();
+    moved(
+        store.change_counter().await.unwrap(),
+        true,
+        "replace a bound record",
+    );
+
+    store
+        .set_domain_flags(&name, DomainFlags::default(), NOW)
+        .await
+        .unwrap();
+    moved(store.change_counter().await.unwrap(), false, "flags");
+
+    store
+        .set_domain_status(a, &name, DomainStatus::Offline, NOW)
+        .await
+        .unwrap();
+    moved(store.change_counter().await.unwrap(), true, "stop");
+    store
+        .set_domain_status(a, &name, DomainStatus::Online, NOW)
+        .await
+        .unwrap();
+    moved(store.change_counter().await.unwrap(), true, "start");
+
+    store.set_https_off(a, &name, NOW).await.unwrap();
+    moved(store.change_counter().await.unwrap(), true, "https off");
+
+    store.delete_domain(a, &name).await.unwrap();
+    moved(store.change_counter().await.unwrap(), true, "delete");
+}
