@@ -5,7 +5,7 @@
 //! certificates.md: the text layer (UTF-8, no NUL), the silent normalisation of §1, the early
 //! refusals with a hint of §2, then the layers of §3 — block kinds, base64, DER and key support,
 //! key match, chain order, validity — where the first failing layer decides and each layer names
-//! its code for "SSLPub fails", "SSLPri fails" and "both fail" in one [`Layer`] row. What passes
+//! its code for "SSLPub fails", "SSLPri fails" and "both fail" in one `Layer` row. What passes
 //! comes out normalised: the chain leaf first in standard PEM, the key in standard PEM, and the
 //! facts of §6, so nothing downstream parses a certificate again.
 //!
@@ -24,6 +24,7 @@ mod testutil;
 
 use base64::Engine as _;
 use sha2::{Digest, Sha256};
+use x509_parser::certificate::X509Certificate;
 use zeroize::Zeroizing;
 
 use crate::error::{ApiError, ErrorCode};
@@ -32,7 +33,7 @@ use crate::timefmt::format_utc;
 use chain::{Cert, LeafError};
 use pem::{Block, Kind, PemError};
 
-pub use facts::GENERATED_NAME_BASE_CHARS;
+pub use facts::{covers, generated_cert_name, GENERATED_NAME_BASE_CHARS};
 pub use key::{MAX_RSA_BITS, MIN_RSA_BITS};
 
 /// How far in the future a leaf's notBefore may be, in seconds (certificates.md §3: 5 minutes).
@@ -120,8 +121,6 @@ pub struct CheckedUpload {
     /// The leaf's facts.
     pub facts: CertFacts,
 }
-
-pub use facts::{covers, generated_cert_name};
 
 /// Checks SSLPub and SSLPri for `SSLProtocol=on`, `CertType=upload`: operations.md rows 17–21, in
 /// order, with the layered codes of certificates.md §2–§4. `now` is Unix seconds from the clock.
@@ -698,10 +697,7 @@ fn find_leaf(certs: &[Cert<'_>], key: &key::PrivateKey) -> Result<usize, ApiErro
 }
 
 /// The leaf's validity: expired, or not yet valid beyond the 5-minute grace.
-fn check_validity(
-    leaf: &x509_parser::certificate::X509Certificate<'_>,
-    now: i64,
-) -> Result<(), ApiError> {
+fn check_validity(leaf: &X509Certificate<'_>, now: i64) -> Result<(), ApiError> {
     let not_after = leaf.validity().not_after.timestamp();
     let not_before = leaf.validity().not_before.timestamp();
     if not_after < now {

@@ -239,9 +239,9 @@ pub fn count_blocks(raw: &[u8]) -> usize {
 }
 
 /// Whether the text was percent-encoded twice (certificates.md §2): a `%XX` sequence in or next to
-/// the PEM armour — from three characters before the first BEGIN to three after the last END line —
-/// or percent-encoded dashes (`%2D%2D%2D%2D%2D`) anywhere. Percent signs in a preamble before the
-/// first block do not count.
+/// the PEM armour — inside a block, or within three characters before a BEGIN line or after an END
+/// line — or percent-encoded dashes (`%2D%2D%2D%2D%2D`) anywhere. Percent signs in the text around
+/// the blocks (a preamble, `Bag Attributes` between certificates) do not count.
 pub fn looks_double_encoded(text: &str) -> bool {
     let bytes = text.as_bytes();
     if bytes
@@ -250,21 +250,18 @@ pub fn looks_double_encoded(text: &str) -> bool {
     {
         return true;
     }
-    let Some(first_begin) = text.find("-----BEGIN") else {
-        return false;
-    };
-    let start = first_begin.saturating_sub(3);
-    let end = match text.rfind("-----END") {
-        Some(last_end) => {
-            let close = bytes
-                .get(last_end + 8..)
-                .and_then(|tail| tail.windows(5).position(|w| w == b"-----"))
-                .map_or(bytes.len(), |p| last_end + 8 + p + 5);
-            close.saturating_add(3).min(bytes.len())
+    let mut from = 0;
+    while let Some(begin) = find_from(bytes, b"-----BEGIN", from) {
+        let start = begin.saturating_sub(3);
+        let end = find_from(bytes, b"-----END", begin)
+            .and_then(|end| find_from(bytes, b"-----", end + 8))
+            .map_or(bytes.len(), |close| (close + 5 + 3).min(bytes.len()));
+        if bytes.get(start..end).is_some_and(has_percent_sequence) {
+            return true;
         }
-        None => bytes.len(),
-    };
-    bytes.get(start..end).is_some_and(has_percent_sequence)
+        from = end.max(begin + 1);
+    }
+    false
 }
 
 /// Encodes DER as standard PEM: the label, base64 in 64-character lines, `\n` line ends.
@@ -327,6 +324,15 @@ fn parse_body(label: String, body_text: &str) -> Block {
         body,
         spaces_in_body,
     }
+}
+
+/// The first position of `needle` in `bytes` at or after `from`.
+fn find_from(bytes: &[u8], needle: &[u8], from: usize) -> Option<usize> {
+    bytes
+        .get(from..)?
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .map(|p| p + from)
 }
 
 /// Whether the bytes hold `%` followed by two hexadecimal digits.
@@ -503,6 +509,8 @@ mod tests {
             "discount 100%25 preamble\n\n-----BEGIN CERTIFICATE-----\nAAAA\n-----END \
              CERTIFICATE-----\n",
             "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n\nafterwards: 50%20 off",
+            "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\nBag Attributes\n    \
+             friendlyName: 100%25 live\n-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
             "100% sure",
         ];
         for text in no {
