@@ -1,6 +1,7 @@
 //! The harness of the real-SDK tests: finding the runtimes, starting a livecert server in this
 //! process, generating the run's certificate, running a client script and asserting its JSON.
 
+use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -215,6 +216,8 @@ impl Run {
 
     /// Asserts what a script observed against the run's certificate and spec/operations.md.
     pub fn assert_observed(&self, observed: &Value, expect: &Expect) {
+        // Shown with `--nocapture`; kept out of the way otherwise.
+        println!("observed: {observed:#}");
         let ctx = |what: &str| format!("{what} in {observed:#}");
         assert_eq!(observed["scheme"], expect.scheme, "{}", ctx("scheme"));
         assert_request_id(&observed["add_domain"]["RequestId"]);
@@ -479,7 +482,6 @@ fn leaf_key(spec: KeySpec) -> (KeyPair, String) {
 
 /// Runs `openssl args` with `stdin`; returns its stdout.
 fn openssl(args: &[&str], stdin: &[u8]) -> String {
-    use std::io::Write as _;
     let mut child = Command::new("openssl")
         .args(args)
         .stdin(Stdio::piped())
@@ -551,6 +553,10 @@ fn sdks_required() -> bool {
 fn unavailable<T>(why: &str) -> Option<T> {
     assert!(!sdks_required(), "{why}; {HOW_TO_RUN}");
     let bar = "!".repeat(100);
-    eprintln!("\n{bar}\nSKIPPED a real-SDK test: {why}.\n{HOW_TO_RUN}.\n{bar}\n");
+    // Straight to the process's stderr: libtest captures `eprintln!` of passing tests.
+    let _ = writeln!(
+        std::io::stderr(),
+        "\n{bar}\nSKIPPED a real-SDK test: {why}.\n{HOW_TO_RUN}.\n{bar}\n"
+    );
     None
 }
