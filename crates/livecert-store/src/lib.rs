@@ -230,6 +230,35 @@ pub struct NewCredentials {
     pub access_key_secret: Secret,
 }
 
+/// Everything the edge serves, as of one value of the change counter
+/// ([`Store::edge_snapshot`]).
+#[derive(Debug, Clone)]
+pub struct EdgeSnapshot {
+    /// The change counter this snapshot reflects: reload when [`Store::change_counter`] differs.
+    pub change_counter: u64,
+    /// Every domain with HTTPS on, by name.
+    pub bindings: Vec<EdgeBinding>,
+}
+
+/// One domain with HTTPS on and its bound record, private key opened.
+#[derive(Debug, Clone)]
+pub struct EdgeBinding {
+    /// The domain (a wildcard domain is `*.parent`).
+    pub domain: DomainName,
+    /// Its status: the edge serves only `Online` domains.
+    pub domain_status: DomainStatus,
+    /// The bound record.
+    pub cert_id: u64,
+    /// The record's status: the edge does not serve `revoked` records.
+    pub cert_status: String,
+    /// The leaf's notAfter, Unix seconds.
+    pub not_after: i64,
+    /// The normalised chain PEM, leaf first.
+    pub chain_pem: String,
+    /// The private key PEM.
+    pub private_key_pem: Secret,
+}
+
 /// What an upload did (rows 25, 28, 29).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum UploadOutcome {
@@ -563,6 +592,45 @@ impl Store {
                     .map_err(|e| StoreError::Secret(format!("private key of {cert_id}: {e}")))
             })
             .transpose()
+    }
+
+    /// Everything the edge serves: every domain with HTTPS on (any account, any status) with its
+    /// record and opened private key, read in one transaction together with the change counter.
+    /// Each record's key is opened once however many domains share it.
+    ///
+    /// Errors: `Secret` if a key does not open with this master key.
+    pub async fn edge_snapshot(&self) -> Result<EdgeSnapshot, StoreError> {
+        let (change_counter, rows) = self.read(|c| read::edge_rows(c).map_err(sql_error)).await?;
+        let mut opened: std::collections::HashMap<u64, Secret> = std::collections::HashMap::new();
+        let mut bindings = Vec::with_capacity(rows.len());
+        for row in rows {
+            let key = if let Some(key) = opened.get(&row.cert_id) {
+                key.clone()
+            } else {
+                let key = self
+                    .inner
+                    .master_key
+                    .open(AAD_CERT_KEY, &row.key_sealed)
+                    .map_err(|e| {
+                        StoreError::Secret(format!("private key of {}: {e}", row.cert_id))
+                    })?;
+                opened.insert(row.cert_id, key.clone());
+                key
+            };
+            bindings.push(EdgeBinding {
+                domain: row.domain,
+                domain_status: row.domain_status,
+                cert_id: row.cert_id,
+                cert_status: row.cert_status,
+                not_after: row.not_after,
+                chain_pem: row.chain_pem,
+                private_key_pem: key,
+            });
+        }
+        Ok(EdgeSnapshot {
+            change_counter,
+            bindings,
+        })
     }
 
     /// Every account id, oldest first.

@@ -29,7 +29,9 @@ pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Prepared statements cached per connection.
 const STATEMENT_CACHE: usize = 64;
 /// Idle read connections kept open.
-const MAX_IDLE_READERS: usize = 8;
+const MAX_IDLE_READERS: usize = 32;
+/// The WAL file is truncated to at most this many bytes after a checkpoint.
+const WAL_SIZE_LIMIT: i64 = 64 * 1024 * 1024;
 
 /// Opens the write connection at `path`, creating the file if needed, and configures it.
 ///
@@ -52,8 +54,10 @@ pub(crate) fn open_writer(path: &Path) -> Result<Connection, StoreError> {
             path.display()
         )));
     }
-    conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
-        .map_err(sql_unavailable)?;
+    conn.execute_batch(&format!(
+        "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA journal_size_limit = {WAL_SIZE_LIMIT};"
+    ))
+    .map_err(sql_unavailable)?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     Ok(conn)
 }

@@ -159,6 +159,50 @@ pub(crate) fn private_key_sealed(
         .optional()
 }
 
+/// A binding as the edge loads it: the private key still sealed.
+pub(crate) struct EdgeRow {
+    pub(crate) domain: DomainName,
+    pub(crate) domain_status: DomainStatus,
+    pub(crate) cert_id: u64,
+    pub(crate) cert_status: String,
+    pub(crate) not_after: i64,
+    pub(crate) chain_pem: String,
+    pub(crate) key_sealed: Vec<u8>,
+}
+
+/// The change counter and every domain with HTTPS on, with its record, by domain name, read in one
+/// read transaction so that the rows are exactly the state the counter names.
+pub(crate) fn edge_rows(conn: &mut Connection) -> rusqlite::Result<(u64, Vec<EdgeRow>)> {
+    let tx = conn.transaction()?;
+    let counter = change_counter(&tx)?;
+    let rows = {
+        let mut stmt = tx.prepare_cached(
+            "SELECT d.name, d.status, c.cert_id, c.status, c.not_after, c.chain_pem, \
+             c.private_key_sealed \
+             FROM domains d JOIN certificates c ON c.cert_id = d.cert_id \
+             WHERE d.https = 1 ORDER BY d.name",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(EdgeRow {
+                domain: domain_name(r, 0)?,
+                domain_status: {
+                    let text: String = r.get(1)?;
+                    DomainStatus::from_name(&text)
+                        .ok_or_else(|| bad(1, format!("unknown domain status {text:?}")))?
+                },
+                cert_id: r.get(2)?,
+                cert_status: r.get(3)?,
+                not_after: r.get(4)?,
+                chain_pem: r.get(5)?,
+                key_sealed: r.get(6)?,
+            })
+        })?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()?
+    };
+    tx.commit()?;
+    Ok((counter, rows))
+}
+
 /// Every account id, oldest first.
 pub(crate) fn account_ids(conn: &Connection) -> rusqlite::Result<Vec<AccountId>> {
     let mut stmt = conn.prepare_cached("SELECT id FROM accounts ORDER BY created, id")?;

@@ -193,3 +193,50 @@ pub async fn change_counter_moves_with_what_the_edge_serves(b: &dyn Backend) {
     store.delete_domain(a, &name).await.unwrap();
     moved(store.change_counter().await.unwrap(), true, "delete");
 }
+
+/// The edge's view: every HTTPS domain of every account with its chain and opened key, and the
+/// counter it reflects.
+pub async fn edge_snapshot_lists_every_binding(b: &dyn Backend) {
+    let store = b.open();
+    let a = account_with(
+        &store,
+        &["a.example.com", "b.example.com", "plain.example.com"],
+    )
+    .await;
+    let other = account_with(&store, &["z.example.com"]).await;
+    let ab = upload(&["a.example.com", "b.example.com"]);
+    let z = upload(&["z.example.com"]);
+    for d in ["a.example.com", "b.example.com"] {
+        store
+            .set_upload(a, &dn(d), cn("ab"), false, ab.clone(), NOW)
+            .await
+            .unwrap();
+    }
+    store
+        .set_upload(other, &dn("z.example.com"), cn("z"), false, z.clone(), NOW)
+        .await
+        .unwrap();
+    store
+        .set_domain_status(a, &dn("b.example.com"), DomainStatus::Offline, NOW)
+        .await
+        .unwrap();
+
+    let snap = store.edge_snapshot().await.unwrap();
+    assert_eq!(snap.change_counter, store.change_counter().await.unwrap());
+    let names: Vec<&str> = snap.bindings.iter().map(|x| x.domain.as_str()).collect();
+    assert_eq!(names, ["a.example.com", "b.example.com", "z.example.com"]);
+    let by = |n: &str| {
+        snap.bindings
+            .iter()
+            .find(|x| x.domain.as_str() == n)
+            .unwrap()
+    };
+    assert_eq!(by("a.example.com").cert_id, by("b.example.com").cert_id);
+    assert_eq!(by("a.example.com").chain_pem, ab.chain_pem);
+    assert_eq!(by("a.example.com").private_key_pem, ab.private_key_pem);
+    assert_eq!(by("a.example.com").domain_status, DomainStatus::Online);
+    assert_eq!(by("b.example.com").domain_status, DomainStatus::Offline);
+    assert_eq!(by("z.example.com").private_key_pem, z.private_key_pem);
+    assert_eq!(by("z.example.com").cert_status, "success");
+    assert_eq!(by("z.example.com").not_after, z.facts.not_after);
+}

@@ -3,6 +3,8 @@
 //! this file runs them against SQLite in a fresh temporary directory per test. A PostgreSQL backend
 //! adds one `conformance!` line.
 //!
+//! `kill9` is SQLite's own: the test binary kills a child copy of itself mid-write.
+//!
 //! Cases cite spec/operations.md (rows of the SetLiveDomainCertificate decision table) and
 //! spec/access.md.
 
@@ -11,6 +13,7 @@ mod domains;
 mod durability;
 mod group_commit;
 mod https_off;
+mod kill9;
 mod listing;
 mod support;
 mod upload;
@@ -59,6 +62,7 @@ conformance!(
         https_off::row_12_https_required_refuses,
         listing::list_certificates_whole_and_by_domains,
         listing::change_counter_moves_with_what_the_edge_serves,
+        listing::edge_snapshot_lists_every_binding,
         group_commit::concurrent_uploads_are_all_answered_and_present,
         group_commit::a_failing_call_does_not_roll_back_its_group,
         durability::data_survives_reopen,
