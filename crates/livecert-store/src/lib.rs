@@ -2,10 +2,11 @@
 //!
 //! SQLite is the embedded default (WAL, `synchronous=FULL`, migrations on open, concurrent writes
 //! group-committed: calls share one transaction, each inside its own SAVEPOINT, and no call is
-//! answered before its group's commit returns). PostgreSQL comes later behind the same API.
-//! Private keys and AccessKey secrets are sealed with the [`MasterKey`] before they reach the
-//! database and opened only on the way out ([`Store::access_key`],
-//! [`Store::certificate_private_key`]).
+//! answered before its group's commit returns). PostgreSQL comes later behind the same API; the
+//! conformance suite (`tests/conformance/`) is written against a backend factory so that it runs
+//! unchanged on both. Private keys and AccessKey secrets are sealed with the [`MasterKey`] before
+//! they reach the database and opened only on the way out ([`Store::access_key`],
+//! [`Store::certificate_private_key`], [`Store::edge_snapshot`]).
 //!
 //! Code map:
 //! - this file: the public types and [`Store`], whose methods seal secrets, queue writes and run
@@ -18,9 +19,23 @@
 //! - `random.rs`: generated ids and secrets.
 //!
 //! Invariants: a domain name exists once across all accounts; a domain has HTTPS on exactly when
-//! it is bound to a record, and only to a record of its own account; CertIds come from one global
-//! sequence; the change counter ([`Store::change_counter`]) only increases and is bumped by every
-//! commit that changes what the edge serves.
+//! it is bound to a record, and only to a record of its own account (both are constraints of the
+//! schema); CertIds come from one global sequence and are never reused; the change counter
+//! ([`Store::change_counter`]) only increases and is bumped, by triggers, by every commit that
+//! changes what the edge serves.
+//!
+//! Decisions where the spec is silent:
+//! - Write calls re-check the domain rules that precede them (rows 7–11, and 12 for HTTPS off)
+//!   inside the transaction, with the same codes, so that a concurrent operator change cannot slip
+//!   between the handler's check and the write.
+//! - Binding a domain to the record it is already bound to (HTTPS on) writes nothing: no
+//!   GmtModified change, no change-counter bump (spec/README.md decision 4).
+//! - A forced replacement makes the record an `upload` record in status `success`, whatever it was.
+//! - If a group's COMMIT fails, every call of the group is answered `Failed`, refusals included.
+//! - An imported AccessKeyId is 1–128 visible ASCII characters (no space: it could not travel in
+//!   a V3 `Credential`); re-importing an id keeps the key's status.
+
+#![warn(missing_docs)]
 
 mod key_cache;
 mod random;

@@ -8,7 +8,7 @@
 //!
 //! - [`schema`]: migrations applied on open.
 //! - [`group_commit`]: the writer thread.
-//! - [`write`]: the statements a write call runs inside its savepoint.
+//! - [`write`](mod@write): the statements a write call runs inside its savepoint.
 //! - [`read`]: the queries and the row mapping.
 
 pub(crate) mod group_commit;
