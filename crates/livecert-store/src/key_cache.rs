@@ -70,3 +70,41 @@ impl KeyCache {
         state.entries.clear();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use livecert_core::secret::Secret;
+
+    use super::*;
+
+    fn entry(id: &str) -> AccessKeyEntry {
+        AccessKeyEntry {
+            access_key_id: id.to_owned(),
+            account_id: 1,
+            secret: Secret::new(&b"s"[..]),
+            active: true,
+            account_active: true,
+        }
+    }
+
+    #[test]
+    fn entries_expire_and_invalidation_wins_the_race() {
+        let cache = KeyCache::default();
+        let generation = cache.generation();
+        cache.put(generation, Instant::now(), entry("a"));
+        assert!(cache.get("a").is_some());
+        assert!(cache.get("b").is_none());
+
+        // Loaded too long ago: not served.
+        let stale = Instant::now().checked_sub(TTL * 2).unwrap();
+        cache.put(generation, stale, entry("b"));
+        assert!(cache.get("b").is_none());
+
+        // A read that started before an invalidation is not cached after it.
+        let before = cache.generation();
+        cache.invalidate();
+        assert!(cache.get("a").is_none());
+        cache.put(before, Instant::now(), entry("c"));
+        assert!(cache.get("c").is_none());
+    }
+}

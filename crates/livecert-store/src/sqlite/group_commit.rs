@@ -242,3 +242,139 @@ fn exec(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
 fn writer_stopped() -> StoreError {
     StoreError::Unavailable("the store's writer thread has stopped".into())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use rusqlite::Connection;
+
+    use super::{Touches, Writer};
+    use crate::key_cache::KeyCache;
+    use crate::{StoreError, WriteError};
+
+    fn writer() -> (tempfile::TempDir, Writer, std::path::PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let conn = crate::sqlite::open_writer(&path).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE parent (id INTEGER PRIMARY KEY);
+             CREATE TABLE t (v INTEGER PRIMARY KEY,
+                 parent INTEGER REFERENCES parent (id) DEFERRABLE INITIALLY DEFERRED);",
+        )
+        .unwrap();
+        let writer = Writer::start(conn, Arc::new(KeyCache::default())).unwrap();
+        (dir, writer, path)
+    }
+
+    fn insert(v: i64, parent: Option<i64>) -> impl FnOnce(&Connection) -> Result<(), WriteError> {
+        move |c| {
+            c.execute("INSERT INTO t (v, parent) VALUES (?1, ?2)", (v, parent))
+                .map(|_| ())
+                .map_err(|e| StoreError::Failed(e.to_string()).into())
+        }
+    }
+
+    fn rows(path: &std::path::Path) -> Vec<i64> {
+        let c = Connection::open(path).unwrap();
+        let mut s = c.prepare("SELECT v FROM t ORDER BY v").unwrap();
+        s.query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+
+    /// A call that fails or panics is rolled back alone; the others of its group commit.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failing_or_panicking_call_is_rolled_back_alone() {
+        let (_dir, writer, path) = writer();
+        let writer = Arc::new(writer);
+        let mut tasks = Vec::new();
+        for v in 0..50_i64 {
+            let writer = writer.clone();
+            tasks.push(tokio::spawn(async move {
+                match v {
+                    10 => {
+                        writer
+                            .call(Touches::Library, |c| {
+                                insert(10, None)(c)?;
+                                panic!("boom");
+                            })
+                            .await
+                    }
+                    // Inserts a row, then fails: its row must not stay.
+                    20 => {
+                        writer
+                            .call(Touches::Library, |c| {
+                                insert(20, None)(c)?;
+                                insert(20, None)(c)
+                            })
+                            .await
+                    }
+                    v => writer.call(Touches::Library, insert(v, None)).await,
+                }
+            }));
+        }
+        for (v, t) in tasks.into_iter().enumerate() {
+            let r = t.await.unwrap();
+            if v == 10 || v == 20 {
+                assert!(
+                    matches!(r, Err(WriteError::Store(StoreError::Failed(_)))),
+                    "{v}: {r:?}"
+                );
+            } else {
+                r.unwrap();
+            }
+        }
+        let expected: Vec<i64> = (0..50).filter(|v| *v != 10 && *v != 20).collect();
+        assert_eq!(rows(&path), expected);
+    }
+
+    /// A COMMIT that fails (a deferred foreign key checked at commit) fails every call of the
+    /// group and keeps none of their writes; the writer goes on.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failed_commit_fails_the_whole_group() {
+        let (_dir, writer, path) = writer();
+        let writer = Arc::new(writer);
+        // Hold the writer in a first call so that the next calls queue into one group.
+        let (release, wait) = std::sync::mpsc::channel::<()>();
+        let blocker = {
+            let writer = writer.clone();
+            tokio::spawn(async move {
+                writer
+                    .call(Touches::Library, move |c| {
+                        let _ = wait.recv();
+                        insert(100, None)(c)
+                    })
+                    .await
+            })
+        };
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        let mut tasks = Vec::new();
+        for v in 0..5_i64 {
+            let writer = writer.clone();
+            // Call 3 breaks the deferred foreign key: only COMMIT notices.
+            let parent = (v == 3).then_some(999);
+            tasks.push(tokio::spawn(async move {
+                writer.call(Touches::Library, insert(v, parent)).await
+            }));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        release.send(()).unwrap();
+        blocker.await.unwrap().unwrap();
+        for t in tasks {
+            let r = t.await.unwrap();
+            assert!(
+                matches!(r, Err(WriteError::Store(StoreError::Failed(_)))),
+                "{r:?}"
+            );
+        }
+        assert_eq!(rows(&path), vec![100]);
+        writer
+            .call(Touches::Library, insert(7, None))
+            .await
+            .unwrap();
+        assert_eq!(rows(&path), vec![7, 100]);
+        writer.checkpoint().await.unwrap();
+    }
+}

@@ -80,3 +80,44 @@ pub(crate) fn migrate(conn: &mut Connection, now: i64) -> Result<(), StoreError>
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrations_apply_once_and_a_newer_schema_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let mut conn = crate::sqlite::open_writer(&path).unwrap();
+        migrate(&mut conn, 1).unwrap();
+        let start: i64 = conn
+            .query_row(
+                "SELECT next FROM sequences WHERE name = 'cert_id'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(start.to_string().len(), 7);
+        migrate(&mut conn, 2).unwrap();
+        let applied: Vec<(i64, i64)> = conn
+            .prepare("SELECT version, applied FROM schema_migrations")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(applied, vec![(1, 1)]);
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, CURRENT_VERSION);
+
+        conn.execute_batch(&format!("PRAGMA user_version = {}", CURRENT_VERSION + 1))
+            .unwrap();
+        assert!(matches!(
+            migrate(&mut conn, 3),
+            Err(StoreError::Unavailable(_))
+        ));
+    }
+}
