@@ -158,3 +158,30 @@ pub(crate) fn sql_error(e: rusqlite::Error) -> StoreError {
         _ => sql_failed(e),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The durability settings are in effect on the write connection.
+    #[test]
+    fn the_writer_is_wal_synchronous_full_with_foreign_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = open_writer(&dir.path().join("t.db")).unwrap();
+        let pragma = |name: &str| -> String {
+            conn.query_row(&format!("PRAGMA {name}"), [], |r| {
+                r.get::<_, rusqlite::types::Value>(0)
+            })
+            .map(|v| format!("{v:?}"))
+            .unwrap()
+        };
+        assert_eq!(pragma("journal_mode"), "Text(\"wal\")");
+        assert_eq!(pragma("synchronous"), "Integer(2)"); // FULL
+        assert_eq!(pragma("foreign_keys"), "Integer(1)");
+        assert_eq!(pragma("busy_timeout"), "Integer(5000)");
+        assert_eq!(
+            pragma("journal_size_limit"),
+            format!("Integer({WAL_SIZE_LIMIT})")
+        );
+    }
+}
