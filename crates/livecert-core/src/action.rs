@@ -85,6 +85,9 @@ mod tests {
         }
         assert_eq!(Action::from_wire_name("setlivedomaincertificate"), None);
         assert_eq!(Action::SetLiveDomainCertificate.per_second(), 30);
-        assert_eq!(Action::SetLiveDomainCertificate.ram_action(), "live:SetLiveDomainCertificate");
+        assert_eq!(
+            Action::SetLiveDomainCertificate.ram_action(),
+            "live:SetLiveDomainCertificate"
+        );
     }
 }

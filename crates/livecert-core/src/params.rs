@@ -24,7 +24,10 @@ impl Params {
     /// Returns the union and the query's own pairs (V3 signs the query alone).
     /// Errors: `InvalidParameter` for a malformed `%` sequence, a non-UTF-8 name, or a name that
     /// appears twice in the same source.
-    pub fn from_sources(raw_query: &[u8], raw_body: Option<&[u8]>) -> Result<(Self, Vec<Pair>), ApiError> {
+    pub fn from_sources(
+        raw_query: &[u8],
+        raw_body: Option<&[u8]>,
+    ) -> Result<(Self, Vec<Pair>), ApiError> {
         let query = decode_unique(raw_query)?;
         let mut entries: BTreeMap<String, Vec<u8>> = query.iter().cloned().collect();
         if let Some(body) = raw_body {
@@ -37,7 +40,9 @@ impl Params {
 
     /// Builds parameters from decoded pairs (later pairs win); used by clients and tests.
     pub fn from_pairs(pairs: impl IntoIterator<Item = (String, Vec<u8>)>) -> Self {
-        Self { entries: pairs.into_iter().collect() }
+        Self {
+            entries: pairs.into_iter().collect(),
+        }
     }
 
     /// The raw decoded bytes of a parameter.
@@ -51,7 +56,10 @@ impl Params {
             None => Ok(None),
             Some(bytes) => match std::str::from_utf8(bytes) {
                 Ok(s) if !s.contains('\0') => Ok(Some(s)),
-                _ => Err(ApiError::invalid(name, "The value must be UTF-8 text without NUL characters.")),
+                _ => Err(ApiError::invalid(
+                    name,
+                    "The value must be UTF-8 text without NUL characters.",
+                )),
             },
         }
     }
@@ -98,13 +106,22 @@ pub fn decode_form(raw: &[u8]) -> Result<Vec<Pair>, ApiError> {
             None => (segment, &segment[..0]),
         };
         let name_bytes = percent_decode(name).map_err(|()| {
-            ApiError::invalid(String::from_utf8_lossy(name).into_owned(), "It holds a malformed percent-encoding (% must be followed by two hex digits).")
+            ApiError::invalid(
+                String::from_utf8_lossy(name).into_owned(),
+                "It holds a malformed percent-encoding (% must be followed by two hex digits).",
+            )
         })?;
         let name = String::from_utf8(name_bytes).map_err(|e| {
-            ApiError::invalid(String::from_utf8_lossy(e.as_bytes()).into_owned(), "Parameter names must be UTF-8.")
+            ApiError::invalid(
+                String::from_utf8_lossy(e.as_bytes()).into_owned(),
+                "Parameter names must be UTF-8.",
+            )
         })?;
         let value = percent_decode(value).map_err(|()| {
-            ApiError::invalid(name.clone(), "It holds a malformed percent-encoding (% must be followed by two hex digits).")
+            ApiError::invalid(
+                name.clone(),
+                "It holds a malformed percent-encoding (% must be followed by two hex digits).",
+            )
         })?;
         out.push((name, value));
     }
@@ -117,7 +134,10 @@ fn decode_unique(raw: &[u8]) -> Result<Vec<Pair>, ApiError> {
     let mut seen = std::collections::BTreeSet::new();
     for (name, _) in &pairs {
         if !seen.insert(name.as_str()) {
-            return Err(ApiError::invalid(name.clone(), "The parameter appears more than once; send it once."));
+            return Err(ApiError::invalid(
+                name.clone(),
+                "The parameter appears more than once; send it once.",
+            ));
         }
     }
     Ok(pairs)

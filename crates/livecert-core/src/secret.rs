@@ -86,15 +86,20 @@ impl MasterKey {
         if bytes.len() != 32 {
             return Err(SecretError::BadMasterKey);
         }
-        let unbound = UnboundKey::new(&AES_256_GCM, &bytes).map_err(|_| SecretError::BadMasterKey)?;
-        Ok(Self { key: LessSafeKey::new(unbound) })
+        let unbound =
+            UnboundKey::new(&AES_256_GCM, &bytes).map_err(|_| SecretError::BadMasterKey)?;
+        Ok(Self {
+            key: LessSafeKey::new(unbound),
+        })
     }
 
     /// Generates a new random master key and returns it with its base64 text (to be written to
     /// `master.key` with mode 0600).
     pub fn generate() -> Result<(Self, Secret), SecretError> {
         let mut raw = Zeroizing::new([0u8; 32]);
-        SystemRandom::new().fill(raw.as_mut()).map_err(|_| SecretError::Random)?;
+        SystemRandom::new()
+            .fill(raw.as_mut())
+            .map_err(|_| SecretError::Random)?;
         let text = base64::engine::general_purpose::STANDARD.encode(raw.as_ref());
         let key = Self::from_base64(&text)?;
         Ok((key, Secret::new(text.into_bytes())))
@@ -103,12 +108,18 @@ impl MasterKey {
     /// Encrypts `plaintext` under `label` (one of the `AAD_*` constants): `nonce ‖ ciphertext ‖ tag`.
     pub fn seal(&self, label: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, SecretError> {
         let mut nonce = [0u8; NONCE_LEN];
-        SystemRandom::new().fill(&mut nonce).map_err(|_| SecretError::Random)?;
+        SystemRandom::new()
+            .fill(&mut nonce)
+            .map_err(|_| SecretError::Random)?;
         let mut out = Vec::with_capacity(NONCE_LEN + plaintext.len() + 16);
         out.extend_from_slice(&nonce);
         let mut body = plaintext.to_vec();
         self.key
-            .seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::from(label), &mut body)
+            .seal_in_place_append_tag(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(label),
+                &mut body,
+            )
             .map_err(|_| SecretError::Random)?;
         out.extend_from_slice(&body);
         body.zeroize();
@@ -146,14 +157,25 @@ mod tests {
     #[test]
     fn seal_then_open_round_trips_and_binds_the_label() {
         let (key, text) = MasterKey::generate().unwrap();
-        let sealed = key.seal(AAD_CERT_KEY, b"-----BEGIN PRIVATE KEY-----").unwrap();
+        let sealed = key
+            .seal(AAD_CERT_KEY, b"-----BEGIN PRIVATE KEY-----")
+            .unwrap();
         assert!(!sealed.windows(5).any(|w| w == b"BEGIN"));
-        assert_eq!(key.open(AAD_CERT_KEY, &sealed).unwrap().expose(), b"-----BEGIN PRIVATE KEY-----");
-        assert_eq!(key.open(AAD_ACCESS_KEY_SECRET, &sealed), Err(SecretError::OpenFailed));
+        assert_eq!(
+            key.open(AAD_CERT_KEY, &sealed).unwrap().expose(),
+            b"-----BEGIN PRIVATE KEY-----"
+        );
+        assert_eq!(
+            key.open(AAD_ACCESS_KEY_SECRET, &sealed),
+            Err(SecretError::OpenFailed)
+        );
         let again = MasterKey::from_base64(text.expose_str().unwrap()).unwrap();
         assert!(again.open(AAD_CERT_KEY, &sealed).is_ok());
         let (other, _) = MasterKey::generate().unwrap();
-        assert_eq!(other.open(AAD_CERT_KEY, &sealed), Err(SecretError::OpenFailed));
+        assert_eq!(
+            other.open(AAD_CERT_KEY, &sealed),
+            Err(SecretError::OpenFailed)
+        );
     }
 
     #[test]
@@ -166,7 +188,13 @@ mod tests {
 
     #[test]
     fn bad_master_keys_are_refused() {
-        assert_eq!(MasterKey::from_base64("not base64!").unwrap_err(), SecretError::BadMasterKey);
-        assert_eq!(MasterKey::from_base64("AAAA").unwrap_err(), SecretError::BadMasterKey);
+        assert_eq!(
+            MasterKey::from_base64("not base64!").unwrap_err(),
+            SecretError::BadMasterKey
+        );
+        assert_eq!(
+            MasterKey::from_base64("AAAA").unwrap_err(),
+            SecretError::BadMasterKey
+        );
     }
 }

@@ -28,7 +28,9 @@ pub fn parse_utc(text: &str) -> Option<i64> {
     if let Ok(t) = PrimitiveDateTime::parse(text, &fmt) {
         return Some(t.assume_utc().unix_timestamp());
     }
-    OffsetDateTime::parse(text, &Rfc3339).ok().map(OffsetDateTime::unix_timestamp)
+    OffsetDateTime::parse(text, &Rfc3339)
+        .ok()
+        .map(OffsetDateTime::unix_timestamp)
 }
 
 #[cfg(test)]
