@@ -241,7 +241,7 @@ async fn every_reachable_error_code_by_a_real_request() {
         Row { what: "row 1", req: Req::Signed(Scheme::V3, "SetLiveDomainCertificate", p(&[("SSLProtocol", "off")])), status: 400, code: "MissingParameter" },
         Row { what: "row 2", req: Req::Signed(Scheme::V3, "SetLiveDomainCertificate", p(&[("DomainName", "bad_name.com")])), status: 400, code: "InvalidParameter" },
         Row { what: "row 3", req: Req::Signed(Scheme::V3, "SetLiveDomainCertificate", p(&[("DomainName", "live.example.com"), ("SSLProtocol", "ON")])), status: 400, code: "InvalidSSLProtocol.ValueNotSupported" },
-        Row { what: "row 4, CertType", req: Req::Signed(Scheme::V3, "SetLiveDomainCertificate", set(&[("CertType", "Upload")])), status: 400, code: "SetDomainCertificate.ParameterError" },
+        Row { what: "row 4, CertType", req: Req::Signed(Scheme::V3, "SetLiveDomainCertificate", p(&[("DomainName", "live.example.com"), ("SSLProtocol", "on"), ("CertType", "Upload")])), status: 400, code: "SetDomainCertificate.ParameterError" },
         Row { what: "row 4, SSLPub without SSLProtocol", req: Req::Signed(Scheme::V1, "SetLiveDomainCertificate", p(&[("DomainName", "live.example.com"), ("SSLPub", &a.chain_pem)])), status: 400, code: "SetDomainCertificate.ParameterError" },
         Row { what: "row 5", req: Req::Signed(Scheme::V3, "SetLiveDomainCertificate", set(&[("CertName", &long_name)])), status: 400, code: "InvalidCertName.TooLong" },
         // ---- row 7 ----

@@ -222,7 +222,9 @@ pub fn signed_request(
             let mut all = params;
             all.push(("Action".into(), action.as_bytes().to_vec()));
             all.push(("Version".into(), API_VERSION.as_bytes().to_vec()));
-            all.push(("Format".into(), b"JSON".to_vec()));
+            if !all.iter().any(|(n, _)| n == "Format") {
+                all.push(("Format".into(), b"JSON".to_vec()));
+            }
             let signed = sign_v1("POST", &all, key_id, &secret, &nonce, &date);
             encode_pairs(&signed)
         }
