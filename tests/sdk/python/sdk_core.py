@@ -3,7 +3,7 @@
 (the request classes): HMAC-SHA1 (V1) signing, POST with every parameter in the query, protocol
 http, the endpoint registered with AcsClient.add_endpoint (as in the fixture py-core-set-ok-addendpoint).
 
-Usage: sdk_core.py --endpoint 127.0.0.1:PORT --domain D --missing-domain M --cert-name N \
+Usage: sdk_core.py --endpoint 127.0.0.1:PORT --domain D --missing-domain M --cert-name N
            --cert chain.pem --key key.pem --not-after yyyy-MM-ddTHH:mm:ssZ
 with ALIBABA_CLOUD_ACCESS_KEY_ID / ALIBABA_CLOUD_ACCESS_KEY_SECRET in the environment.
 Prints one JSON object (what it observed) on stdout; exits 1 on any unexpected outcome.

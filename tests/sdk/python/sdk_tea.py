@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """The scenario through alibabacloud-live20161101 3.0.2 (the Tea/Darabonba SDK) with its defaults:
-ACS3-HMAC-SHA256 signing, POST with every parameter in the query, protocol http.
+ACS3-HMAC-SHA256 signing, POST with every parameter in the query, protocol http. With
+--signature-algorithm v2 the same SDK signs with HMAC-SHA1 (V1) instead
+(Config.signature_algorithm='v2', as in the fixtures py-tea-v1-*).
 
-Usage: sdk_tea.py --endpoint 127.0.0.1:PORT --domain D --missing-domain M --cert-name N \
+Usage: sdk_tea.py [--signature-algorithm v2] --endpoint 127.0.0.1:PORT --domain D --missing-domain M --cert-name N
            --cert chain.pem --key key.pem --not-after yyyy-MM-ddTHH:mm:ssZ
 with ALIBABA_CLOUD_ACCESS_KEY_ID / ALIBABA_CLOUD_ACCESS_KEY_SECRET in the environment.
 Prints one JSON object (what it observed) on stdout; exits 1 on any unexpected outcome.
@@ -25,6 +27,7 @@ def client(args, secret):
             endpoint=args.endpoint,
             protocol="http",
             region_id="cn-shanghai",
+            signature_algorithm=args.signature_algorithm,
         )
     )
 
@@ -41,7 +44,8 @@ def expect_error(name, call):
 
 def scenario(args):
     live = client(args, args.access_key_secret)
-    out = {"sdk": "alibabacloud-live20161101 3.0.2", "scheme": "ACS3-HMAC-SHA256"}
+    scheme = "HMAC-SHA1" if args.signature_algorithm == "v2" else "ACS3-HMAC-SHA256"
+    out = {"sdk": "alibabacloud-live20161101 3.0.2", "scheme": scheme}
 
     resp = live.add_live_domain(
         models.AddLiveDomainRequest(domain_name=args.domain, live_domain_type="liveVideo", region="cn-shanghai")
@@ -122,5 +126,14 @@ def scenario(args):
     return out
 
 
+def add_arguments(parser):
+    parser.add_argument(
+        "--signature-algorithm",
+        choices=["v2"],
+        default=None,
+        help="v2: sign with HMAC-SHA1 (V1); default: the SDK's default, ACS3-HMAC-SHA256",
+    )
+
+
 if __name__ == "__main__":
-    sdkcommon.run(scenario, __doc__)
+    sdkcommon.run(scenario, __doc__, add_arguments)

@@ -28,8 +28,10 @@ class Unexpected(Exception):
     """An outcome the scenario did not expect: the script fails with this message."""
 
 
-def parse_args(description):
-    parser = argparse.ArgumentParser(description=description)
+def parse_args(description, add_arguments=None):
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    if add_arguments:
+        add_arguments(parser)
     parser.add_argument("--endpoint", required=True, help="host:port of the livecert API (plain HTTP)")
     parser.add_argument("--domain", required=True, help="a domain name unique to this run")
     parser.add_argument("--missing-domain", required=True, help="a valid domain name that is not added")
@@ -96,9 +98,10 @@ def check_error(name, code, status, want=None):
     expect_eq(f"error {name}: HTTP status", status, want_status)
 
 
-def run(scenario, description):
-    """Runs scenario(args) -> dict, prints its JSON; exit 1 with a message on any failure."""
-    args = parse_args(description)
+def run(scenario, description, add_arguments=None):
+    """Runs scenario(args) -> dict, prints its JSON; exit 1 with a message on any failure.
+    add_arguments(parser), if given, declares the script's own options."""
+    args = parse_args(description, add_arguments)
     try:
         observed = scenario(args)
     except Unexpected as e:

@@ -12,6 +12,7 @@
 //! | test | SDK | signing | transport | leaf key |
 //! | --- | --- | --- | --- | --- |
 //! | [`python::tea_acs3`] | alibabacloud-live20161101 3.0.2 | ACS3-HMAC-SHA256 | POST, query | RSA-2048, PKCS#1 |
+//! | [`python::tea_v1`] | the same, `signature_algorithm='v2'` | HMAC-SHA1 | POST, query | P-256, SEC1 |
 //! | [`python::core_v1`] | aliyun-python-sdk-core 2.16.1 + aliyun-python-sdk-live 3.9.75 | HMAC-SHA1 | POST, query | P-256, PKCS#8 |
 //! | [`node::pop_core_get`] | @alicloud/pop-core 1.8.0 | HMAC-SHA1 | GET, query | RSA-2048, PKCS#8 |
 //! | [`node::pop_core_post`] | @alicloud/pop-core 1.8.0 | HMAC-SHA1 | POST, form body | P-256, SEC1 |

@@ -1,4 +1,5 @@
-//! The Python SDKs: `tests/sdk/python/sdk_tea.py` (ACS3) and `tests/sdk/python/sdk_core.py` (V1).
+//! The Python SDKs: `tests/sdk/python/sdk_tea.py` (ACS3 by default, V1 with `v2`) and
+//! `tests/sdk/python/sdk_core.py` (V1).
 
 use crate::harness::{self, Expect, KeySpec, Runtime};
 
@@ -16,6 +17,30 @@ async fn tea_acs3() {
         &observed,
         &Expect {
             scheme: "ACS3-HMAC-SHA256",
+            wrong_secret_code: "SignatureDoesNotMatch",
+            wrong_secret_message_has_string_to_sign: true,
+        },
+    );
+}
+
+/// The same SDK with `signature_algorithm='v2'`: HMAC-SHA1 (V1), `Format=json` in lower case.
+#[tokio::test(flavor = "multi_thread")]
+async fn tea_v1() {
+    let Some(python) = harness::python() else {
+        return;
+    };
+    let run = harness::Run::start("py-tea-v1", KeySpec::P256Sec1).await;
+    let observed = run
+        .script(
+            &Runtime::Python(python),
+            "python/sdk_tea.py",
+            &["--signature-algorithm", "v2"],
+        )
+        .await;
+    run.assert_observed(
+        &observed,
+        &Expect {
+            scheme: "HMAC-SHA1",
             wrong_secret_code: "SignatureDoesNotMatch",
             wrong_secret_message_has_string_to_sign: true,
         },
