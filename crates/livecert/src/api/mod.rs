@@ -232,10 +232,10 @@ pub async fn handle(
             let code = failure.error.code.code();
             match &failure.cause {
                 Some(cause) => {
-                    warn!(request_id = %request_id, action = action_name, access_key_id = access_key_id.as_deref().unwrap_or("-"), peer = %peer, code, cause = %cause, elapsed_us, "call failed")
+                    warn!(request_id = %request_id, action = action_name, access_key_id = access_key_id.as_deref().unwrap_or("-"), peer = %peer, code, cause = %cause, elapsed_us, "call failed");
                 }
                 None => {
-                    info!(request_id = %request_id, action = action_name, access_key_id = access_key_id.as_deref().unwrap_or("-"), peer = %peer, code, elapsed_us, "call refused")
+                    info!(request_id = %request_id, action = action_name, access_key_id = access_key_id.as_deref().unwrap_or("-"), peer = %peer, code, elapsed_us, "call refused");
                 }
             }
             render::error(

@@ -21,7 +21,7 @@ fn start(dir: &Path) -> (Child, SocketAddr) {
         .expect("free port")
         .port();
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
-    let child = Command::new(env!("CARGO_BIN_EXE_livecert"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_livecert"))
         .args(["serve", "--listen", &addr.to_string(), "--data-dir"])
         .arg(dir)
         .env("LIVECERT_LOG", "warn")
@@ -35,6 +35,8 @@ fn start(dir: &Path) -> (Child, SocketAddr) {
         }
         std::thread::sleep(Duration::from_millis(25));
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("livecert serve did not open {addr}");
 }
 
@@ -206,7 +208,7 @@ async fn acknowledged_writes_survive_kill_9() {
                 .iter()
                 .filter(|(dd, _)| dd == &domain)
                 .map(|(_, n)| n)
-                .last();
+                .next_back();
             if let Some(last) = last_ack {
                 let index = |n: &str| {
                     n.rsplit('-')
