@@ -11,6 +11,9 @@ use livecert_core::protocol::client::{encode_pairs, sign_v1};
 use livecert_core::secret::Secret;
 use livecert_core::timefmt::format_utc;
 
+use livecert_core::names::DomainName;
+use livecert_store::{AccountId, DomainFlags, DomainStatus};
+
 use crate::certs::{self_signed, Alg};
 use crate::harness::{send, signed_request, Reply, Scheme, TestServer, TEST_ID, TEST_SECRET};
 
@@ -26,6 +29,13 @@ enum Req {
         key_id: &'static str,
         secret: &'static str,
         offset: i64,
+    },
+    /// Signed with another key, V3, form body.
+    SignedBy {
+        key_id: &'static str,
+        secret: &'static str,
+        action: &'static str,
+        params: Vec<Pair>,
     },
     /// The same signed request sent twice; the row checks the second answer.
     Replayed(Vec<Pair>),
@@ -95,6 +105,16 @@ async fn run(server: &TestServer, req: Req) -> Reply {
                     secret,
                     now + offset,
                 )
+                .await
+        }
+        Req::SignedBy {
+            key_id,
+            secret,
+            action,
+            params,
+        } => {
+            server
+                .call_with(Scheme::V3, action, params, key_id, secret, now)
                 .await
         }
         Req::Replayed(params) => {
@@ -210,6 +230,83 @@ async fn every_reachable_error_code_by_a_real_request() {
     );
     send(foreign).await.ok();
 
+    // Operator states, set through the store as `livecert admin` will: one domain per mode, a
+    // suspended account, a disabled key.
+    for name in [
+        "locked",
+        "safe",
+        "protected",
+        "offline",
+        "required",
+        "mutex",
+    ] {
+        server.add_domain(&format!("{name}.example.com")).await;
+    }
+    let flags = |f: &dyn Fn(&mut DomainFlags)| {
+        let mut flags = DomainFlags::default();
+        f(&mut flags);
+        flags
+    };
+    for (name, f) in [
+        ("locked", flags(&|f| f.locked = true)),
+        ("safe", flags(&|f| f.safe_mode = true)),
+        ("protected", flags(&|f| f.protected_mode = true)),
+        ("required", flags(&|f| f.https_required = true)),
+        (
+            "mutex",
+            flags(&|f| f.functions = vec!["http_only".to_owned()]),
+        ),
+    ] {
+        let domain = DomainName::parse(&format!("{name}.example.com")).expect("domain");
+        server
+            .store
+            .set_domain_flags(&domain, f, now)
+            .await
+            .expect("flags");
+    }
+    let offline = DomainName::parse("offline.example.com").expect("domain");
+    server
+        .store
+        .set_domain_status(
+            server_account(&server).await,
+            &offline,
+            DomainStatus::Offline,
+            now,
+        )
+        .await
+        .expect("offline");
+    let suspended = server.store.create_account(now).await.expect("account");
+    server
+        .store
+        .import_access_key(
+            suspended,
+            "suspendedid",
+            &Secret::new(b"suspendedsecret".to_vec()),
+            now,
+        )
+        .await
+        .expect("key");
+    server
+        .store
+        .set_account_active(suspended, false)
+        .await
+        .expect("suspend");
+    server
+        .store
+        .import_access_key(
+            server_account(&server).await,
+            "disabledid",
+            &Secret::new(b"disabledsecret".to_vec()),
+            now,
+        )
+        .await
+        .expect("key");
+    server
+        .store
+        .set_access_key_active("disabledid", false)
+        .await
+        .expect("disable");
+
     let b = self_signed(&["live.example.com"], now - DAY, now + 90 * DAY, Alg::P256);
     let expired = self_signed(&["live.example.com"], now - 90 * DAY, now - DAY, Alg::P256);
     let future = self_signed(&["live.example.com"], now + 3600, now + 90 * DAY, Alg::P256);
@@ -237,6 +334,7 @@ async fn every_reachable_error_code_by_a_real_request() {
         Row { what: "Format=YAML", req: Req::Signed(Scheme::V3, "DescribeLiveCertificateList", p(&[("Format", "YAML")])), status: 400, code: "InvalidParameter" },
         Row { what: "a parameter twice in one source", req: Req::Http { method: "POST", target: "/?Action=A&Action=B".into(), body: vec![] }, status: 400, code: "InvalidParameter" },
         Row { what: "malformed percent-encoding", req: Req::Http { method: "POST", target: "/?Signature=%zz".into(), body: vec![] }, status: 400, code: "InvalidParameter" },
+        Row { what: "a disabled AccessKey", req: Req::SignedBy { key_id: "disabledid", secret: "disabledsecret", action: "DescribeLiveCertificateList", params: vec![] }, status: 400, code: "InvalidAccessKeyId.Inactive" },
         // ---- SetLiveDomainCertificate, rows 1–5 ----
         Row { what: "row 1", req: Req::Signed(Scheme::V3, "SetLiveDomainCertificate", p(&[("SSLProtocol", "off")])), status: 400, code: "MissingParameter" },
         Row { what: "row 2", req: Req::Signed(Scheme::V3, "SetLiveDomainCertificate", p(&[("DomainName", "bad_name.com")])), status: 400, code: "InvalidParameter" },
@@ -244,9 +342,19 @@ async fn every_reachable_error_code_by_a_real_request() {
         Row { what: "row 4, CertType", req: Req::Signed(Scheme::V3, "SetLiveDomainCertificate", p(&[("DomainName", "live.example.com"), ("SSLProtocol", "on"), ("CertType", "Upload")])), status: 400, code: "SetDomainCertificate.ParameterError" },
         Row { what: "row 4, SSLPub without SSLProtocol", req: Req::Signed(Scheme::V1, "SetLiveDomainCertificate", p(&[("DomainName", "live.example.com"), ("SSLPub", &a.chain_pem)])), status: 400, code: "SetDomainCertificate.ParameterError" },
         Row { what: "row 5", req: Req::Signed(Scheme::V3, "SetLiveDomainCertificate", set(&[("CertName", &long_name)])), status: 400, code: "InvalidCertName.TooLong" },
+        // ---- row 6 ----
+        Row { what: "row 6, a suspended account sets", req: Req::SignedBy { key_id: "suspendedid", secret: "suspendedsecret", action: "SetLiveDomainCertificate", params: p(&[("DomainName", "live.example.com"), ("SSLProtocol", "off")]) }, status: 400, code: "AuthenticationFailed" },
+        Row { what: "a suspended account adds a domain", req: Req::SignedBy { key_id: "suspendedid", secret: "suspendedsecret", action: "AddLiveDomain", params: p(&[("DomainName", "susp.example.com"), ("LiveDomainType", "liveVideo"), ("Region", "cn-shanghai")]) }, status: 400, code: "AuthenticationFailed" },
         // ---- row 7 ----
         Row { what: "row 7, unknown domain", req: Req::Signed(Scheme::V3, "SetLiveDomainCertificate", p(&[("DomainName", "unknown.example.com"), ("SSLProtocol", "off")])), status: 400, code: "IllegalOperationDomain" },
         Row { what: "row 7, another account's domain", req: Req::Signed(Scheme::V3, "SetLiveDomainCertificate", p(&[("DomainName", "foreign.example.com"), ("SSLProtocol", "off")])), status: 400, code: "IllegalOperationDomain" },
+        // ---- rows 8–12, 16 ----
+        Row { what: "row 8", req: Req::Signed(Scheme::V3, "SetLiveDomainCertificate", p(&[("DomainName", "locked.example.com"), ("SSLProtocol", "off")])), status: 403, code: "IllegalOperation" },
+        Row { what: "row 9", req: Req::Signed(Scheme::V3, "SetLiveDomainCertificate", p(&[("DomainName", "safe.example.com"), ("SSLProtocol", "off")])), status: 400, code: "DomainInSafeMode" },
+        Row { what: "row 10", req: Req::Signed(Scheme::V3, "SetLiveDomainCertificate", p(&[("DomainName", "protected.example.com"), ("SSLProtocol", "off")])), status: 400, code: "DomainInProtectedMode" },
+        Row { what: "row 11", req: Req::Signed(Scheme::V3, "SetLiveDomainCertificate", p(&[("DomainName", "offline.example.com"), ("SSLProtocol", "off")])), status: 400, code: "InvalidDomain.notOnline" },
+        Row { what: "row 12", req: Req::Signed(Scheme::V1, "SetLiveDomainCertificate", p(&[("DomainName", "required.example.com"), ("SSLProtocol", "off")])), status: 400, code: "Certificate.NotPermittedOff" },
+        Row { what: "row 16", req: Req::Signed(Scheme::V3, "SetLiveDomainCertificate", p(&[("DomainName", "mutex.example.com"), ("SSLProtocol", "on"), ("SSLPub", &a.chain_pem), ("SSLPri", &a.key_pem)])), status: 400, code: "FunctionMutex" },
         // ---- rows 17–21 ----
         Row { what: "row 17", req: Req::Signed(Scheme::V3, "SetLiveDomainCertificate", set(&[("SSLPri", &a.key_pem)])), status: 400, code: "SSLPub.MissingParameter" },
         Row { what: "row 18", req: Req::Signed(Scheme::V3, "SetLiveDomainCertificate", set(&[("SSLPub", &a.chain_pem)])), status: 400, code: "SSLPri.MissingParameter" },
@@ -325,4 +433,15 @@ async fn every_reachable_error_code_by_a_real_request() {
         )
         .await;
     assert_eq!(info.ok()["CertInfos"]["CertInfo"][0]["CertName"], "bound");
+}
+
+/// The account of the server's `testid` key.
+async fn server_account(server: &TestServer) -> AccountId {
+    server
+        .store
+        .access_key(TEST_ID)
+        .await
+        .expect("lookup")
+        .expect("testid exists")
+        .account_id
 }
