@@ -4,6 +4,7 @@
 mod certs;
 mod crash;
 mod errors;
+mod faults;
 mod fixtures;
 mod flows;
 mod harness;
