@@ -78,7 +78,9 @@ impl Reply {
 /// A running server.
 pub struct TestServer {
     pub addr: SocketAddr,
+    /// The pinned clock (a live server's is pinned too but unused: it runs on the system clock).
     pub clock: Arc<ManualClock>,
+    live: bool,
     pub store: Store,
     pub dir: tempfile::TempDir,
     shutdown: Option<oneshot::Sender<()>>,
@@ -89,6 +91,17 @@ impl TestServer {
     /// Starts a server whose clock is pinned at `now`, with `testid`/`testsecret` imported into a
     /// new account.
     pub async fn start_at(now: i64) -> Self {
+        Self::start_with(now, false).await
+    }
+
+    /// Starts a server on the system clock (for clients that sign with the real time, such as
+    /// the official SDKs), with `testid`/`testsecret` imported into a new account.
+    pub async fn start_live() -> Self {
+        use livecert::clock::Clock;
+        Self::start_with(livecert::clock::SystemClock.now(), true).await
+    }
+
+    async fn start_with(now: i64, live: bool) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let data = DataDir::open(dir.path()).expect("data dir");
         let store = livecert::server::open_store(&data, None).expect("store opens");
@@ -105,7 +118,11 @@ impl TestServer {
         let clock = Arc::new(ManualClock::new(now));
         let state = Arc::new(AppState {
             store: store.clone(),
-            clock: clock.clone(),
+            clock: if live {
+                Arc::new(livecert::clock::SystemClock)
+            } else {
+                clock.clone()
+            },
             nonces: Arc::new(MemoryNonces::new(100_000)),
             config: ApiConfig::default(),
         });
@@ -120,6 +137,7 @@ impl TestServer {
         Self {
             addr,
             clock,
+            live,
             store,
             dir,
             shutdown: Some(tx),
@@ -159,10 +177,14 @@ impl TestServer {
         .await
     }
 
-    /// The pinned clock's now.
+    /// The server clock's now.
     pub fn clock_now(&self) -> i64 {
         use livecert::clock::Clock;
-        self.clock.now()
+        if self.live {
+            livecert::clock::SystemClock.now()
+        } else {
+            self.clock.now()
+        }
     }
 
     /// A signed call with any key, parameters as bytes, signed at `signed_at`.

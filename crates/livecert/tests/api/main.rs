@@ -8,3 +8,4 @@ mod faults;
 mod fixtures;
 mod flows;
 mod harness;
+mod sdk;

@@ -2,31 +2,26 @@
 //! process, generating the run's certificate, running a client script and asserting its JSON.
 
 use std::io::Write as _;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
-use livecert::api::nonce::MemoryNonces;
-use livecert::api::{ApiConfig, AppState};
 use livecert::clock::{Clock, SystemClock};
-use livecert::datadir::DataDir;
-use livecert_core::secret::Secret;
 use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
     Issuer, KeyPair, KeyUsagePurpose,
 };
 use serde_json::Value;
+
+use crate::harness::{TestServer, TEST_ID, TEST_SECRET};
 use sha2::{Digest, Sha256};
 use tempfile::TempDir;
 use time::{macros::format_description, OffsetDateTime};
-use tokio::net::TcpListener;
 
 /// The AccessKey imported into each run's store.
-const ACCESS_KEY_ID: &str = "testid";
-const ACCESS_KEY_SECRET: &str = "testsecret";
+const ACCESS_KEY_ID: &str = TEST_ID;
+const ACCESS_KEY_SECRET: &str = TEST_SECRET;
 /// The issuing CA's subject: `Issuer` in the list is its CN, `CertOrg` in the info its O.
 const CA_CN: &str = "livecert SDK test CA";
 const CA_ORG: &str = "Livecert SDK Tests";
@@ -118,7 +113,8 @@ pub fn node() -> Option<NodeRuntime> {
 
 /// One test's server, certificate and names.
 pub struct Run {
-    addr: SocketAddr,
+    /// The server, running until the run is dropped.
+    server: TestServer,
     domain: String,
     missing_domain: String,
     cert_name: String,
@@ -134,12 +130,12 @@ impl Run {
     /// certificate for a domain unique to this run; `tag` names the run in its domain and CertName.
     pub async fn start(tag: &str, key: KeySpec) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
-        let addr = start_server(&dir.path().join("data")).await;
+        let server = TestServer::start_live().await;
         let unique = &uuid::Uuid::new_v4().simple().to_string()[..8];
         let domain = format!("{tag}-{unique}.sdk.livecert.test");
         let cert = generate(dir.path(), &domain, key);
         Self {
-            addr,
+            server,
             missing_domain: format!("missing-{tag}-{unique}.sdk.livecert.test"),
             // A space and a non-ASCII character: each SDK encodes them its own way (`+`, `%20`,
             // UTF-8 percent-encoding) and livecert must verify every one.
@@ -174,7 +170,7 @@ impl Run {
         };
         cmd.args(extra)
             .arg("--endpoint")
-            .arg(self.addr.to_string())
+            .arg(self.server.addr.to_string())
             .args(["--domain", &self.domain])
             .args(["--missing-domain", &self.missing_domain])
             .args(["--cert-name", &self.cert_name])
@@ -202,7 +198,7 @@ impl Run {
             output.status.success(),
             "{shown} failed ({}) against livecert at {}\n--- stderr ---\n{stderr}\n--- stdout ---\n{stdout}",
             output.status,
-            self.addr
+            self.server.addr
         );
         let line = stdout
             .lines()
@@ -359,38 +355,6 @@ struct Generated {
     leaf_sha256: String,
     /// Leaf then CA, each as standard PEM (64-character lines, `\n`).
     normalised_chain: String,
-}
-
-/// Starts livecert on `127.0.0.1:0` over a fresh SQLite store in `data_dir` with the system
-/// clock, imports the AccessKey, and returns the address.
-async fn start_server(data_dir: &Path) -> SocketAddr {
-    let data = DataDir::open(data_dir).expect("data dir");
-    let store = livecert::server::open_store(&data, None).expect("store");
-    let now = SystemClock.now();
-    let account = store.create_account(now).await.expect("create_account");
-    store
-        .import_access_key(
-            account,
-            ACCESS_KEY_ID,
-            &Secret::new(ACCESS_KEY_SECRET.as_bytes().to_vec()),
-            now,
-        )
-        .await
-        .expect("import_access_key");
-    let state = Arc::new(AppState {
-        store,
-        clock: Arc::new(SystemClock),
-        nonces: Arc::new(MemoryNonces::new(100_000)),
-        config: ApiConfig::default(),
-    });
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("local addr");
-    tokio::spawn(livecert::api::serve(
-        listener,
-        state,
-        std::future::pending(),
-    ));
-    addr
 }
 
 /// A CA (P-256) and a leaf for `domain` (DNS SAN and CN) valid from now − 1 day to now + 90 days

@@ -2,7 +2,7 @@
 //! default: every parameter in the query) and by POST (every parameter, Signature included, in a
 //! form body).
 
-use crate::harness::{self, Expect, KeySpec, Runtime};
+use crate::sdk::harness::{self, Expect, KeySpec, Runtime};
 
 const EXPECT: Expect = Expect {
     scheme: "HMAC-SHA1",

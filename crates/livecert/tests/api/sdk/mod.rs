@@ -1,4 +1,4 @@
-//! Real-SDK tests: the pinned official Alibaba Cloud SDKs call a livecert server started in this
+//! Real-SDK tests (module `sdk` of the API test binary): the pinned official Alibaba Cloud SDKs call a livecert server started in this
 //! process (spec/protocol.md; STYLE.md "Tests").
 //!
 //! Each test starts a server on `127.0.0.1:0` with the system clock (the SDKs sign with the real

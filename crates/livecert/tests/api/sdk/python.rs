@@ -1,7 +1,7 @@
 //! The Python SDKs: `tests/sdk/python/sdk_tea.py` (ACS3 by default, V1 with `v2`) and
 //! `tests/sdk/python/sdk_core.py` (V1).
 
-use crate::harness::{self, Expect, KeySpec, Runtime};
+use crate::sdk::harness::{self, Expect, KeySpec, Runtime};
 
 /// alibabacloud-live20161101 3.0.2 with its defaults: ACS3-HMAC-SHA256, POST, parameters in the query.
 #[tokio::test(flavor = "multi_thread")]
