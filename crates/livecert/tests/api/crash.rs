@@ -231,3 +231,21 @@ async fn acknowledged_writes_survive_kill_9() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_second_serve_on_the_same_data_directory_refuses_to_start() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (mut first, addr) = start(dir.path());
+    let out = Command::new(env!("CARGO_BIN_EXE_livecert"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .expect("second livecert runs");
+    assert!(!out.status.success(), "a second serve must not start");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("another `livecert serve`"), "{stderr}");
+    // The first one still answers.
+    assert!(std::net::TcpStream::connect(addr).is_ok());
+    let _ = first.kill();
+    let _ = first.wait();
+}
