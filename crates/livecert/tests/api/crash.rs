@@ -249,3 +249,24 @@ async fn a_second_serve_on_the_same_data_directory_refuses_to_start() {
     let _ = first.kill();
     let _ = first.wait();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_stops_serve_cleanly() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (mut child, _addr) = start(dir.path());
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+    for _ in 0..400 {
+        if let Some(exit) = child.try_wait().expect("wait") {
+            assert!(exit.success(), "serve exits 0 on SIGTERM, got {exit}");
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("serve did not stop within 10 s of SIGTERM");
+}
