@@ -34,7 +34,8 @@ impl DomainName {
     pub fn parse(input: &str) -> Result<Self, DomainNameError> {
         let err = |why: &str| {
             Err(DomainNameError(format!(
-                "\"{input}\" is not a valid domain name: {why}."
+                "\"{}\" is not a valid domain name: {why}.",
+                input.escape_debug()
             )))
         };
         if input.is_empty() {
@@ -132,11 +133,19 @@ impl CertName {
                 "CertName is empty: give 1 to 128 characters.",
             ));
         }
-        if let Some(c) = input.chars().find(|c| c.is_control()) {
+        if let Some(c) = input
+            .chars()
+            .find(|&c| c.is_control() || is_noncharacter(c))
+        {
+            let kind = if c.is_control() {
+                "control character"
+            } else {
+                "noncharacter"
+            };
             return Err(ApiError::new(
                 ErrorCode::SetDomainCertificateParameterError,
                 format!(
-                    "CertName contains the control character U+{:04X}: remove it.",
+                    "CertName contains the {kind} U+{:04X}: remove it.",
                     c as u32
                 ),
             ));
@@ -174,6 +183,13 @@ impl fmt::Debug for CertName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "CertName({:?})", self.0)
     }
+}
+
+/// Unicode noncharacters (U+FDD0–U+FDEF and the last two code points of every plane): never
+/// meant for interchange, and U+FFFE / U+FFFF cannot appear in XML responses.
+fn is_noncharacter(c: char) -> bool {
+    let v = c as u32;
+    (0xFDD0..=0xFDEF).contains(&v) || (v & 0xFFFE) == 0xFFFE
 }
 
 #[cfg(test)]
@@ -228,5 +244,13 @@ mod tests {
             CertName::parse("a\u{7}b").unwrap_err().code,
             ErrorCode::SetDomainCertificateParameterError
         );
+        assert_eq!(
+            CertName::parse("bad\u{FFFE}xml").unwrap_err().code,
+            ErrorCode::SetDomainCertificateParameterError
+        );
+        assert!(DomainName::parse("a\u{1}b.com")
+            .unwrap_err()
+            .to_string()
+            .contains("a\\u{1}b.com"));
     }
 }

@@ -368,7 +368,7 @@ fn detect_scheme(
             })
         }
         _ => {
-            let sts = v1::string_to_sign(req.method, params);
+            let sts = v1::shown_string_to_sign(req.method, params);
             let error = ApiError::new(ErrorCode::IncompleteSignature, string_to_sign_detail(&sts));
             Err((error, Format::Json))
         }

@@ -40,6 +40,31 @@ pub fn string_to_sign(method: &str, params: &Params) -> String {
     )
 }
 
+/// Parameters whose values never appear in an echoed StringToSign: a private key sent back in an
+/// error message would end up in clients' logs (spec/README.md, decision 5).
+pub const REDACTED_PARAMETERS: &[&str] = &["SSLPri"];
+
+/// The StringToSign shown in `SignatureDoesNotMatch` / `IncompleteSignature` messages: the real one,
+/// except that the values of [`REDACTED_PARAMETERS`] are replaced by `REDACTED`. It equals
+/// [`string_to_sign`] whenever the request carries none of them.
+pub fn shown_string_to_sign(method: &str, params: &Params) -> String {
+    if REDACTED_PARAMETERS
+        .iter()
+        .all(|name| !params.contains(name))
+    {
+        return string_to_sign(method, params);
+    }
+    let shown = Params::from_pairs(params.iter().map(|(name, value)| {
+        let value = if REDACTED_PARAMETERS.contains(&name) {
+            b"REDACTED".to_vec()
+        } else {
+            value.to_vec()
+        };
+        (name.to_owned(), value)
+    }));
+    string_to_sign(method, &shown)
+}
+
 /// The signature (§3 step 6): base64(HMAC-SHA1(key = secret + `&`, StringToSign)).
 pub fn signature(string_to_sign: &str, secret: &Secret) -> String {
     let mut key = Zeroizing::new(Vec::with_capacity(secret.expose().len() + 1));
@@ -66,7 +91,7 @@ pub(super) fn verify(
         Err(api_error!(
             SignatureDoesNotMatch,
             "{}",
-            string_to_sign_detail(&sts)
+            string_to_sign_detail(&shown_string_to_sign(method, params))
         ))
     }
 }
@@ -81,6 +106,22 @@ mod tests {
                 .iter()
                 .map(|(n, v)| ((*n).to_owned(), v.as_bytes().to_vec())),
         )
+    }
+
+    #[test]
+    fn a_mismatch_never_echoes_the_private_key() {
+        let p = params(&[
+            ("Action", "SetLiveDomainCertificate"),
+            ("SSLPri", "-----BEGIN PRIVATE KEY-----\nMIIE"),
+        ]);
+        let e = verify("POST", &p, "wrong", &Secret::new(b"s".to_vec())).unwrap_err();
+        assert!(!e.message().contains("PRIVATE"), "{}", e.message());
+        assert!(e.message().contains("SSLPri%3DREDACTED"), "{}", e.message());
+        let plain = params(&[("Action", "DescribeRegions")]);
+        assert_eq!(
+            shown_string_to_sign("GET", &plain),
+            string_to_sign("GET", &plain)
+        );
     }
 
     /// protocol.md §3, first vector: Alibaba's documented example.

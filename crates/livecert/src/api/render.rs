@@ -147,7 +147,10 @@ fn escape_into(out: &mut String, text: &str) {
             '&' => out.push_str("&amp;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&apos;"),
-            c if (c as u32) < 0x20 && c != '\n' && c != '\r' && c != '\t' => {}
+            // Not XML 1.0 characters (XML 1.0 §2.2): dropped rather than breaking the document.
+            c if ((c as u32) < 0x20 && c != '\n' && c != '\r' && c != '\t')
+                || c == '\u{FFFE}'
+                || c == '\u{FFFF}' => {}
             c => out.push(c),
         }
     }
@@ -157,6 +160,14 @@ fn escape_into(out: &mut String, text: &str) {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn characters_xml_cannot_carry_are_dropped() {
+        let Value::Object(body) = json!({"CertName": "a\u{FFFE}b\u{1}c\u{FFFF}"}) else {
+            unreachable!()
+        };
+        assert!(to_xml("R", &body).contains("<CertName>abc</CertName>"));
+    }
 
     #[test]
     fn lists_repeat_their_item_element() {
