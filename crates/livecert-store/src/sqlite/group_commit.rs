@@ -9,6 +9,7 @@
 //! BEGIN IMMEDIATE
 //!   SAVEPOINT call; <call 1>; RELEASE call            -- success
 //!   SAVEPOINT call; <call 2>; ROLLBACK TO call; RELEASE call   -- refusal or failure: only call 2 undone
+//!   SAVEPOINT call; <call 3>; ROLLBACK TO call; RELEASE call   -- dry run: undone whatever happened
 //!   ...
 //! COMMIT                                              -- WAL + synchronous=FULL: durable on return
 //! answer every call of the group
@@ -18,7 +19,14 @@
 //! power loss. If BEGIN fails every call gets its error (`Unavailable` when busy); if COMMIT or a
 //! savepoint statement fails, or SQLite rolls the transaction back on its own (disk full, I/O
 //! error), the whole group is rolled back and every call gets [`StoreError::Failed`]. A call that
-//! panics is answered `Failed` and only its savepoint is rolled back. Operator requests that must
+//! panics is answered `Failed` and only its savepoint is rolled back.
+//!
+//! A dry-run call ([`Writer::call_with`] with `dry_run = true`) runs exactly like any other call,
+//! on the same transaction state, and is answered with its own result, but its savepoint is always
+//! rolled back: it writes nothing, and the change counter (bumped by triggers inside the
+//! savepoint) does not move. It is still answered only after its group's COMMIT, so it gets
+//! `Failed` when the group fails, like its neighbours. (A constraint checked only at COMMIT — a
+//! deferred foreign key — would not be seen by a dry run; the schema has none.) Operator requests that must
 //! run outside a transaction (a WAL checkpoint) are queued on the same channel and run between
 //! groups. The thread ends when the last [`Writer`] handle is dropped, after answering what is queued.
 
@@ -69,12 +77,29 @@ impl Writer {
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, WriteError> + Send + 'static,
     {
+        self.call_with(touches, false, work).await
+    }
+
+    /// [`Writer::call`], or with `dry_run` the same call whose savepoint is rolled back whatever
+    /// `work` returned: its result is answered (after the group's COMMIT, as always), nothing it
+    /// did is kept.
+    pub(crate) async fn call_with<T, F>(
+        &self,
+        touches: Touches,
+        dry_run: bool,
+        work: F,
+    ) -> Result<T, WriteError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, WriteError> + Send + 'static,
+    {
         let (reply, answer) = oneshot::channel();
         let call = Call {
             work: Some(work),
             outcome: None,
             reply,
             touches,
+            dry_run,
         };
         self.queue
             .send(Message::Call(Box::new(call)))
@@ -104,6 +129,8 @@ trait Job: Send {
     fn run(&mut self, conn: &Connection) -> bool;
     /// What the call touches.
     fn touches(&self) -> Touches;
+    /// A dry run: its savepoint is rolled back even when it succeeded.
+    fn dry_run(&self) -> bool;
     /// Sends the answer: the work's own result if the group committed, else the group's error.
     fn answer(self: Box<Self>, group: Result<(), &StoreError>);
 }
@@ -113,6 +140,7 @@ struct Call<T, F> {
     outcome: Option<Result<T, WriteError>>,
     reply: oneshot::Sender<Result<T, WriteError>>,
     touches: Touches,
+    dry_run: bool,
 }
 
 impl<T, F> Job for Call<T, F>
@@ -135,6 +163,10 @@ where
 
     fn touches(&self) -> Touches {
         self.touches
+    }
+
+    fn dry_run(&self) -> bool {
+        self.dry_run
     }
 
     fn answer(self: Box<Self>, group: Result<(), &StoreError>) {
@@ -168,7 +200,10 @@ fn run(conn: &Connection, inbox: &mpsc::Receiver<Message>, keys: &KeyCache) {
             let group = run_group(conn, &mut jobs);
             if let Err(e) = &group {
                 tracing::warn!(calls = jobs.len(), error = %e, "a write group failed");
-            } else if jobs.iter().any(|j| j.touches() == Touches::Keys) {
+            } else if jobs
+                .iter()
+                .any(|j| j.touches() == Touches::Keys && !j.dry_run())
+            {
                 keys.invalidate();
             }
             for job in jobs.drain(..) {
@@ -197,7 +232,8 @@ fn run_group(conn: &Connection, jobs: &mut [Box<dyn Job>]) -> Result<(), StoreEr
     Ok(())
 }
 
-/// Runs one call in its own savepoint. An error here is fatal for the group.
+/// Runs one call in its own savepoint, rolled back if the call failed or is a dry run. An error
+/// here is fatal for the group.
 fn run_one(conn: &Connection, job: &mut dyn Job) -> Result<(), StoreError> {
     exec(conn, "SAVEPOINT call").map_err(sql_failed)?;
     let ok = job.run(conn);
@@ -206,7 +242,7 @@ fn run_one(conn: &Connection, job: &mut dyn Job) -> Result<(), StoreError> {
             "SQLite rolled the transaction back (I/O error, disk full or busy)".into(),
         ));
     }
-    if !ok {
+    if !ok || job.dry_run() {
         exec(conn, "ROLLBACK TO call").map_err(sql_failed)?;
     }
     exec(conn, "RELEASE call").map_err(sql_failed)?;

@@ -271,7 +271,8 @@ pub(crate) fn set_https_off(
 }
 
 /// Rows 7–11 and 23–29 of SetLiveDomainCertificate with `SSLProtocol=on`, `CertType=upload`.
-/// `key_sealed` is the upload's private key, sealed with the master key.
+/// `key_sealed` is the upload's private key, sealed with the master key. Returns the outcome and
+/// whether a new record was created (a dry run reports such a record's CertId as 0).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn set_upload(
     conn: &Connection,
@@ -282,7 +283,7 @@ pub(crate) fn set_upload(
     upload: &CheckedUpload,
     key_sealed: &[u8],
     now: i64,
-) -> Result<UploadOutcome, WriteError> {
+) -> Result<(UploadOutcome, bool), WriteError> {
     require_online(&domain_for_change(conn, account_id, name)?)?;
     let snapshot = library_snapshot(
         conn,
@@ -292,6 +293,7 @@ pub(crate) fn set_upload(
     )?;
     let decision =
         decide_upload(&snapshot, upload, force_set, name).map_err(WriteError::Refused)?;
+    let created = matches!(decision.write, LibraryWrite::Create);
     let cert_id = match decision.write {
         LibraryWrite::Create => {
             insert_certificate(conn, account_id, cert_name, upload, key_sealed, now)?
@@ -305,9 +307,12 @@ pub(crate) fn set_upload(
     let cert_name = cert_name.clone();
     if decision.bind {
         bind(conn, name, cert_id, now)?;
-        Ok(UploadOutcome::Bound { cert_id, cert_name })
+        Ok((UploadOutcome::Bound { cert_id, cert_name }, created))
     } else {
-        Ok(UploadOutcome::StoredNotEffective { cert_id, cert_name })
+        Ok((
+            UploadOutcome::StoredNotEffective { cert_id, cert_name },
+            created,
+        ))
     }
 }
 

@@ -23,7 +23,7 @@ use http::{Method, Request, Response};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use livecert_core::action::Action;
@@ -41,6 +41,13 @@ use render::ErrorDocs;
 
 /// Largest form body in bytes (protocol.md §1); larger → 413 `RequestEntityTooLarge`.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// Time a client has to send a request's headers.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// Time a client has to send a request's body once its headers arrived.
+pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(60);
+/// Largest HTTP/2 header list (request target and headers), in bytes.
+pub const MAX_H2_HEADER_LIST_BYTES: u32 = 128 * 1024;
 
 /// Settings of the API that are not the store or the clock.
 #[derive(Debug, Clone)]
@@ -153,7 +160,17 @@ pub async fn serve(
     state: Arc<AppState>,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
-    let builder = auto::Builder::new(TokioExecutor::new());
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    // A client has 30 s to send a request's headers (slow or stalled clients are dropped), and an
+    // HTTP/2 request target may be as long as an HTTP/1.1 one (protocol.md §1: 65,534 bytes).
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_header_list_size(MAX_H2_HEADER_LIST_BYTES);
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
     loop {
@@ -299,10 +316,20 @@ async fn read_request(req: Request<Incoming>) -> Result<RawRequest, ApiError> {
             headers.push(("host".to_owned(), authority.as_str().as_bytes().to_vec()));
         }
     }
-    let body = match Limited::new(req.into_body(), MAX_BODY_BYTES)
-        .collect()
-        .await
-    {
+    let read = tokio::time::timeout(
+        BODY_READ_TIMEOUT,
+        Limited::new(req.into_body(), MAX_BODY_BYTES).collect(),
+    );
+    let Ok(read) = read.await else {
+        return Err(ApiError::invalid(
+            "body",
+            format!(
+                "The request body did not arrive within {} s.",
+                BODY_READ_TIMEOUT.as_secs()
+            ),
+        ));
+    };
+    let body = match read {
         Ok(collected) => collected.to_bytes(),
         Err(e)
             if e.downcast_ref::<http_body_util::LengthLimitError>()

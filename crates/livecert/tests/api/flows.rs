@@ -375,3 +375,22 @@ async fn private_keys_and_secrets_never_reach_the_database_file_in_clear() {
         "an AccessKey secret is stored in clear"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn http2_carries_request_targets_as_long_as_http1() {
+    let server = TestServer::start().await;
+    let target = format!(
+        "/?Action=DescribeLiveCertificateList&Pad={}",
+        "a".repeat(60_000)
+    );
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .http2_only(true)
+        .build_http();
+    let request = http::Request::get(format!("http://{}{target}", server.addr))
+        .body(http_body_util::Full::new(bytes::Bytes::new()))
+        .expect("request");
+    let response = client.request(request).await.expect("h2 request");
+    assert_eq!(response.version(), http::Version::HTTP_2);
+    // Unsigned: the envelope answers, not the HTTP layer.
+    assert_eq!(response.status(), 400);
+}
