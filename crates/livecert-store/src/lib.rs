@@ -32,6 +32,12 @@
 //!   GmtModified change, no change-counter bump (spec/README.md decision 4).
 //! - A forced replacement makes the record an `upload` record in status `success`, whatever it was.
 //! - If a group's COMMIT fails, every call of the group is answered `Failed`, refusals included.
+//! - DryRun (spec/operations.md): the `*_dry_run` methods run the very same write, inside the
+//!   writer's transaction and in the call's own savepoint, which is then rolled back whatever
+//!   happened. They answer what the real call would have answered (the same outcome, or the same
+//!   refusal or failure) with nothing written — not even row 28's library record, nor a CertId
+//!   taken from the sequence — and no change-counter bump. Like every write call they are answered
+//!   after their group's COMMIT, so a failed group answers them `Failed` too.
 //! - An imported AccessKeyId is 1–128 visible ASCII characters (no space: it could not travel in
 //!   a V3 `Credential`); re-importing an id keeps the key's status.
 
@@ -447,9 +453,31 @@ impl Store {
         domain: NewDomain,
         now: i64,
     ) -> Result<(), WriteError> {
+        self.add_domain_call(account_id, domain, now, false).await
+    }
+
+    /// DryRun of [`Store::add_domain`]: the same checks and write in the call's own savepoint,
+    /// rolled back; answers what `add_domain` would have answered (`Ok(())`, or
+    /// `DomainAlreadyExist`, or a store failure), nothing written, change counter unmoved.
+    pub async fn add_domain_dry_run(
+        &self,
+        account_id: AccountId,
+        domain: NewDomain,
+        now: i64,
+    ) -> Result<(), WriteError> {
+        self.add_domain_call(account_id, domain, now, true).await
+    }
+
+    async fn add_domain_call(
+        &self,
+        account_id: AccountId,
+        domain: NewDomain,
+        now: i64,
+        dry_run: bool,
+    ) -> Result<(), WriteError> {
         self.inner
             .writer
-            .call(Touches::Library, move |c| {
+            .call_with(Touches::Library, dry_run, move |c| {
                 write::add_domain(c, account_id, &domain, now)
             })
             .await
@@ -478,10 +506,32 @@ impl Store {
         name: &DomainName,
         now: i64,
     ) -> Result<OffOutcome, WriteError> {
+        self.set_https_off_call(account_id, name, now, false).await
+    }
+
+    /// DryRun of [`Store::set_https_off`]: the same checks and write in the call's own savepoint,
+    /// rolled back; answers what `set_https_off` would have answered (`TurnedOff`, `AlreadyOff`
+    /// or the refusal of rows 7–12), nothing written, change counter unmoved.
+    pub async fn set_https_off_dry_run(
+        &self,
+        account_id: AccountId,
+        name: &DomainName,
+        now: i64,
+    ) -> Result<OffOutcome, WriteError> {
+        self.set_https_off_call(account_id, name, now, true).await
+    }
+
+    async fn set_https_off_call(
+        &self,
+        account_id: AccountId,
+        name: &DomainName,
+        now: i64,
+        dry_run: bool,
+    ) -> Result<OffOutcome, WriteError> {
         let name = name.clone();
         self.inner
             .writer
-            .call(Touches::Library, move |c| {
+            .call_with(Touches::Library, dry_run, move |c| {
                 write::set_https_off(c, account_id, &name, now)
             })
             .await
@@ -505,12 +555,49 @@ impl Store {
         upload: CheckedUpload,
         now: i64,
     ) -> Result<UploadOutcome, WriteError> {
+        self.set_upload_call(account_id, domain, cert_name, force_set, upload, now, false)
+            .await
+    }
+
+    /// DryRun of [`Store::set_upload`]: the same checks and writes in the call's own savepoint,
+    /// rolled back; answers what `set_upload` would have answered — `Bound`, `StoredNotEffective`
+    /// (row 28, though nothing is stored), the refusal of rows 7–11, 23, 24 or 26, or row 27's
+    /// store failure — with nothing written, no CertId taken from the sequence and the change
+    /// counter unmoved.
+    ///
+    /// When the real call would have created a record, the outcome's `cert_id` is 0 (no CertId
+    /// is reserved by a dry run); when it would have reused or replaced a record, it is that
+    /// record's CertId.
+    pub async fn set_upload_dry_run(
+        &self,
+        account_id: AccountId,
+        domain: &DomainName,
+        cert_name: CertName,
+        force_set: bool,
+        upload: CheckedUpload,
+        now: i64,
+    ) -> Result<UploadOutcome, WriteError> {
+        self.set_upload_call(account_id, domain, cert_name, force_set, upload, now, true)
+            .await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn set_upload_call(
+        &self,
+        account_id: AccountId,
+        domain: &DomainName,
+        cert_name: CertName,
+        force_set: bool,
+        upload: CheckedUpload,
+        now: i64,
+        dry_run: bool,
+    ) -> Result<UploadOutcome, WriteError> {
         let key_sealed = self.seal(AAD_CERT_KEY, upload.private_key_pem.expose())?;
         let domain = domain.clone();
         self.inner
             .writer
-            .call(Touches::Library, move |c| {
-                write::set_upload(
+            .call_with(Touches::Library, dry_run, move |c| {
+                let (outcome, created) = write::set_upload(
                     c,
                     account_id,
                     &domain,
@@ -519,7 +606,23 @@ impl Store {
                     &upload,
                     &key_sealed,
                     now,
-                )
+                )?;
+                Ok(if dry_run && created {
+                    match outcome {
+                        UploadOutcome::Bound { cert_name, .. } => UploadOutcome::Bound {
+                            cert_id: 0,
+                            cert_name,
+                        },
+                        UploadOutcome::StoredNotEffective { cert_name, .. } => {
+                            UploadOutcome::StoredNotEffective {
+                                cert_id: 0,
+                                cert_name,
+                            }
+                        }
+                    }
+                } else {
+                    outcome
+                })
             })
             .await
     }
@@ -538,10 +641,36 @@ impl Store {
         cert_id: u64,
         now: i64,
     ) -> Result<(), WriteError> {
+        self.bind_certificate_call(account_id, domain, cert_id, now, false)
+            .await
+    }
+
+    /// DryRun of [`Store::bind_certificate`]: the same checks and write in the call's own
+    /// savepoint, rolled back; answers what `bind_certificate` would have answered (`Ok(())` or
+    /// its refusal), nothing written, change counter unmoved.
+    pub async fn bind_certificate_dry_run(
+        &self,
+        account_id: AccountId,
+        domain: &DomainName,
+        cert_id: u64,
+        now: i64,
+    ) -> Result<(), WriteError> {
+        self.bind_certificate_call(account_id, domain, cert_id, now, true)
+            .await
+    }
+
+    async fn bind_certificate_call(
+        &self,
+        account_id: AccountId,
+        domain: &DomainName,
+        cert_id: u64,
+        now: i64,
+        dry_run: bool,
+    ) -> Result<(), WriteError> {
         let domain = domain.clone();
         self.inner
             .writer
-            .call(Touches::Library, move |c| {
+            .call_with(Touches::Library, dry_run, move |c| {
                 write::bind_certificate(c, account_id, &domain, cert_id, now)
             })
             .await
@@ -651,6 +780,43 @@ impl Store {
     /// Every account id, oldest first.
     pub async fn account_ids(&self) -> Result<Vec<AccountId>, StoreError> {
         self.read(|c| read::account_ids(c).map_err(sql_error)).await
+    }
+
+    /// Whether the store has no account at all (a fresh database: a missing master key may be
+    /// generated, since nothing sealed with another key can exist).
+    pub async fn is_empty(&self) -> Result<bool, StoreError> {
+        self.read(|c| read::no_accounts(c).map_err(sql_error)).await
+    }
+
+    /// Checks that this store's [`MasterKey`] is the one its secrets were sealed with, by opening
+    /// one sealed secret: an AccessKey secret if there is any, else a certificate private key if
+    /// there is any; a store with neither passes. For `serve`, to refuse to start with the wrong
+    /// master key rather than fail every signature check.
+    ///
+    /// Errors: `Secret` if that secret does not open with this master key.
+    pub async fn verify_master_key(&self) -> Result<(), StoreError> {
+        let sealed = self
+            .read(|c| read::any_sealed_secret(c).map_err(sql_error))
+            .await?;
+        let (label, what, sealed) = match sealed {
+            None => return Ok(()),
+            Some(read::SealedSecret::AccessKey { id, sealed }) => {
+                (AAD_ACCESS_KEY_SECRET, format!("AccessKey {id}"), sealed)
+            }
+            Some(read::SealedSecret::CertKey { cert_id, sealed }) => {
+                (AAD_CERT_KEY, format!("private key of {cert_id}"), sealed)
+            }
+        };
+        self.inner
+            .master_key
+            .open(label, &sealed)
+            .map(drop)
+            .map_err(|e| {
+                StoreError::Secret(format!(
+                    "{what} does not open with this master key (is it the key this database was \
+                     created with?): {e}"
+                ))
+            })
     }
 
     /// The change counter: it only increases, and every commit that adds or removes a domain,

@@ -210,6 +210,47 @@ pub(crate) fn account_ids(conn: &Connection) -> rusqlite::Result<Vec<AccountId>>
     rows.collect()
 }
 
+/// Whether there is no account at all.
+pub(crate) fn no_accounts(conn: &Connection) -> rusqlite::Result<bool> {
+    conn.prepare_cached("SELECT NOT EXISTS (SELECT 1 FROM accounts)")?
+        .query_row([], |r| r.get(0))
+}
+
+/// One sealed secret of the store, to check the master key against.
+pub(crate) enum SealedSecret {
+    /// The secret of AccessKey `id`.
+    AccessKey { id: String, sealed: Vec<u8> },
+    /// The private key of record `cert_id`.
+    CertKey { cert_id: u64, sealed: Vec<u8> },
+}
+
+/// The first AccessKey secret by id; if there is none, the first private key by CertId; if there
+/// is none either, `None`.
+pub(crate) fn any_sealed_secret(conn: &Connection) -> rusqlite::Result<Option<SealedSecret>> {
+    let key = conn
+        .prepare_cached("SELECT id, secret_sealed FROM access_keys ORDER BY id LIMIT 1")?
+        .query_row([], |r| {
+            Ok(SealedSecret::AccessKey {
+                id: r.get(0)?,
+                sealed: r.get(1)?,
+            })
+        })
+        .optional()?;
+    if key.is_some() {
+        return Ok(key);
+    }
+    conn.prepare_cached(
+        "SELECT cert_id, private_key_sealed FROM certificates ORDER BY cert_id LIMIT 1",
+    )?
+    .query_row([], |r| {
+        Ok(SealedSecret::CertKey {
+            cert_id: r.get(0)?,
+            sealed: r.get(1)?,
+        })
+    })
+    .optional()
+}
+
 /// The change counter.
 pub(crate) fn change_counter(conn: &Connection) -> rusqlite::Result<u64> {
     conn.prepare_cached("SELECT counter FROM changes WHERE id = 1")?
