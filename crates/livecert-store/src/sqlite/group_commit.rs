@@ -366,6 +366,61 @@ mod tests {
         assert_eq!(rows(&path), expected);
     }
 
+    /// A dry-run call is answered with its own result, succeeded or failed, and keeps nothing;
+    /// the calls of its group around it commit.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_dry_run_call_is_answered_and_rolled_back() {
+        let (_dir, writer, path) = writer();
+        let writer = Arc::new(writer);
+        let mut tasks = Vec::new();
+        for v in 0..40_i64 {
+            let writer = writer.clone();
+            tasks.push(tokio::spawn(async move {
+                match v % 4 {
+                    // Dry run that succeeds: answered with its value, its row not kept.
+                    1 => {
+                        writer
+                            .call_with(Touches::Library, true, move |c| {
+                                insert(v, None)(c)?;
+                                c.query_row("SELECT count(*) FROM t WHERE v = ?1", [v], |r| {
+                                    r.get::<_, i64>(0)
+                                })
+                                .map_err(|e| StoreError::Failed(e.to_string()).into())
+                            })
+                            .await
+                    }
+                    // Dry run that fails after writing: answered with its error.
+                    3 => {
+                        writer
+                            .call_with(Touches::Keys, true, move |c| {
+                                insert(v, None)(c)?;
+                                insert(v, None)(c)?;
+                                Ok(0)
+                            })
+                            .await
+                    }
+                    _ => writer
+                        .call(Touches::Library, insert(v, None))
+                        .await
+                        .map(|()| 1),
+                }
+            }));
+        }
+        for (v, t) in tasks.into_iter().enumerate() {
+            let r = t.await.unwrap();
+            if v % 4 == 3 {
+                assert!(
+                    matches!(r, Err(WriteError::Store(StoreError::Failed(_)))),
+                    "{v}: {r:?}"
+                );
+            } else {
+                assert_eq!(r.unwrap(), 1, "{v}");
+            }
+        }
+        let expected: Vec<i64> = (0..40).filter(|v| v % 2 == 0).collect();
+        assert_eq!(rows(&path), expected);
+    }
+
     /// A COMMIT that fails (a deferred foreign key checked at commit) fails every call of the
     /// group and keeps none of their writes; the writer goes on.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,6 +1,6 @@
 //! Accounts and AccessKeys (spec/access.md): bootstrap, ids, secrets sealed at rest.
 
-use livecert_core::secret::Secret;
+use livecert_core::secret::{MasterKey, Secret};
 use livecert_store::StoreError;
 
 use crate::support::{account_with, cn, dn, upload, Backend, NOW};
@@ -198,6 +198,80 @@ pub async fn secrets_and_private_keys_never_reach_the_disk_in_plaintext(b: &dyn 
     check(&b.raw_bytes());
     store.checkpoint().await.unwrap();
     check(&b.raw_bytes());
+}
+
+/// `is_empty`: true until the first account exists (bootstrap or create_account), whatever else.
+pub async fn is_empty_until_the_first_account(b: &dyn Backend) {
+    let store = b.open();
+    assert!(store.is_empty().await.unwrap());
+    assert!(b.open().is_empty().await.unwrap());
+    store.bootstrap(NOW).await.unwrap().unwrap();
+    assert!(!store.is_empty().await.unwrap());
+    assert!(!b.open().is_empty().await.unwrap());
+
+    let fresh = crate::support::Sqlite::new();
+    let store = fresh.open();
+    store.create_account(NOW).await.unwrap();
+    assert!(!store.is_empty().await.unwrap());
+}
+
+/// `verify_master_key` opens one sealed secret: an AccessKey secret, else a private key; with
+/// neither it passes whatever the key. Another master key on the same data is refused with
+/// `Secret`; the right one passes.
+pub async fn verify_master_key_refuses_another_key(b: &dyn Backend) {
+    let wrong = || MasterKey::generate().unwrap().0;
+    let store = b.open();
+    // Nothing sealed yet: empty, then an account without keys or records.
+    store.verify_master_key().await.unwrap();
+    b.open_with_key(wrong()).verify_master_key().await.unwrap();
+    let a = account_with(&store, &["live.example.com"]).await;
+    store.verify_master_key().await.unwrap();
+    b.open_with_key(wrong()).verify_master_key().await.unwrap();
+
+    // Only a certificate private key is sealed.
+    store
+        .set_upload(
+            a,
+            &dn("live.example.com"),
+            cn("c"),
+            false,
+            upload(&["live.example.com"]),
+            NOW,
+        )
+        .await
+        .unwrap();
+    store.verify_master_key().await.unwrap();
+    b.open().verify_master_key().await.unwrap();
+    assert!(matches!(
+        b.open_with_key(wrong()).verify_master_key().await,
+        Err(StoreError::Secret(_))
+    ));
+
+    // An AccessKey secret too (checked first).
+    store
+        .import_access_key(a, "testid", &Secret::new(&b"testsecret"[..]), NOW)
+        .await
+        .unwrap();
+    store.verify_master_key().await.unwrap();
+    b.open().verify_master_key().await.unwrap();
+    let other = b.open_with_key(wrong());
+    let err = other.verify_master_key().await.unwrap_err();
+    assert!(
+        matches!(&err, StoreError::Secret(text) if text.contains("testid")),
+        "{err:?}"
+    );
+    // A refused key changed nothing: the right key still opens everything.
+    drop(other);
+    assert_eq!(
+        b.open()
+            .access_key("testid")
+            .await
+            .unwrap()
+            .unwrap()
+            .secret
+            .expose(),
+        b"testsecret"
+    );
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {

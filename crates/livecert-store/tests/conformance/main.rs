@@ -10,6 +10,7 @@
 
 mod accounts;
 mod domains;
+mod dry_run;
 mod durability;
 mod group_commit;
 mod https_off;
@@ -43,6 +44,8 @@ conformance!(
         accounts::imported_access_key_round_trips_its_secret,
         accounts::access_key_changes_are_seen_at_once,
         accounts::secrets_and_private_keys_never_reach_the_disk_in_plaintext,
+        accounts::is_empty_until_the_first_account,
+        accounts::verify_master_key_refuses_another_key,
         domains::domain_names_are_unique_across_accounts,
         domains::foreign_domains_are_hidden,
         domains::start_stop_delete_and_flags,
@@ -57,6 +60,11 @@ conformance!(
         upload::forced_replacement_keeps_the_cert_id,
         upload::cert_ids_come_from_one_global_sequence,
         upload::cas_binding_checks_the_record,
+        dry_run::add_domain_dry_run_answers_as_the_real_call,
+        dry_run::set_https_off_dry_run_answers_as_the_real_call,
+        dry_run::set_upload_dry_run_answers_as_the_real_call,
+        dry_run::bind_certificate_dry_run_answers_as_the_real_call,
+        dry_run::dry_runs_among_real_writes_keep_nothing,
         https_off::row_13_already_off_changes_nothing,
         https_off::row_15_turns_https_off_and_keeps_the_record,
         https_off::row_12_https_required_refuses,

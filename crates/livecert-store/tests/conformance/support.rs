@@ -2,8 +2,9 @@
 //! rcgen, and small builders.
 //!
 //! A backend is a factory: [`Backend::open`] opens a [`Store`] on the backend's one database
-//! (opening again reopens the same data), and the two hooks that must reach under the API —
-//! injecting a failure and reading the bytes at rest — are the backend's to implement. The
+//! (opening again reopens the same data; [`Backend::open_with_key`] with another master key), and
+//! the hooks that must reach under the API — injecting a failure, reading the bytes at rest and
+//! dumping every row — are the backend's to implement. The
 //! SQLite backend is here; a PostgreSQL backend implements the same trait and runs the same cases.
 
 use std::path::PathBuf;
@@ -20,11 +21,16 @@ use rcgen::{CertificateParams, DnType, KeyPair, PublicKeyData};
 pub trait Backend: Send + Sync {
     /// Opens a store on this backend's database (the same data every time).
     fn open(&self) -> Store;
+    /// Opens a store on the same database with another master key.
+    fn open_with_key(&self, master_key: MasterKey) -> Store;
     /// Makes every later insertion of a library record named `cert_name` fail inside the database
     /// (a trigger; the product has no test hooks).
     fn inject_insert_failure(&self, cert_name: &str);
     /// Every byte the backend keeps at rest (files, WAL), after the store flushed what it could.
     fn raw_bytes(&self) -> Vec<u8>;
+    /// Every row of every table (sequences and the change counter included), in a stable order
+    /// and text form: equal dumps mean equal content.
+    fn dump(&self) -> String;
 }
 
 /// SQLite in a fresh temporary directory.
@@ -51,7 +57,11 @@ impl Sqlite {
 impl Backend for Sqlite {
     fn open(&self) -> Store {
         let key = MasterKey::from_base64(self.master_key.expose_str().unwrap()).unwrap();
-        Store::open_sqlite(&self.db(), Arc::new(key)).unwrap()
+        self.open_with_key(key)
+    }
+
+    fn open_with_key(&self, master_key: MasterKey) -> Store {
+        Store::open_sqlite(&self.db(), Arc::new(master_key)).unwrap()
     }
 
     fn inject_insert_failure(&self, cert_name: &str) {
@@ -64,6 +74,39 @@ impl Backend for Sqlite {
             cert_name.replace('\'', "''")
         ))
         .unwrap();
+    }
+
+    fn dump(&self) -> String {
+        use std::fmt::Write as _;
+        let conn = rusqlite::Connection::open_with_flags(
+            self.db(),
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        )
+        .unwrap();
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .unwrap();
+        let tables: Vec<String> = conn
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let mut out = String::new();
+        for table in tables {
+            let _ = writeln!(out, "[{table}]");
+            let mut stmt = conn
+                .prepare(&format!("SELECT * FROM \"{table}\" ORDER BY rowid"))
+                .unwrap();
+            let columns = stmt.column_count();
+            let mut rows = stmt.query([]).unwrap();
+            while let Some(row) = rows.next().unwrap() {
+                let values: Vec<rusqlite::types::Value> =
+                    (0..columns).map(|i| row.get(i).unwrap()).collect();
+                let _ = writeln!(out, "{values:?}");
+            }
+        }
+        out
     }
 
     fn raw_bytes(&self) -> Vec<u8> {
