@@ -311,6 +311,7 @@ async fn every_reachable_error_code_by_a_real_request() {
     let expired = self_signed(&["live.example.com"], now - 90 * DAY, now - DAY, Alg::P256);
     let future = self_signed(&["live.example.com"], now + 3600, now + 90 * DAY, Alg::P256);
     let elsewhere = self_signed(&["other.example.org"], now - DAY, now + 90 * DAY, Alg::P256);
+    let elsewhere_too = self_signed(&["other.example.org"], now - DAY, now + 90 * DAY, Alg::P256);
     let huge = "A".repeat(70 * 1024);
     let long_name = "n".repeat(129);
 
@@ -376,6 +377,13 @@ async fn every_reachable_error_code_by_a_real_request() {
         Row { what: "row 23", req: Req::Signed(Scheme::V3, "SetLiveDomainCertificate", set(&[("CertName", "bound"), ("SSLPub", &b.chain_pem), ("SSLPri", &b.key_pem)])), status: 400, code: "Certificate.Duplicated" },
         Row { what: "row 24", req: Req::Signed(Scheme::V3, "SetLiveDomainCertificate", set(&[("CertName", "again"), ("SSLPub", &a.chain_pem), ("SSLPri", &a.key_pem)])), status: 400, code: "CertificateContent.Duplicated" },
         Row { what: "row 28", req: Req::Signed(Scheme::V3, "SetLiveDomainCertificate", set(&[("CertName", "elsewhere"), ("SSLPub", &elsewhere.chain_pem), ("SSLPri", &elsewhere.key_pem)])), status: 400, code: "Certificate.SettedNotEffect" },
+        // ---- DryRun: every check, nothing changed ----
+        Row { what: "DryRun AddLiveDomain", req: Req::Signed(Scheme::V3, "AddLiveDomain", p(&[("DomainName", "dry.example.com"), ("LiveDomainType", "liveVideo"), ("Region", "cn-shanghai"), ("DryRun", "true")])), status: 400, code: "DryRunOperation" },
+        Row { what: "DryRun Set on", req: Req::Signed(Scheme::V3, "SetLiveDomainCertificate", set(&[("CertName", "dry"), ("SSLPub", &b.chain_pem), ("SSLPri", &b.key_pem), ("DryRun", "True")])), status: 400, code: "DryRunOperation" },
+        Row { what: "DryRun Set off", req: Req::Signed(Scheme::V1, "SetLiveDomainCertificate", p(&[("DomainName", "live.example.com"), ("SSLProtocol", "off"), ("DryRun", "true")])), status: 400, code: "DryRunOperation" },
+        Row { what: "DryRun of a refused call answers the refusal", req: Req::Signed(Scheme::V3, "SetLiveDomainCertificate", set(&[("CertName", "bound"), ("SSLPub", &b.chain_pem), ("SSLPri", &b.key_pem), ("DryRun", "true")])), status: 400, code: "Certificate.Duplicated" },
+        Row { what: "DryRun of row 28 answers it without the write", req: Req::Signed(Scheme::V3, "SetLiveDomainCertificate", set(&[("CertName", "dry-elsewhere"), ("SSLPub", &elsewhere_too.chain_pem), ("SSLPri", &elsewhere_too.key_pem), ("DryRun", "true")])), status: 400, code: "Certificate.SettedNotEffect" },
+        Row { what: "DryRun=maybe", req: Req::Signed(Scheme::V3, "SetLiveDomainCertificate", p(&[("DomainName", "live.example.com"), ("SSLProtocol", "off"), ("DryRun", "maybe")])), status: 400, code: "InvalidParameter" },
         // ---- other operations ----
         Row { what: "AddLiveDomain twice", req: Req::Signed(Scheme::V3, "AddLiveDomain", p(&[("DomainName", "live.example.com"), ("LiveDomainType", "liveVideo"), ("Region", "cn-shanghai")])), status: 400, code: "DomainAlreadyExist" },
         Row { what: "AddLiveDomain of another account's domain", req: Req::Signed(Scheme::V3, "AddLiveDomain", p(&[("DomainName", "foreign.example.com"), ("LiveDomainType", "liveVideo"), ("Region", "cn-shanghai")])), status: 400, code: "DomainAlreadyExist" },
@@ -424,6 +432,29 @@ async fn every_reachable_error_code_by_a_real_request() {
         failures.join("\n")
     );
 
+    // Nothing a DryRun or a refusal did is in the store.
+    let dry = server
+        .call(
+            Scheme::V3,
+            "DescribeLiveDomainDetail",
+            &[("DomainName", "dry.example.com")],
+        )
+        .await;
+    assert_eq!(
+        dry.code(),
+        "IllegalOperationDomain",
+        "a DryRun AddLiveDomain added the domain"
+    );
+    for name in ["dry", "dry-elsewhere"] {
+        let r = server
+            .call(
+                Scheme::V3,
+                "DescribeLiveCertificateDetail",
+                &[("CertName", name)],
+            )
+            .await;
+        assert_eq!(r.code(), "CertNameNotFound", "a DryRun stored {name}");
+    }
     // No refusal changed the binding: live.example.com still serves "bound".
     let info = server
         .call(

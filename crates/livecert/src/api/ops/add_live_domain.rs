@@ -5,6 +5,7 @@ use livecert_core::params::Params;
 use livecert_store::{NewDomain, WriteError};
 use serde_json::Map;
 
+use super::dry_run_passed;
 use crate::api::{AppState, Caller, Failure, OpResult};
 
 /// Handles AddLiveDomain. Errors: the input's, `AuthenticationFailed`, `DomainAlreadyExist`.
@@ -12,19 +13,27 @@ pub async fn handle(state: &AppState, caller: &Caller, params: &Params) -> OpRes
     let input = AddLiveDomainInput::parse(params)?;
     caller.require_active_account()?;
     let domain = NewDomain {
-        name: input.domain,
-        live_domain_type: input.live_domain_type,
-        region: input.region,
-        scope: input.scope,
-        check_url: input.check_url,
-        top_level_domain: input.top_level_domain,
-        resource_group_id: input.resource_group_id,
+        name: input.domain.clone(),
+        live_domain_type: input.live_domain_type.clone(),
+        region: input.region.clone(),
+        scope: input.scope.clone(),
+        check_url: input.check_url.clone(),
+        top_level_domain: input.top_level_domain.clone(),
+        resource_group_id: input.resource_group_id.clone(),
     };
-    match state
-        .store
-        .add_domain(caller.account_id, domain, caller.now)
-        .await
-    {
+    let written = if input.dry_run {
+        state
+            .store
+            .add_domain_dry_run(caller.account_id, domain, caller.now)
+            .await
+    } else {
+        state
+            .store
+            .add_domain(caller.account_id, domain, caller.now)
+            .await
+    };
+    match written {
+        Ok(()) if input.dry_run => Err(dry_run_passed()),
         Ok(()) => Ok(Map::new()),
         Err(WriteError::Refused(e)) => Err(e.into()),
         Err(WriteError::Store(e)) => Err(Failure::store(&e)),

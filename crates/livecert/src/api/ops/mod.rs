@@ -36,3 +36,13 @@ pub fn illegal_domain(name: &DomainName) -> ApiError {
         format!("{name} is not a domain of your account; add it with AddLiveDomain first."),
     )
 }
+
+/// `DryRunOperation`: every check of a `DryRun=true` call passed and nothing was changed
+/// (operations.md: "Every state-changing operation accepts DryRun").
+pub fn dry_run_passed() -> Failure {
+    ApiError::new(
+        ErrorCode::DryRunOperation,
+        "Nothing was changed; send the call again without DryRun to apply it.",
+    )
+    .into()
+}

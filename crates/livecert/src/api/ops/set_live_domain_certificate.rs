@@ -15,7 +15,7 @@ use livecert_store::{
 };
 use serde_json::Map;
 
-use super::owned_domain;
+use super::{dry_run_passed, owned_domain};
 use crate::api::{AppState, Caller, Failure, OpResult};
 
 /// Handles SetLiveDomainCertificate. Errors: every code of the decision table this build reaches.
@@ -25,7 +25,7 @@ pub async fn handle(state: &AppState, caller: &Caller, params: &Params) -> OpRes
     let domain = owned_domain(state, caller, &input.domain).await?;
     check_domain_state(&domain)?;
     match input.ssl_protocol {
-        SslProtocol::Off => turn_off(state, caller, &domain).await,
+        SslProtocol::Off => turn_off(state, caller, &domain, input.dry_run).await,
         SslProtocol::On => {
             if let Some((function, reason)) = https_mutex_function(&domain.functions) {
                 return Err(ApiError::new(
@@ -82,7 +82,12 @@ fn check_domain_state(domain: &DomainRecord) -> Result<(), Failure> {
 }
 
 /// Rows 12–15.
-async fn turn_off(state: &AppState, caller: &Caller, domain: &DomainRecord) -> OpResult {
+async fn turn_off(
+    state: &AppState,
+    caller: &Caller,
+    domain: &DomainRecord,
+    dry_run: bool,
+) -> OpResult {
     if domain.https_required {
         return Err(ApiError::new(
             ErrorCode::CertificateNotPermittedOff,
@@ -93,11 +98,19 @@ async fn turn_off(state: &AppState, caller: &Caller, domain: &DomainRecord) -> O
         )
         .into());
     }
-    match state
-        .store
-        .set_https_off(caller.account_id, &domain.name, caller.now)
-        .await
-    {
+    let written = if dry_run {
+        let store = &state.store;
+        store
+            .set_https_off_dry_run(caller.account_id, &domain.name, caller.now)
+            .await
+    } else {
+        state
+            .store
+            .set_https_off(caller.account_id, &domain.name, caller.now)
+            .await
+    };
+    match written {
+        Ok(_) if dry_run => Err(dry_run_passed()),
         Ok(OffOutcome::AlreadyOff | OffOutcome::TurnedOff) => Ok(Map::new()),
         Err(WriteError::Refused(e)) => Err(e.into()),
         Err(WriteError::Store(e)) => Err(storage_failure(
@@ -121,18 +134,25 @@ async fn upload(
     )?;
     let cert_name = effective_cert_name(input.cert_name.as_ref(), &checked);
     let names = cert_names_of(&checked.facts);
-    match state
-        .store
-        .set_upload(
-            caller.account_id,
-            &input.domain,
-            cert_name,
-            input.force_set,
-            checked,
-            caller.now,
-        )
-        .await
-    {
+    let (account, domain, force, now) = (
+        caller.account_id,
+        &input.domain,
+        input.force_set,
+        caller.now,
+    );
+    let written = if input.dry_run {
+        let store = &state.store;
+        store
+            .set_upload_dry_run(account, domain, cert_name, force, checked, now)
+            .await
+    } else {
+        state
+            .store
+            .set_upload(account, domain, cert_name, force, checked, now)
+            .await
+    };
+    match written {
+        Ok(UploadOutcome::Bound { .. }) if input.dry_run => Err(dry_run_passed()),
         Ok(UploadOutcome::Bound { .. }) => Ok(Map::new()),
         Ok(UploadOutcome::StoredNotEffective { cert_name, .. }) => {
             Err(not_effective_error(cert_name.as_str(), &names, &input.domain).into())
