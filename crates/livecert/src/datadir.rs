@@ -52,8 +52,9 @@ impl DataDir {
     }
 
     /// The master key: `LIVECERT_MASTER_KEY` if set, else `<data-dir>/master.key`, generated
-    /// (mode 0600) when neither exists. Errors: unreadable or malformed key.
-    pub fn master_key(&self) -> anyhow::Result<MasterKey> {
+    /// (mode 0600) when neither exists and `may_generate` (a new store). Errors: unreadable or
+    /// malformed key; no key for an existing store (a new key could open none of its secrets).
+    pub fn master_key(&self, may_generate: bool) -> anyhow::Result<MasterKey> {
         if let Ok(text) = std::env::var(MASTER_KEY_ENV) {
             return MasterKey::from_base64(&text)
                 .with_context(|| format!("{MASTER_KEY_ENV} is not a valid master key"));
@@ -65,6 +66,12 @@ impl DataDir {
             return MasterKey::from_base64(&text)
                 .with_context(|| format!("{} is not a valid master key", path.display()));
         }
+        if !may_generate {
+            bail!(
+                "the store already exists but {} is missing: restore it, or set {MASTER_KEY_ENV} to the key the store was created with (a new key could open none of its private keys and AccessKey secrets)",
+                path.display()
+            );
+        }
         let (key, text) = MasterKey::generate().context("generating a master key")?;
         let mut contents = text.expose().to_vec();
         contents.push(b'\n');
@@ -72,10 +79,13 @@ impl DataDir {
         Ok(key)
     }
 
-    /// Takes the exclusive `serve.lock`; fails if another process holds it. The lock lasts as long
-    /// as the returned file is open.
-    pub fn lock_for_serve(&self) -> anyhow::Result<File> {
-        let path = self.root.join("serve.lock");
+    /// Takes the exclusive lock of `serve` on a SQLite store: the file `<database>.serve-lock`
+    /// beside the database (so that two data directories naming the same `--store` are caught too);
+    /// fails if another process holds it. The lock lasts as long as the returned file is open.
+    pub fn lock_for_serve(database: &Path) -> anyhow::Result<File> {
+        let mut name = database.as_os_str().to_owned();
+        name.push(".serve-lock");
+        let path = PathBuf::from(name);
         let file = OpenOptions::new()
             .create(true)
             .truncate(false)
@@ -86,10 +96,12 @@ impl DataDir {
         match file.try_lock() {
             Ok(()) => Ok(file),
             Err(fs::TryLockError::WouldBlock) => bail!(
-                "another `livecert serve` is using {} (SQLite keeps nonces and rate limits in one process); stop it, or use PostgreSQL for several nodes",
-                self.root.display()
+                "another `livecert serve` is using the store {} (SQLite keeps nonces and rate limits in one process); stop it, or use PostgreSQL for several nodes",
+                database.display()
             ),
-            Err(fs::TryLockError::Error(e)) => Err(e).with_context(|| format!("locking {}", path.display())),
+            Err(fs::TryLockError::Error(e)) => {
+                Err(e).with_context(|| format!("locking {}", path.display()))
+            }
         }
     }
 

@@ -32,20 +32,28 @@ pub struct ServeOptions {
     pub api: ApiConfig,
 }
 
-/// Opens the store named by `--store` (or the data directory's SQLite database).
-/// Errors: an unsupported URL scheme, an unreadable master key, a store that cannot be opened.
-pub fn open_store(dir: &DataDir, store_url: Option<&str>) -> anyhow::Result<Store> {
-    let path = match store_url {
-        None => dir.sqlite_path(),
+/// The SQLite database named by `--store` (or the data directory's).
+/// Errors: an unsupported URL scheme.
+pub fn store_path(dir: &DataDir, store_url: Option<&str>) -> anyhow::Result<PathBuf> {
+    match store_url {
+        None => Ok(dir.sqlite_path()),
         Some(url) => match url.strip_prefix("sqlite://") {
-            Some(p) => PathBuf::from(p),
+            Some(p) => Ok(PathBuf::from(p)),
             None if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
                 bail!("--store {url}: the PostgreSQL backend is not in this version; use sqlite://<path>")
             }
             None => bail!("--store {url}: use sqlite://<path>"),
         },
-    };
-    let master_key = Arc::new(dir.master_key()?);
+    }
+}
+
+/// Opens the store named by `--store` (or the data directory's SQLite database) with the master
+/// key; a missing `master.key` is generated only for a new store.
+/// Errors: an unsupported URL scheme, an unreadable or missing master key, a store that cannot be
+/// opened.
+pub fn open_store(dir: &DataDir, store_url: Option<&str>) -> anyhow::Result<Store> {
+    let path = store_path(dir, store_url)?;
+    let master_key = Arc::new(dir.master_key(!path.exists())?);
     Store::open_sqlite(&path, master_key)
         .with_context(|| format!("opening the store {}", path.display()))
 }
@@ -53,8 +61,11 @@ pub fn open_store(dir: &DataDir, store_url: Option<&str>) -> anyhow::Result<Stor
 /// Runs `serve` until `shutdown` completes. Prints the root credentials once on first start.
 pub async fn run(options: ServeOptions, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
     let dir = DataDir::open(&options.data_dir)?;
-    let _lock = dir.lock_for_serve()?;
+    let _lock = DataDir::lock_for_serve(&store_path(&dir, options.store.as_deref())?)?;
     let store = open_store(&dir, options.store.as_deref())?;
+    store.verify_master_key().await.context(
+        "the master key does not open this store's secrets: use the master.key (or LIVECERT_MASTER_KEY) the store was created with",
+    )?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     if let Some(creds) = store
         .bootstrap(clock.now())

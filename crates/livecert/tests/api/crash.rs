@@ -270,3 +270,73 @@ async fn sigterm_stops_serve_cleanly() {
     let _ = child.wait();
     panic!("serve did not stop within 10 s of SIGTERM");
 }
+
+/// Runs `livecert serve` with `args` and `env`, expecting it to refuse to start: returns its stderr.
+/// Fails the test if it is still running after 10 s.
+fn refused_serve(args: &[&str], env: &[(&str, &str)]) -> String {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_livecert"));
+    command
+        .arg("serve")
+        .args(["--listen", "127.0.0.1:0"])
+        .args(args);
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    let mut child = command
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("livecert runs");
+    for _ in 0..400 {
+        if let Some(status) = child.try_wait().expect("wait") {
+            assert!(!status.success(), "serve {args:?} must refuse to start");
+            let mut stderr = String::new();
+            if let Some(mut pipe) = child.stderr.take() {
+                let _ = std::io::Read::read_to_string(&mut pipe, &mut stderr);
+            }
+            return stderr;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("serve {args:?} started; it must refuse");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_store_is_locked_whatever_data_directory_names_it() {
+    let a = tempfile::tempdir().expect("temp dir");
+    let b = tempfile::tempdir().expect("temp dir");
+    let (mut first, _addr) = start(a.path());
+    std::fs::copy(a.path().join("master.key"), b.path().join("master.key")).expect("copy key");
+    let store = format!("sqlite://{}", a.path().join("livecert.db").display());
+    let b_dir = b.path().to_string_lossy().into_owned();
+    let stderr = refused_serve(&["--data-dir", &b_dir, "--store", &store], &[]);
+    assert!(stderr.contains("another `livecert serve`"), "{stderr}");
+    let _ = first.kill();
+    let _ = first.wait();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_wrong_or_missing_master_key_refuses_to_start() {
+    let a = tempfile::tempdir().expect("temp dir");
+    let (mut first, _addr) = start(a.path());
+    let _ = first.kill();
+    let _ = first.wait();
+    let a_dir = a.path().to_string_lossy().into_owned();
+
+    let (_, other) = livecert_core::secret::MasterKey::generate().expect("key");
+    let other = other.expose_str().expect("base64").to_owned();
+    let stderr = refused_serve(&["--data-dir", &a_dir], &[("LIVECERT_MASTER_KEY", &other)]);
+    assert!(stderr.contains("master key does not open"), "{stderr}");
+
+    let b = tempfile::tempdir().expect("temp dir");
+    let store = format!("sqlite://{}", a.path().join("livecert.db").display());
+    let b_dir = b.path().to_string_lossy().into_owned();
+    let stderr = refused_serve(&["--data-dir", &b_dir, "--store", &store], &[]);
+    assert!(stderr.contains("master.key is missing"), "{stderr}");
+    assert!(
+        !b.path().join("master.key").exists(),
+        "no new key is generated for an existing store"
+    );
+}
