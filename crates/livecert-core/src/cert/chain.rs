@@ -40,7 +40,13 @@ pub fn parse(der: &[u8], trusted: bool) -> Result<X509Certificate<'_>, String> {
     match X509Certificate::from_der(der) {
         Ok((rest, cert)) if rest.is_empty() || trusted => Ok(cert),
         Ok((rest, _)) => Err(format!("{} bytes follow the certificate's DER", rest.len())),
-        Err(e) => Err(e.to_string()),
+        Err(x509_parser::nom::Err::Incomplete(_)) => {
+            Err("its DER ends too early: the base64 was cut short".to_owned())
+        }
+        Err(_) => Err(
+            "its DER is not the structure of an X.509 certificate: is it a key, a CSR or PKCS#7?"
+                .to_owned(),
+        ),
     }
 }
 

@@ -55,17 +55,23 @@ impl AddLiveDomainInput {
         let scope = super::optional_enum(params, "Scope", SCOPES)?
             .unwrap_or("domestic")
             .to_owned();
-        let text = |name: &str| -> Result<Option<String>, ApiError> {
-            Ok(params.non_empty_text(name)?.map(str::to_owned))
+        let text = |name: &str, max: usize| -> Result<Option<String>, ApiError> {
+            match params.non_empty_text(name)? {
+                Some(v) if v.chars().count() > max => Err(ApiError::invalid(
+                    name,
+                    format!("It is longer than {max} characters."),
+                )),
+                v => Ok(v.map(str::to_owned)),
+            }
         };
         Ok(Self {
             domain,
             live_domain_type,
             region: region.to_owned(),
             scope,
-            check_url: text("CheckUrl")?,
-            top_level_domain: text("TopLevelDomain")?,
-            resource_group_id: text("ResourceGroupId")?,
+            check_url: text("CheckUrl", 2048)?,
+            top_level_domain: text("TopLevelDomain", 253)?,
+            resource_group_id: text("ResourceGroupId", 64)?,
             dry_run: super::optional_bool(params, "DryRun")?,
         })
     }

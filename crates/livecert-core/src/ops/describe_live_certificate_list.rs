@@ -26,7 +26,10 @@ impl DescribeLiveCertificateListInput {
             }
         }
         if domains.is_empty() {
-            return Ok(Self { domains: None });
+            return Err(ApiError::invalid(
+                "DomainName",
+                "It lists no domain: give one or more domains separated by commas, or omit it for the whole library.",
+            ));
         }
         Ok(Self {
             domains: Some(domains),
