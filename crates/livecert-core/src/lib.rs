@@ -9,6 +9,7 @@
 //! - [`names`]: checked names ([`names::DomainName`], [`names::CertName`]).
 //! - [`cert`]: certificate and key parsing, normalisation, chain ordering, coverage.
 //! - [`ops`]: typed inputs of each operation and SetLiveDomainCertificate's library decisions.
+//! - [`ratelimit`]: GCRA arithmetic for the per-account, per-operation rate limits.
 //! - [`secret`]: redacted secret bytes and the master key that seals them at rest.
 //! - [`timefmt`]: wire timestamps.
 
@@ -19,6 +20,7 @@ pub mod names;
 pub mod ops;
 pub mod params;
 pub mod protocol;
+pub mod ratelimit;
 pub mod secret;
 pub mod timefmt;
 
