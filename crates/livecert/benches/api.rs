@@ -299,6 +299,7 @@ fn main() {
             store: store.clone(),
             clock: Arc::new(SystemClock),
             nonces: Arc::new(MemoryNonces::new(4_000_000)),
+            limiter: Arc::new(livecert::api::ratelimit::Unlimited),
             config: ApiConfig::default(),
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

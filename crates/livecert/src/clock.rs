@@ -9,6 +9,11 @@ use std::time::{SystemTime, UNIX_EPOCH};
 pub trait Clock: Send + Sync + 'static {
     /// Now, in Unix seconds (UTC).
     fn now(&self) -> i64;
+
+    /// Now, in Unix milliseconds (UTC), for rate limits.
+    fn now_millis(&self) -> i64 {
+        self.now().saturating_mul(1000)
+    }
 }
 
 /// The operating system's wall clock.
@@ -21,35 +26,52 @@ impl Clock for SystemClock {
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
     }
+
+    fn now_millis(&self) -> i64 {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+    }
 }
 
-/// A clock that stands still until told to move: for tests.
+/// A clock that stands still until told to move: for tests. Kept in milliseconds.
 #[derive(Debug)]
 pub struct ManualClock {
-    now: AtomicI64,
+    now_ms: AtomicI64,
 }
 
 impl ManualClock {
     /// A clock pinned at `now` (Unix seconds).
     pub fn new(now: i64) -> Self {
         Self {
-            now: AtomicI64::new(now),
+            now_ms: AtomicI64::new(now.saturating_mul(1000)),
         }
     }
 
     /// Sets the time.
     pub fn set(&self, now: i64) {
-        self.now.store(now, Ordering::SeqCst);
+        self.now_ms
+            .store(now.saturating_mul(1000), Ordering::SeqCst);
     }
 
     /// Moves the time forward by `secs`.
     pub fn advance(&self, secs: i64) {
-        self.now.fetch_add(secs, Ordering::SeqCst);
+        self.now_ms
+            .fetch_add(secs.saturating_mul(1000), Ordering::SeqCst);
+    }
+
+    /// Moves the time forward by `ms` milliseconds.
+    pub fn advance_millis(&self, ms: i64) {
+        self.now_ms.fetch_add(ms, Ordering::SeqCst);
     }
 }
 
 impl Clock for ManualClock {
     fn now(&self) -> i64 {
-        self.now.load(Ordering::SeqCst)
+        self.now_ms.load(Ordering::SeqCst).div_euclid(1000)
+    }
+
+    fn now_millis(&self) -> i64 {
+        self.now_ms.load(Ordering::SeqCst)
     }
 }

@@ -43,6 +43,9 @@ enum Command {
         /// Base URL of docs/errors.md, used in Recommend.
         #[arg(long, default_value = "https://livecert.local/docs/errors.md")]
         errors_doc_url: String,
+        /// Per-account, per-operation rate limits (spec/access.md): on, or off for benchmarks.
+        #[arg(long, default_value = "on", value_parser = ["on", "off"])]
+        rate_limits: String,
     },
     /// Call any operation, signed: livecert call <Action> --<Param> <value> … [--<Param>-file <path>]
     /// [--endpoint URL] [--credentials FILE] [--signature v1|v3].
@@ -93,6 +96,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             host_id,
             cname_suffix,
             errors_doc_url,
+            rate_limits,
         } => {
             let options = ServeOptions {
                 listen,
@@ -105,6 +109,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
                     },
                     cname_suffix,
                 },
+                rate_limits: rate_limits == "on",
             };
             server::run(options, server::shutdown_signal()).await?;
             Ok(ExitCode::SUCCESS)

@@ -12,6 +12,7 @@ use tokio::net::TcpListener;
 use tracing::info;
 
 use crate::api::nonce::MemoryNonces;
+use crate::api::ratelimit::{MemoryRateLimiter, Unlimited};
 use crate::api::{self, ApiConfig, AppState};
 use crate::clock::{Clock, SystemClock};
 use crate::datadir::DataDir;
@@ -30,6 +31,8 @@ pub struct ServeOptions {
     pub store: Option<String>,
     /// API settings.
     pub api: ApiConfig,
+    /// Per-account rate limits on (spec/access.md) or off (benchmarks).
+    pub rate_limits: bool,
 }
 
 /// The SQLite database named by `--store` (or the data directory's).
@@ -83,6 +86,11 @@ pub async fn run(options: ServeOptions, shutdown: impl Future<Output = ()>) -> a
         store,
         clock,
         nonces: Arc::new(MemoryNonces::new(DEFAULT_NONCE_CAPACITY)),
+        limiter: if options.rate_limits {
+            Arc::new(MemoryRateLimiter::new())
+        } else {
+            Arc::new(Unlimited)
+        },
         config: options.api,
     });
     api::serve(listener, state, shutdown).await?;

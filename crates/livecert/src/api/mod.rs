@@ -10,6 +10,7 @@
 
 pub mod nonce;
 pub mod ops;
+pub mod ratelimit;
 pub mod render;
 
 use std::convert::Infallible;
@@ -37,6 +38,7 @@ use tracing::{info, warn};
 
 use crate::clock::Clock;
 use nonce::{NonceRefusal, Nonces};
+use ratelimit::RateLimiter;
 use render::ErrorDocs;
 
 /// Largest form body in bytes (protocol.md §1); larger → 413 `RequestEntityTooLarge`.
@@ -80,6 +82,8 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// Nonces seen inside the clock window.
     pub nonces: Arc<dyn Nonces>,
+    /// Per-account, per-operation rate limits.
+    pub limiter: Arc<dyn RateLimiter>,
     /// Settings.
     pub config: ApiConfig,
 }
@@ -122,11 +126,17 @@ pub struct Failure {
     pub error: ApiError,
     /// The cause, for the log.
     pub cause: Option<String>,
+    /// For `Throttling.User`: milliseconds until a call would be allowed (`x-acs-retry-after`).
+    pub retry_after_ms: Option<u64>,
 }
 
 impl From<ApiError> for Failure {
     fn from(error: ApiError) -> Self {
-        Self { error, cause: None }
+        Self {
+            error,
+            cause: None,
+            retry_after_ms: None,
+        }
     }
 }
 
@@ -136,6 +146,7 @@ impl Failure {
         Self {
             error,
             cause: Some(cause.into()),
+            retry_after_ms: None,
         }
     }
 
@@ -255,13 +266,19 @@ pub async fn handle(
                     info!(request_id = %request_id, action = action_name, access_key_id = access_key_id.as_deref().unwrap_or("-"), peer = %peer, code, elapsed_us, "call refused");
                 }
             }
-            render::error(
+            let mut response = render::error(
                 &failure.error,
                 &request_id,
                 &host_id,
                 &state.config.error_docs,
                 format,
-            )
+            );
+            if let Some(ms) = failure.retry_after_ms {
+                response
+                    .headers_mut()
+                    .insert("x-acs-retry-after", http::HeaderValue::from(ms));
+            }
+            response
         }
     };
     Ok(response)
@@ -455,6 +472,22 @@ async fn authenticate_and_run(
             "This AccessKey is not a temporary credential; send no SecurityToken with it.",
         )
         .into());
+    }
+    if let Err(retry_after_ms) =
+        state
+            .limiter
+            .check(key.account_id, prepared.action, state.clock.now_millis())
+    {
+        let mut failure = Failure::from(ApiError::new(
+            ErrorCode::ThrottlingUser,
+            format!(
+                "{} allows {} calls per second per account; retry after {retry_after_ms} ms.",
+                prepared.action,
+                prepared.action.per_second()
+            ),
+        ));
+        failure.retry_after_ms = Some(retry_after_ms);
+        return Err(failure);
     }
     let caller = Caller {
         account_id: key.account_id,

@@ -91,17 +91,23 @@ impl TestServer {
     /// Starts a server whose clock is pinned at `now`, with `testid`/`testsecret` imported into a
     /// new account.
     pub async fn start_at(now: i64) -> Self {
-        Self::start_with(now, false).await
+        Self::start_with(now, false, false).await
+    }
+
+    /// Starts a server pinned at `now` with the rate limits of spec/access.md on (the other
+    /// servers run without limits so that a test's own calls are never throttled).
+    pub async fn start_limited_at(now: i64) -> Self {
+        Self::start_with(now, false, true).await
     }
 
     /// Starts a server on the system clock (for clients that sign with the real time, such as
     /// the official SDKs), with `testid`/`testsecret` imported into a new account.
     pub async fn start_live() -> Self {
         use livecert::clock::Clock;
-        Self::start_with(livecert::clock::SystemClock.now(), true).await
+        Self::start_with(livecert::clock::SystemClock.now(), true, true).await
     }
 
-    async fn start_with(now: i64, live: bool) -> Self {
+    async fn start_with(now: i64, live: bool, limits: bool) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let data = DataDir::open(dir.path()).expect("data dir");
         let store = livecert::server::open_store(&data, None).expect("store opens");
@@ -124,6 +130,11 @@ impl TestServer {
                 clock.clone()
             },
             nonces: Arc::new(MemoryNonces::new(100_000)),
+            limiter: if limits {
+                Arc::new(livecert::api::ratelimit::MemoryRateLimiter::new())
+            } else {
+                Arc::new(livecert::api::ratelimit::Unlimited)
+            },
             config: ApiConfig::default(),
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

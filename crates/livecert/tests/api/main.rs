@@ -8,4 +8,5 @@ mod faults;
 mod fixtures;
 mod flows;
 mod harness;
+mod limits;
 mod sdk;
