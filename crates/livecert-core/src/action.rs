@@ -1,9 +1,10 @@
 //! The operations livecert answers, declared once as a table (spec/operations.md, spec/access.md).
 //!
 //! Each row gives the wire name (`Action` / `x-acs-action`), whether the operation changes state
-//! (state-changing operations check the account status and accept `DryRun`), and the default rate
-//! limit in calls per second per account (access.md, "Rate limits"). The RAM action is
-//! `live:<wire name>`.
+//! (state-changing operations check the account status and accept `DryRun`), the default rate
+//! limit in calls per second per account (access.md, "Rate limits"), and the RAM resource the
+//! operation is authorized on (operations.md): the domain it names
+//! (`acs:cdn:*:<accountId>:domain/<DomainName>`) or `*`. The RAM action is `live:<wire name>`.
 
 use std::fmt;
 
@@ -12,7 +13,7 @@ pub const API_VERSION: &str = "2016-11-01";
 
 /// Declares the action table and generates [`Action`] with its accessors.
 macro_rules! actions {
-    ($( $(#[$doc:meta])* $variant:ident => ($wire:literal, state_changing: $sc:literal, per_second: $rate:literal), )*) => {
+    ($( $(#[$doc:meta])* $variant:ident => ($wire:literal, state_changing: $sc:literal, per_second: $rate:literal, resource: $res:ident), )*) => {
         /// One operation of the API.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
         pub enum Action {
@@ -38,6 +39,11 @@ macro_rules! actions {
                 match self { $(Action::$variant => $rate,)* }
             }
 
+            /// The RAM resource the operation is authorized on.
+            pub const fn ram_resource(self) -> RamResource {
+                match self { $(Action::$variant => RamResource::$res,)* }
+            }
+
             /// Looks an operation up by its exact wire name.
             pub fn from_wire_name(name: &str) -> Option<Self> {
                 match name { $($wire => Some(Action::$variant),)* _ => None }
@@ -48,17 +54,26 @@ macro_rules! actions {
 
 actions! {
     /// Adds a streaming domain (online at once, HTTPS off).
-    AddLiveDomain => ("AddLiveDomain", state_changing: true, per_second: 100),
+    AddLiveDomain => ("AddLiveDomain", state_changing: true, per_second: 100, resource: Domain),
     /// Reads one domain's configuration.
-    DescribeLiveDomainDetail => ("DescribeLiveDomainDetail", state_changing: false, per_second: 100),
+    DescribeLiveDomainDetail => ("DescribeLiveDomainDetail", state_changing: false, per_second: 100, resource: Domain),
     /// Binds a certificate to a domain and switches HTTPS on or off: the core operation.
-    SetLiveDomainCertificate => ("SetLiveDomainCertificate", state_changing: true, per_second: 30),
+    SetLiveDomainCertificate => ("SetLiveDomainCertificate", state_changing: true, per_second: 30, resource: Domain),
     /// Reads a domain's certificate binding.
-    DescribeLiveDomainCertificateInfo => ("DescribeLiveDomainCertificateInfo", state_changing: false, per_second: 100),
+    DescribeLiveDomainCertificateInfo => ("DescribeLiveDomainCertificateInfo", state_changing: false, per_second: 100, resource: Any),
     /// Lists the caller's certificate library, or the records bound to some domains.
-    DescribeLiveCertificateList => ("DescribeLiveCertificateList", state_changing: false, per_second: 50),
+    DescribeLiveCertificateList => ("DescribeLiveCertificateList", state_changing: false, per_second: 50, resource: Any),
     /// Reads one library record by CertName (never its private key).
-    DescribeLiveCertificateDetail => ("DescribeLiveCertificateDetail", state_changing: false, per_second: 50),
+    DescribeLiveCertificateDetail => ("DescribeLiveCertificateDetail", state_changing: false, per_second: 50, resource: Any),
+}
+
+/// What an operation is authorized on (access.md: "Operations without a resource use `*`").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RamResource {
+    /// The domain named by `DomainName`: `acs:cdn:*:<accountId>:domain/<DomainName>`.
+    Domain,
+    /// `*`.
+    Any,
 }
 
 impl Action {
