@@ -128,6 +128,8 @@ pub struct Failure {
     pub cause: Option<String>,
     /// For `Throttling.User`: milliseconds until a call would be allowed (`x-acs-retry-after`).
     pub retry_after_ms: Option<u64>,
+    /// For `Forbidden.RAM`: the `AccessDeniedDetail` object (access.md).
+    pub access_denied_detail: Option<Map<String, Value>>,
 }
 
 impl From<ApiError> for Failure {
@@ -136,6 +138,7 @@ impl From<ApiError> for Failure {
             error,
             cause: None,
             retry_after_ms: None,
+            access_denied_detail: None,
         }
     }
 }
@@ -147,6 +150,7 @@ impl Failure {
             error,
             cause: Some(cause.into()),
             retry_after_ms: None,
+            access_denied_detail: None,
         }
     }
 
@@ -272,6 +276,7 @@ pub async fn handle(
                 &host_id,
                 &state.config.error_docs,
                 format,
+                failure.access_denied_detail.as_ref(),
             );
             if let Some(ms) = failure.retry_after_ms {
                 response

@@ -46,13 +46,15 @@ pub fn success(
     respond(StatusCode::OK, &root, &body, format, request_id)
 }
 
-/// An error response with the envelope, in `format`.
+/// An error response with the envelope, in `format`. `access_denied_detail` is the object of a
+/// `Forbidden.RAM` answer (access.md), rendered after the five string fields.
 pub fn error(
     error: &ApiError,
     request_id: &str,
     host_id: &str,
     docs: &ErrorDocs,
     format: Format,
+    access_denied_detail: Option<&Map<String, Value>>,
 ) -> Response<Full<Bytes>> {
     let mut body = Map::new();
     body.insert("RequestId".into(), Value::String(request_id.to_owned()));
@@ -60,6 +62,9 @@ pub fn error(
     body.insert("Code".into(), Value::String(error.code.code().to_owned()));
     body.insert("Message".into(), Value::String(error.message()));
     body.insert("Recommend".into(), Value::String(docs.recommend(error)));
+    if let Some(detail) = access_denied_detail {
+        body.insert("AccessDeniedDetail".into(), Value::Object(detail.clone()));
+    }
     let status =
         StatusCode::from_u16(error.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     respond(status, "Error", &body, format, request_id)
