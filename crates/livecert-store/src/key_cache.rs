@@ -1,8 +1,9 @@
 //! An in-memory cache of AccessKey lookups, so that a signed request costs no database read.
 //!
-//! Entries hold the opened [`AccessKeyEntry`] (the secret stays in zeroised memory) and live at
-//! most [`TTL`]: a change made by another process (`livecert admin` on the same database)
-//! reaches this one within that time, as spec/access.md requires. Writes made through this
+//! Entries hold the opened [`AccessKeyEntry`] (the secret stays in zeroised memory, the user's
+//! policy documents beside it) and live at most [`TTL`]: a change made by another process
+//! (`livecert admin` on the same database: a key, a user, a policy or an attachment) reaches this
+//! one within that time, as spec/access.md requires. Writes made through this
 //! process clear the cache when they commit. A generation number closes the race between a read
 //! that began before such a commit and its insertion afterwards: an entry is kept only if no
 //! invalidation happened while it was being read. Unknown ids are not cached, so a flood of made-up
@@ -84,6 +85,9 @@ mod tests {
             secret: Secret::new(&b"s"[..]),
             active: true,
             account_active: true,
+            principal: crate::Principal::Root,
+            policies: Vec::new(),
+            sts: None,
         }
     }
 

@@ -11,14 +11,21 @@
 //! Code map:
 //! - this file: the public types and [`Store`], whose methods seal secrets, queue writes and run
 //!   reads;
+//! - `access.rs`: accounts, RAM users, AccessKeys, policies and temporary credentials (the
+//!   operator's side of spec/access.md), with their naming rules;
+//! - `audit.rs`: the audit log — the bounded queue behind [`Store::record_audit`], the flusher
+//!   thread that writes it in batches, and the listing;
 //! - `sqlite/`: the SQLite backend — `mod.rs` (connections, read pool, error mapping),
 //!   `schema.rs` and `migrations/` (the schema), `group_commit.rs` (the writer thread), `write.rs`
 //!   (write calls, with the decision-table rules re-checked inside the transaction), `read.rs`
-//!   (queries and row mapping);
+//!   (queries and row mapping), `ram.rs` (users, keys, policies, STS), `audit.rs` (audit rows);
 //! - `key_cache.rs`: the in-memory AccessKey cache;
 //! - `random.rs`: generated ids and secrets.
 //!
-//! Invariants: a domain name exists once across all accounts; a domain has HTTPS on exactly when
+//! Invariants: a domain name exists once across all accounts; an AccessKey belongs to its
+//! account's root credentials or to a user of the same account, and a policy is attached only to
+//! users of its own account (composite foreign keys); a SecurityToken is stored only as its
+//! SHA-256; a domain has HTTPS on exactly when
 //! it is bound to a record, and only to a record of its own account (both are constraints of the
 //! schema); CertIds come from one global sequence and are never reused; the change counter
 //! ([`Store::change_counter`]) only increases and is bumped, by triggers, by every commit that
@@ -43,6 +50,8 @@
 
 #![warn(missing_docs)]
 
+mod access;
+mod audit;
 mod key_cache;
 mod random;
 mod sqlite;
@@ -56,12 +65,22 @@ use livecert_core::error::ApiError;
 use livecert_core::names::{CertName, DomainName};
 use livecert_core::secret::{MasterKey, Secret, AAD_ACCESS_KEY_SECRET, AAD_CERT_KEY};
 
+pub use crate::access::{
+    AccessKeyInfo, AccountInfo, PolicyInfo, StsCredentials, UserInfo, MAX_POLICY_DOCUMENT_BYTES,
+    STS_MAX_DURATION_SECS, STS_MIN_DURATION_SECS,
+};
+pub use crate::audit::{AuditEntry, AuditFilter, BATCH_SIZE, FLUSH_INTERVAL, QUEUE_CAPACITY};
+
+use crate::audit::AuditQueue;
 use crate::key_cache::KeyCache;
 use crate::sqlite::group_commit::{Touches, Writer};
 use crate::sqlite::{read, sql_error, write, ReadPool};
 
 /// An account id: a 16-digit number (spec/access.md).
 pub type AccountId = u64;
+
+/// A RAM user id: from one global sequence, never reused.
+pub type UserId = u64;
 
 /// A store failure. The binary maps `Unavailable` to `ServiceUnavailable` and `Failed` to the
 /// operation's storage code (`CertStorage.failed`, `DeleteFailed`) or `InternalError`. The text is
@@ -225,7 +244,7 @@ pub struct CertRecord {
 /// The record statuses [`Store::set_certificate_status`] accepts.
 pub const CERT_STATUSES: &[&str] = &["success", "applying", "failed", "revoked"];
 
-/// An AccessKey with its opened secret, for signature checks.
+/// An AccessKey with its opened secret, for signature checks and authorization.
 #[derive(Debug, Clone)]
 pub struct AccessKeyEntry {
     /// The AccessKeyId.
@@ -238,6 +257,51 @@ pub struct AccessKeyEntry {
     pub active: bool,
     /// The account's status is `active` (not suspended).
     pub account_active: bool,
+    /// Who the key acts as: the account itself (root credentials) or one of its RAM users.
+    pub principal: Principal,
+    /// The documents of the policies attached to the user when the key was looked up, by policy
+    /// name; empty for root credentials (which bypass policies on their own account).
+    pub policies: Vec<String>,
+    /// For temporary credentials: expiry, token hash and session policy; `None` for long-term
+    /// keys.
+    pub sts: Option<StsInfo>,
+}
+
+/// Who an AccessKey acts as (spec/access.md, Principals).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Principal {
+    /// The account itself: every permission on its own resources.
+    Root,
+    /// A RAM user of the account: only what its policies grant.
+    User {
+        /// The user's id (never reused).
+        user_id: UserId,
+        /// The user's name as created.
+        user_name: String,
+    },
+}
+
+impl Principal {
+    /// `root`, or the user's name (as the audit log records it; no user may be named `root`).
+    pub fn name(&self) -> &str {
+        match self {
+            Self::Root => "root",
+            Self::User { user_name, .. } => user_name,
+        }
+    }
+}
+
+/// What makes an AccessKey temporary credentials (`livecert admin sts issue`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StsInfo {
+    /// Unix seconds after which the credentials are refused.
+    pub expires_at: i64,
+    /// SHA-256 of the SecurityToken (the token itself is not stored): compare the request's
+    /// `SecurityToken` hashed, in constant time.
+    pub token_sha256: [u8; 32],
+    /// The policy the credentials were issued with, narrowing the user's own; `None`: the user's
+    /// policies alone.
+    pub session_policy: Option<String>,
 }
 
 /// Root credentials created on first start.
@@ -321,11 +385,13 @@ struct Inner {
     writer: Writer,
     readers: ReadPool,
     keys: Arc<KeyCache>,
+    /// Dropped last: its drop waits for the queued audit entries to be written.
+    audit: AuditQueue,
 }
 
 impl Store {
     /// Opens (creating if needed) the SQLite database at `path` and applies migrations. The
-    /// parent directory must exist. Starts the writer thread.
+    /// parent directory must exist. Starts the writer thread and the audit flusher.
     ///
     /// Errors: `Unavailable` if the file cannot be opened, WAL cannot be turned on, or the schema
     /// is newer than this binary; `Failed` if a migration does not apply.
@@ -335,12 +401,14 @@ impl Store {
         sqlite::sync_parent_dir(path);
         let keys = Arc::new(KeyCache::default());
         let writer = Writer::start(conn, keys.clone())?;
+        let audit = AuditQueue::start(writer.clone())?;
         Ok(Self {
             inner: Arc::new(Inner {
                 master_key,
                 writer,
                 readers: ReadPool::new(path),
                 keys,
+                audit,
             }),
         })
     }
@@ -377,11 +445,11 @@ impl Store {
     }
 
     /// Imports a root AccessKey with a given id and secret for an account (tests use `testid`/`testsecret`).
-    /// Replaces the secret if the id exists for the same account; the key's status is kept (a new
-    /// key is `active`).
+    /// Replaces the secret if the id exists as root credentials of the same account; the key's
+    /// status is kept (a new key is `active`).
     ///
-    /// Errors: `Failed` if the id is not 1–128 printable ASCII characters, belongs to another
-    /// account, or the account does not exist.
+    /// Errors: `Failed` if the id is not 1–128 printable ASCII characters or begins with `STS.`,
+    /// belongs to another account or to a user of this one, or the account does not exist.
     pub async fn import_access_key(
         &self,
         account_id: AccountId,
@@ -389,28 +457,17 @@ impl Store {
         secret: &Secret,
         now: i64,
     ) -> Result<(), StoreError> {
-        if access_key_id.is_empty()
-            || access_key_id.len() > 128
-            || !access_key_id.bytes().all(|b| b.is_ascii_graphic())
-        {
-            return Err(StoreError::Failed(
-                "an AccessKeyId is 1 to 128 printable ASCII characters".into(),
-            ));
-        }
-        let sealed = self.seal(AAD_ACCESS_KEY_SECRET, secret.expose())?;
-        let id = access_key_id.to_owned();
-        self.inner
-            .writer
-            .call(Touches::Keys, move |c| {
-                write::import_access_key(c, account_id, &id, &sealed, now)
-            })
+        self.import_root_access_key(account_id, access_key_id, secret, now)
             .await
-            .map_err(store_only)
     }
 
-    /// Looks an AccessKey up, with its opened secret. Served from an in-memory cache that a write
-    /// through this store clears and that trusts an entry at most one second (so a change by
-    /// another process is seen within a second).
+    /// Looks an AccessKey up, with its opened secret, its principal, the documents of the
+    /// policies attached to its user and, for temporary credentials, their expiry, token hash and
+    /// session policy. An expired temporary credential is still returned (the caller compares
+    /// `sts.expires_at` with its clock and answers accordingly). Served from an in-memory cache
+    /// that a write through this store clears and that trusts an entry at most one second (so a
+    /// change by another process — a key, a user, a policy, an attachment — is seen within a
+    /// second).
     ///
     /// Errors: `Secret` if the stored secret does not open with this master key.
     pub async fn access_key(
@@ -440,6 +497,9 @@ impl Store {
             secret,
             active: row.active,
             account_active: row.account_active,
+            principal: row.principal,
+            policies: row.policies,
+            sts: row.sts,
         };
         self.inner.keys.put(generation, loaded, entry.clone());
         Ok(Some(entry))

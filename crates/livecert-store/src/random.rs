@@ -3,6 +3,8 @@
 //!
 //! - account ids: 16 decimal digits (spec/access.md);
 //! - AccessKeyIds: `LTAI` + 20 letters and digits (24 characters); secrets: 30 letters and digits;
+//! - temporary AccessKeyIds: `STS.` + 24 letters and digits; SecurityTokens: 64 characters of the
+//!   base64url alphabet (384 bits);
 //! - the first CertId: a 7-digit number (spec/operations.md, Domains).
 
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
@@ -16,6 +18,13 @@ pub(crate) const ACCESS_KEY_ID_PREFIX: &str = "LTAI";
 const ACCESS_KEY_ID_RANDOM_CHARS: usize = 20;
 /// Characters of a generated AccessKey secret.
 const ACCESS_KEY_SECRET_CHARS: usize = 30;
+
+/// The prefix of temporary (STS) AccessKeyIds.
+pub(crate) const STS_ACCESS_KEY_ID_PREFIX: &str = "STS.";
+/// Random characters after the prefix of a temporary AccessKeyId.
+const STS_ACCESS_KEY_ID_RANDOM_CHARS: usize = 24;
+/// Characters of a SecurityToken.
+const SECURITY_TOKEN_CHARS: usize = 64;
 
 const ALPHANUMERIC: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
@@ -37,6 +46,29 @@ pub(crate) fn access_key_id() -> Result<String, StoreError> {
     id.push_str(ACCESS_KEY_ID_PREFIX);
     id.push_str(std::str::from_utf8(&tail).map_err(|_| rng_failed())?);
     Ok(id)
+}
+
+/// A temporary AccessKeyId: `STS.` + 24 letters and digits.
+pub(crate) fn sts_access_key_id() -> Result<String, StoreError> {
+    let tail = alphanumeric(STS_ACCESS_KEY_ID_RANDOM_CHARS)?;
+    let mut id = String::with_capacity(STS_ACCESS_KEY_ID_PREFIX.len() + tail.len());
+    id.push_str(STS_ACCESS_KEY_ID_PREFIX);
+    id.push_str(std::str::from_utf8(&tail).map_err(|_| rng_failed())?);
+    Ok(id)
+}
+
+/// A SecurityToken: 64 characters of the base64url alphabet, in zeroised memory.
+pub(crate) fn security_token() -> Result<Zeroizing<Vec<u8>>, StoreError> {
+    const BASE64URL: &[u8; 64] =
+        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut raw = Zeroizing::new([0u8; SECURITY_TOKEN_CHARS]);
+    SystemRandom::new()
+        .fill(raw.as_mut())
+        .map_err(|_| rng_failed())?;
+    // 64 divides 256: the low six bits of a uniform byte are uniform.
+    Ok(Zeroizing::new(
+        raw.iter().map(|b| BASE64URL[usize::from(b & 63)]).collect(),
+    ))
 }
 
 /// A generated AccessKey secret: 30 letters and digits, in zeroised memory.
@@ -104,5 +136,17 @@ mod tests {
             assert!(secret.iter().all(u8::is_ascii_alphanumeric));
         }
         assert_ne!(access_key_id().unwrap(), access_key_id().unwrap());
+        for _ in 0..100 {
+            let id = sts_access_key_id().unwrap();
+            assert_eq!(id.len(), 28);
+            let tail = id.strip_prefix("STS.").unwrap();
+            assert!(tail.bytes().all(|b| b.is_ascii_alphanumeric()));
+            let token = security_token().unwrap();
+            assert_eq!(token.len(), 64);
+            assert!(token
+                .iter()
+                .all(|b| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_'));
+        }
+        assert_ne!(*security_token().unwrap(), *security_token().unwrap());
     }
 }

@@ -45,6 +45,7 @@ use crate::{StoreError, WriteError};
 pub(crate) const MAX_GROUP: usize = 256;
 
 /// A handle to the writer thread; dropping the last one stops it.
+#[derive(Clone)]
 pub(crate) struct Writer {
     queue: mpsc::Sender<Message>,
 }
@@ -54,8 +55,10 @@ pub(crate) struct Writer {
 pub(crate) enum Touches {
     /// Domains or certificates only.
     Library,
-    /// Accounts or AccessKeys: the key cache is cleared after the commit.
+    /// Accounts, AccessKeys, RAM users or policies: the key cache is cleared after the commit.
     Keys,
+    /// The audit log only: nothing that is cached.
+    Log,
 }
 
 impl Writer {
@@ -105,6 +108,27 @@ impl Writer {
             .send(Message::Call(Box::new(call)))
             .map_err(|_| writer_stopped())?;
         answer.await.map_err(|_| writer_stopped())?
+    }
+
+    /// [`Writer::call`] for a thread outside the tokio runtime (the audit flusher): blocks until
+    /// the group has committed. Must not be called from async code.
+    pub(crate) fn call_blocking<T, F>(&self, touches: Touches, work: F) -> Result<T, WriteError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, WriteError> + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        let call = Call {
+            work: Some(work),
+            outcome: None,
+            reply,
+            touches,
+            dry_run: false,
+        };
+        self.queue
+            .send(Message::Call(Box::new(call)))
+            .map_err(|_| writer_stopped())?;
+        answer.blocking_recv().map_err(|_| writer_stopped())?
     }
 
     /// Runs `PRAGMA wal_checkpoint(TRUNCATE)` between groups.

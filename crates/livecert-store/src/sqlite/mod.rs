@@ -10,8 +10,12 @@
 //! - [`group_commit`]: the writer thread.
 //! - [`write`](mod@write): the statements a write call runs inside its savepoint.
 //! - [`read`]: the queries and the row mapping.
+//! - [`ram`]: users, AccessKeys, policies and temporary credentials (writes and listings).
+//! - [`audit`](mod@audit): the audit log's batch insert and listing.
 
+pub(crate) mod audit;
 pub(crate) mod group_commit;
+pub(crate) mod ram;
 pub(crate) mod read;
 pub(crate) mod schema;
 pub(crate) mod write;

@@ -12,7 +12,7 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 use livecert_core::cert::{CertFacts, KeyAlgorithm};
 use livecert_core::names::{CertName, DomainName};
 
-use crate::{AccountId, CertRecord, DomainRecord, DomainStatus};
+use crate::{AccountId, CertRecord, DomainRecord, DomainStatus, Principal, StsInfo, UserId};
 
 /// The columns [`domain_from_row`] reads, in order.
 pub(crate) const DOMAIN_COLUMNS: &str =
@@ -25,29 +25,83 @@ pub(crate) const CERT_COLUMNS: &str = "cert_id, account_id, cert_name, cert_type
      chain_pem, fingerprint_sha256, spki_sha256, subject_cn, dns_sans, issuer_cn, issuer_org, \
      serial_hex, not_before, not_after, key_algorithm, key_bits, created, last_changed";
 
-/// An AccessKey row: the secret still sealed.
+/// An AccessKey row: the secret still sealed, with its principal, the documents of the policies
+/// attached to its user, and its STS columns.
 pub(crate) struct AccessKeyRow {
     pub(crate) account_id: AccountId,
     pub(crate) secret_sealed: Vec<u8>,
     pub(crate) active: bool,
     pub(crate) account_active: bool,
+    pub(crate) principal: Principal,
+    pub(crate) policies: Vec<String>,
+    pub(crate) sts: Option<StsInfo>,
 }
 
-/// The AccessKey `id` with its account's status.
-pub(crate) fn access_key(conn: &Connection, id: &str) -> rusqlite::Result<Option<AccessKeyRow>> {
-    conn.prepare_cached(
-        "SELECT k.account_id, k.secret_sealed, k.status, a.status \
-         FROM access_keys k JOIN accounts a ON a.id = k.account_id WHERE k.id = ?1",
-    )?
-    .query_row(params![id], |r| {
-        Ok(AccessKeyRow {
-            account_id: r.get(0)?,
-            secret_sealed: r.get(1)?,
-            active: flag_text(r, 2, "active", "inactive")?,
-            account_active: flag_text(r, 3, "active", "suspended")?,
+/// The AccessKey `id` with its account's status, its user and that user's policies, read in one
+/// transaction.
+pub(crate) fn access_key(
+    conn: &mut Connection,
+    id: &str,
+) -> rusqlite::Result<Option<AccessKeyRow>> {
+    let tx = conn.transaction()?;
+    let row = tx
+        .prepare_cached(
+            "SELECT k.account_id, k.secret_sealed, k.status, a.status, k.user_id, u.name, \
+             k.sts_expires_at, k.sts_token_sha256, k.sts_session_policy \
+             FROM access_keys k JOIN accounts a ON a.id = k.account_id \
+             LEFT JOIN ram_users u ON u.id = k.user_id WHERE k.id = ?1",
+        )?
+        .query_row(params![id], |r| {
+            let principal = match r.get::<_, Option<UserId>>(4)? {
+                None => Principal::Root,
+                Some(user_id) => Principal::User {
+                    user_id,
+                    user_name: r.get(5)?,
+                },
+            };
+            let sts = match r.get::<_, Option<i64>>(6)? {
+                None => None,
+                Some(expires_at) => Some(StsInfo {
+                    expires_at,
+                    token_sha256: r
+                        .get::<_, Vec<u8>>(7)?
+                        .try_into()
+                        .map_err(|_| bad(7, "a SecurityToken hash is not 32 bytes".to_owned()))?,
+                    session_policy: r.get(8)?,
+                }),
+            };
+            Ok(AccessKeyRow {
+                account_id: r.get(0)?,
+                secret_sealed: r.get(1)?,
+                active: flag_text(r, 2, "active", "inactive")?,
+                account_active: flag_text(r, 3, "active", "suspended")?,
+                principal,
+                policies: Vec::new(),
+                sts,
+            })
         })
-    })
-    .optional()
+        .optional()?;
+    let row = match row {
+        Some(mut row) => {
+            if let Principal::User { user_id, .. } = &row.principal {
+                row.policies = user_policy_documents(&tx, *user_id)?;
+            }
+            Some(row)
+        }
+        None => None,
+    };
+    tx.commit()?;
+    Ok(row)
+}
+
+/// The documents of the policies attached to user `user_id`, by policy name.
+fn user_policy_documents(conn: &Connection, user_id: UserId) -> rusqlite::Result<Vec<String>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT p.document FROM ram_attachments t JOIN ram_policies p ON p.id = t.policy_id \
+         WHERE t.user_id = ?1 ORDER BY p.name, p.id",
+    )?;
+    let rows = stmt.query_map(params![user_id], |r| r.get(0))?;
+    rows.collect()
 }
 
 /// The domain `name` whoever owns it.
@@ -327,7 +381,7 @@ fn json_strings(r: &Row<'_>, idx: usize) -> rusqlite::Result<Vec<String>> {
     serde_json::from_str(&text).map_err(|e| bad(idx, format!("stored JSON list: {e}")))
 }
 
-fn flag_text(r: &Row<'_>, idx: usize, yes: &str, no: &str) -> rusqlite::Result<bool> {
+pub(crate) fn flag_text(r: &Row<'_>, idx: usize, yes: &str, no: &str) -> rusqlite::Result<bool> {
     let text: String = r.get(idx)?;
     if text == yes {
         Ok(true)
@@ -338,6 +392,6 @@ fn flag_text(r: &Row<'_>, idx: usize, yes: &str, no: &str) -> rusqlite::Result<b
     }
 }
 
-fn bad(idx: usize, why: String) -> rusqlite::Error {
+pub(crate) fn bad(idx: usize, why: String) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(idx, Type::Text, why.into())
 }

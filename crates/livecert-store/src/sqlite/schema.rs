@@ -21,14 +21,21 @@ struct Migration {
 }
 
 /// Every migration, in order; the last one's number is the current schema version.
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "initial",
-    sql: include_str!("migrations/0001_initial.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "initial",
+        sql: include_str!("migrations/0001_initial.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "ram_sts_audit",
+        sql: include_str!("migrations/0002_ram_sts_audit.sql"),
+    },
+];
 
 /// The schema version this binary writes.
-pub(crate) const CURRENT_VERSION: i64 = 1;
+pub(crate) const CURRENT_VERSION: i64 = 2;
 
 /// Brings the database up to [`CURRENT_VERSION`].
 ///
@@ -107,7 +114,7 @@ mod tests {
             .unwrap()
             .collect::<Result<_, _>>()
             .unwrap();
-        assert_eq!(applied, vec![(1, 1)]);
+        assert_eq!(applied, vec![(1, 1), (2, 1)]);
         let version: i64 = conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .unwrap();
@@ -119,5 +126,61 @@ mod tests {
             migrate(&mut conn, 3),
             Err(StoreError::Unavailable(_))
         ));
+    }
+
+    /// A version-1 database (keys without principals) migrates to version 2 with its keys kept
+    /// as root credentials, statuses and sealed secrets unchanged.
+    #[test]
+    fn version_1_keys_become_root_credentials() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let mut conn = crate::sqlite::open_writer(&path).unwrap();
+        conn.execute_batch(MIGRATIONS[0].sql).unwrap();
+        conn.execute_batch(
+            "INSERT INTO sequences (name, next) VALUES ('cert_id', 1000000);
+             INSERT INTO schema_migrations (version, name, applied) VALUES (1, 'initial', 1);
+             PRAGMA user_version = 1;
+             INSERT INTO accounts (id, status, created) VALUES (1234567890123456, 'active', 5);
+             INSERT INTO access_keys (id, account_id, secret_sealed, status, created)
+                 VALUES ('testid', 1234567890123456, x'0102', 'inactive', 6);",
+        )
+        .unwrap();
+        migrate(&mut conn, 7).unwrap();
+        let row: (String, i64, Option<i64>, Vec<u8>, String, i64, Option<i64>) = conn
+            .query_row(
+                "SELECT id, account_id, user_id, secret_sealed, status, created, sts_expires_at \
+                 FROM access_keys",
+                [],
+                |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                        r.get(6)?,
+                    ))
+                },
+            )
+            .unwrap();
+        assert_eq!(
+            row,
+            (
+                "testid".to_owned(),
+                1_234_567_890_123_456,
+                None,
+                vec![1, 2],
+                "inactive".to_owned(),
+                6,
+                None
+            )
+        );
+        let fk_errors: i64 = conn
+            .query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(fk_errors, 0);
     }
 }

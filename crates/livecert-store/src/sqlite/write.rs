@@ -58,45 +58,16 @@ pub(crate) fn bootstrap(
         return Ok(None);
     }
     let account_id = create_account(conn, now)?;
-    import_access_key(conn, account_id, access_key_id, secret_sealed, now)?;
+    crate::sqlite::ram::insert_access_key(
+        conn,
+        account_id,
+        None,
+        access_key_id,
+        secret_sealed,
+        now,
+        None,
+    )?;
     Ok(Some(account_id))
-}
-
-/// Inserts an AccessKey, or replaces the sealed secret of the same id in the same account.
-///
-/// Errors: `Failed` when the id belongs to another account or the account does not exist.
-pub(crate) fn import_access_key(
-    conn: &Connection,
-    account_id: AccountId,
-    access_key_id: &str,
-    secret_sealed: &[u8],
-    now: i64,
-) -> Result<(), WriteError> {
-    let owner: Option<AccountId> = conn
-        .prepare_cached("SELECT account_id FROM access_keys WHERE id = ?1")
-        .and_then(|mut s| s.query_row(params![access_key_id], |r| r.get(0)).optional())
-        .map_err(sql_failed)?;
-    match owner {
-        Some(owner) if owner != account_id => Err(StoreError::Failed(format!(
-            "AccessKeyId {access_key_id} belongs to another account"
-        ))
-        .into()),
-        Some(_) => {
-            conn.prepare_cached("UPDATE access_keys SET secret_sealed = ?2 WHERE id = ?1")
-                .and_then(|mut s| s.execute(params![access_key_id, secret_sealed]))
-                .map_err(sql_failed)?;
-            Ok(())
-        }
-        None => {
-            conn.prepare_cached(
-                "INSERT INTO access_keys (id, account_id, secret_sealed, status, created) \
-                 VALUES (?1, ?2, ?3, 'active', ?4)",
-            )
-            .and_then(|mut s| s.execute(params![access_key_id, account_id, secret_sealed, now]))
-            .map_err(sql_failed)?;
-            Ok(())
-        }
-    }
 }
 
 /// Sets an account's status. Errors: `Failed` if there is no such account.
