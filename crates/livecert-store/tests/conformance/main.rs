@@ -6,9 +6,10 @@
 //! `kill9` is SQLite's own: the test binary kills a child copy of itself mid-write.
 //!
 //! Cases cite spec/operations.md (rows of the SetLiveDomainCertificate decision table) and
-//! spec/access.md.
+//! spec/access.md (`accounts`, `ram`, `audit`).
 
 mod accounts;
+mod audit;
 mod domains;
 mod dry_run;
 mod durability;
@@ -16,6 +17,7 @@ mod group_commit;
 mod https_off;
 mod kill9;
 mod listing;
+mod ram;
 mod support;
 mod upload;
 
@@ -74,5 +76,19 @@ conformance!(
         group_commit::concurrent_uploads_are_all_answered_and_present,
         group_commit::a_failing_call_does_not_roll_back_its_group,
         durability::data_survives_reopen,
+        ram::accounts_are_listed_with_their_status,
+        ram::users_are_well_formed_and_unique_per_account,
+        ram::generated_keys_act_for_root_or_a_user,
+        ram::imported_user_keys_keep_to_their_principal,
+        ram::a_users_key_carries_its_attached_policies,
+        ram::policies_are_named_documents,
+        ram::deleting_a_user_deletes_its_keys_and_attachments,
+        ram::any_key_can_be_deleted,
+        ram::sts_credentials_carry_expiry_token_hash_and_session_policy,
+        ram::changes_from_another_process_are_seen_within_a_second,
+        audit::audit_batches_flush_and_survive_reopen,
+        audit::audit_entries_are_written_without_being_asked,
+        audit::a_burst_is_written_or_counted_never_waited_for,
+        audit::audit_rows_never_contain_secrets,
     ]
 );
