@@ -12,6 +12,7 @@
 //! - [`ratelimit`]: GCRA arithmetic for the per-account, per-operation rate limits.
 //! - [`secret`]: redacted secret bytes and the master key that seals them at rest.
 //! - [`timefmt`]: wire timestamps.
+//! - [`ram`]: RAM policies: parsing with error positions, evaluation, `AccessDeniedDetail`.
 
 pub mod action;
 pub mod cert;
@@ -20,6 +21,7 @@ pub mod names;
 pub mod ops;
 pub mod params;
 pub mod protocol;
+pub mod ram;
 pub mod ratelimit;
 pub mod secret;
 pub mod timefmt;
