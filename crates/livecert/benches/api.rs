@@ -301,6 +301,7 @@ fn main() {
             nonces: Arc::new(MemoryNonces::new(4_000_000)),
             limiter: Arc::new(livecert::api::ratelimit::Unlimited),
             config: ApiConfig::default(),
+            policy_cache: livecert::api::PolicyCache::default(),
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await

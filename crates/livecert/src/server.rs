@@ -92,6 +92,7 @@ pub async fn run(options: ServeOptions, shutdown: impl Future<Output = ()>) -> a
             Arc::new(Unlimited)
         },
         config: options.api,
+        policy_cache: crate::api::PolicyCache::default(),
     });
     api::serve(listener, state, shutdown).await?;
     info!("livecert stopped");

@@ -15,7 +15,7 @@ pub mod render;
 
 use std::convert::Infallible;
 use std::future::Future;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -27,12 +27,16 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
-use livecert_core::action::Action;
+use livecert_core::action::{Action, RamResource};
 use livecert_core::error::{ApiError, ErrorCode};
+use livecert_core::names::DomainName;
 use livecert_core::params::Params;
 use livecert_core::protocol::{self, Format, HttpRequest};
-use livecert_store::{AccountId, Store, StoreError};
+use livecert_core::ram::{self, AccessDeniedDetail, Policy, RequestContext};
+use livecert_store::{AccessKeyEntry, AccountId, AuditEntry, Principal, Store, StoreError};
 use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 use tokio::net::TcpListener;
 use tracing::{info, warn};
 
@@ -84,8 +88,55 @@ pub struct AppState {
     pub nonces: Arc<dyn Nonces>,
     /// Per-account, per-operation rate limits.
     pub limiter: Arc<dyn RateLimiter>,
+    /// Parsed RAM policies by document hash.
+    pub policy_cache: PolicyCache,
     /// Settings.
     pub config: ApiConfig,
+}
+
+/// Parsed RAM policies, keyed by the SHA-256 of their document, so a request never re-parses a
+/// policy it has seen. Bounded: cleared when it holds more than 10,000 documents.
+#[derive(Default)]
+pub struct PolicyCache {
+    parsed: std::sync::Mutex<std::collections::HashMap<[u8; 32], Arc<Policy>>>,
+}
+
+/// What an unparsable stored document counts as: it denies everything, so a policy that cannot be
+/// read never widens what a user may do.
+const DENY_ALL: &str =
+    r#"{"Version":"1","Statement":[{"Effect":"Deny","Action":"*","Resource":"*"}]}"#;
+
+impl PolicyCache {
+    /// The documents, parsed (from the cache when seen before).
+    pub fn parsed(&self, documents: &[String]) -> Arc<Vec<Arc<Policy>>> {
+        let mut cache = self
+            .parsed
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if cache.len() > 10_000 {
+            cache.clear();
+        }
+        let policies = documents
+            .iter()
+            .filter_map(|doc| {
+                let key: [u8; 32] = Sha256::digest(doc.as_bytes()).into();
+                if let Some(p) = cache.get(&key) {
+                    return Some(Arc::clone(p));
+                }
+                let policy = match Policy::parse(doc) {
+                    Ok(p) => p,
+                    Err(e) => {
+                        warn!(error = %e, "a stored policy does not parse; it denies everything");
+                        Policy::parse(DENY_ALL).ok()?
+                    }
+                };
+                let policy = Arc::new(policy);
+                cache.insert(key, Arc::clone(&policy));
+                Some(policy)
+            })
+            .collect();
+        Arc::new(policies)
+    }
 }
 
 /// Who is calling, established by the signature check.
@@ -101,9 +152,86 @@ pub struct Caller {
     pub request_id: String,
     /// The clock's now for this request, Unix seconds.
     pub now: i64,
+    /// The operation called.
+    pub action: Action,
+    /// Who the key acts as.
+    pub principal: Principal,
+    /// The user's policies, parsed (empty for root credentials).
+    pub policies: Arc<Vec<Arc<Policy>>>,
+    /// A temporary credential's session policy, which narrows the user's own.
+    pub session_policy: Option<Arc<Vec<Arc<Policy>>>>,
+    /// The client's address (`acs:SourceIp`).
+    pub source_ip: IpAddr,
+    /// Whether the request came over TLS (`acs:SecureTransport`).
+    pub secure_transport: bool,
 }
 
 impl Caller {
+    /// The RAM step (access.md, protocol.md §8 "RAM on the parsed resource"): root credentials may
+    /// do anything on their own account's resources; a RAM user needs an Allow and no Deny in its
+    /// policies for the operation on `domain` (or on `*` for operations without a resource), and
+    /// temporary credentials also in their session policy. Errors: `Forbidden.RAM` with
+    /// `AccessDeniedDetail`.
+    pub fn authorize(&self, domain: Option<&DomainName>) -> Result<(), Failure> {
+        let Principal::User { user_name, .. } = &self.principal else {
+            return Ok(());
+        };
+        let resource = match (self.action.ram_resource(), domain) {
+            (RamResource::Domain, Some(d)) => ram::resource_for_domain(self.account_id, d.as_str()),
+            _ => "*".to_owned(),
+        };
+        let ram_action = self.action.ram_action();
+        let ctx = RequestContext {
+            action: &ram_action,
+            resource: &resource,
+            source_ip: Some(self.source_ip),
+            secure_transport: self.secure_transport,
+            current_time: self.now,
+            extra_keys: &[],
+        };
+        let refs: Vec<&Policy> = self.policies.iter().map(AsRef::as_ref).collect();
+        let mut decision = ram::evaluate(&refs, &ctx);
+        let mut policy_type = "AccountLevelIdentityBasedPolicy";
+        if decision.is_allowed() {
+            if let Some(session) = &self.session_policy {
+                let refs: Vec<&Policy> = session.iter().map(AsRef::as_ref).collect();
+                decision = ram::evaluate(&refs, &ctx);
+                policy_type = "SessionPolicy";
+            }
+        }
+        if decision.is_allowed() {
+            return Ok(());
+        }
+        let detail = AccessDeniedDetail {
+            auth_action: ram_action.clone(),
+            auth_principal_type: if self.session_policy.is_some() {
+                "AssumedRoleUser"
+            } else {
+                "SubUser"
+            }
+            .to_owned(),
+            auth_principal_display_name: user_name.clone(),
+            auth_principal_owner_id: self.account_id.to_string(),
+            no_permission_type: decision
+                .no_permission_type()
+                .unwrap_or("ImplicitDeny")
+                .to_owned(),
+            policy_type: policy_type.to_owned(),
+        };
+        let mut failure = Failure::from(ApiError::new(
+            ErrorCode::ForbiddenRam,
+            format!("{user_name} may not call {ram_action} on {resource}; ask the account owner for a policy that allows it."),
+        ));
+        failure.access_denied_detail = Some(Box::new(
+            detail
+                .wire_fields()
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), Value::String(v)))
+                .collect(),
+        ));
+        Err(failure)
+    }
+
     /// The account-status step for state-changing operations (operations.md row 6):
     /// `AuthenticationFailed` when the operator suspended the account.
     pub fn require_active_account(&self) -> Result<(), Failure> {
@@ -129,7 +257,7 @@ pub struct Failure {
     /// For `Throttling.User`: milliseconds until a call would be allowed (`x-acs-retry-after`).
     pub retry_after_ms: Option<u64>,
     /// For `Forbidden.RAM`: the `AccessDeniedDetail` object (access.md).
-    pub access_denied_detail: Option<Map<String, Value>>,
+    pub access_denied_detail: Option<Box<Map<String, Value>>>,
 }
 
 impl From<ApiError> for Failure {
@@ -276,7 +404,7 @@ pub async fn handle(
                 &host_id,
                 &state.config.error_docs,
                 format,
-                failure.access_denied_detail.as_ref(),
+                failure.access_denied_detail.as_deref(),
             );
             if let Some(ms) = failure.retry_after_ms {
                 response
@@ -420,7 +548,7 @@ async fn call(
 
 async fn authenticate_and_run(
     state: &AppState,
-    _peer: SocketAddr,
+    peer: SocketAddr,
     req: &HttpRequest<'_>,
     prepared: &protocol::Prepared,
     request_id: &str,
@@ -448,6 +576,7 @@ async fn authenticate_and_run(
     let now = state.clock.now();
     let timestamp = protocol::check_timestamp(&prepared.timestamp, now)?;
     protocol::verify(req, prepared, &key.secret)?;
+    check_security_token(&key, prepared.security_token.as_deref(), now)?;
     match state
         .nonces
         .check_and_record(&key.access_key_id, &prepared.nonce, timestamp, now)
@@ -466,17 +595,6 @@ async fn authenticate_and_run(
                 "nonce store is full",
             ));
         }
-    }
-    if prepared
-        .security_token
-        .as_deref()
-        .is_some_and(|t| !t.is_empty())
-    {
-        return Err(ApiError::new(
-            ErrorCode::InvalidSecurityTokenMalformed,
-            "This AccessKey is not a temporary credential; send no SecurityToken with it.",
-        )
-        .into());
     }
     if let Err(retry_after_ms) =
         state
@@ -500,8 +618,94 @@ async fn authenticate_and_run(
         account_active: key.account_active,
         request_id: request_id.to_owned(),
         now,
+        action: prepared.action,
+        principal: key.principal.clone(),
+        policies: state.policy_cache.parsed(&key.policies),
+        session_policy: key
+            .sts
+            .as_ref()
+            .and_then(|sts| sts.session_policy.as_ref())
+            .map(|doc| state.policy_cache.parsed(std::slice::from_ref(doc))),
+        source_ip: peer.ip(),
+        secure_transport: false,
     };
-    dispatch(state, &caller, prepared.action, &prepared.params).await
+    let result = dispatch(state, &caller, prepared.action, &prepared.params).await;
+    if prepared.action.is_state_changing() {
+        audit(state, &caller, &prepared.params, &result);
+    }
+    result
+}
+
+/// Temporary credentials (access.md): an `STS.` key needs the SecurityToken it was issued with,
+/// before its expiry; a permanent key takes none.
+fn check_security_token(
+    key: &AccessKeyEntry,
+    token: Option<&str>,
+    now: i64,
+) -> Result<(), Failure> {
+    let token = token.filter(|t| !t.is_empty());
+    match (&key.sts, token) {
+        (None, None) => Ok(()),
+        (None, Some(_)) => Err(ApiError::new(
+            ErrorCode::InvalidSecurityTokenMalformed,
+            "This AccessKey is not a temporary credential; send no SecurityToken with it.",
+        )
+        .into()),
+        (Some(_), None) => Err(ApiError::new(
+            ErrorCode::InvalidSecurityTokenMalformed,
+            "Temporary credentials need their SecurityToken: send it (SecurityToken, or the x-acs-security-token header).",
+        )
+        .into()),
+        (Some(sts), Some(token)) => {
+            let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+            if !bool::from(digest.ct_eq(&sts.token_sha256)) {
+                return Err(ApiError::new(
+                    ErrorCode::InvalidSecurityTokenMalformed,
+                    "The SecurityToken is not the one issued with this AccessKeyId.",
+                )
+                .into());
+            }
+            if sts.expires_at <= now {
+                return Err(ApiError::new(
+                    ErrorCode::InvalidSecurityTokenExpired,
+                    format!(
+                        "The temporary credentials expired at {}; issue new ones.",
+                        livecert_core::timefmt::format_utc(sts.expires_at)
+                    ),
+                )
+                .into());
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Records a state-changing call whose signature verified (access.md, "Audit"): never a parameter
+/// that carries a secret.
+fn audit(state: &AppState, caller: &Caller, params: &Params, result: &OpResult) {
+    let text = |name: &str| {
+        params
+            .non_empty_text(name)
+            .ok()
+            .flatten()
+            .map(|v| v.chars().take(256).collect::<String>())
+    };
+    state.store.record_audit(AuditEntry {
+        time: caller.now,
+        request_id: caller.request_id.clone(),
+        account_id: caller.account_id,
+        principal: caller.principal.name().to_owned(),
+        access_key_id: caller.access_key_id.clone(),
+        source_ip: caller.source_ip.to_string(),
+        operation: caller.action.wire_name().to_owned(),
+        domain: text("DomainName"),
+        cert_name: text("CertName"),
+        cert_id: text("CertId").and_then(|v| v.parse().ok()),
+        outcome: match result {
+            Ok(_) => "OK".to_owned(),
+            Err(f) => f.error.code.code().to_owned(),
+        },
+    });
 }
 
 /// One match from action to handler.

@@ -136,6 +136,7 @@ impl TestServer {
                 Arc::new(livecert::api::ratelimit::Unlimited)
             },
             config: ApiConfig::default(),
+            policy_cache: livecert::api::PolicyCache::default(),
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -244,6 +245,23 @@ pub fn signed_request(
     secret: &str,
     signed_at: i64,
 ) -> http::Request<Full<Bytes>> {
+    signed_request_with_token(
+        addr, scheme, action, params, key_id, secret, signed_at, None,
+    )
+}
+
+/// Builds a signed POST with a form body, with temporary credentials' SecurityToken when given.
+#[allow(clippy::too_many_arguments)]
+pub fn signed_request_with_token(
+    addr: SocketAddr,
+    scheme: Scheme,
+    action: &str,
+    params: Vec<Pair>,
+    key_id: &str,
+    secret: &str,
+    signed_at: i64,
+    security_token: Option<&str>,
+) -> http::Request<Full<Bytes>> {
     let nonce = uuid::Uuid::new_v4().simple().to_string();
     let date = format_utc(signed_at);
     let secret = Secret::new(secret.as_bytes().to_vec());
@@ -255,6 +273,9 @@ pub fn signed_request(
             let mut all = params;
             all.push(("Action".into(), action.as_bytes().to_vec()));
             all.push(("Version".into(), API_VERSION.as_bytes().to_vec()));
+            if let Some(token) = security_token {
+                all.push(("SecurityToken".into(), token.as_bytes().to_vec()));
+            }
             if !all.iter().any(|(n, _)| n == "Format") {
                 all.push(("Format".into(), b"JSON".to_vec()));
             }
@@ -274,7 +295,7 @@ pub fn signed_request(
                     access_key_id: key_id,
                     nonce: &nonce,
                     date: &date,
-                    security_token: None,
+                    security_token,
                 },
                 &secret,
             );

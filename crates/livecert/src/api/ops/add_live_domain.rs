@@ -11,6 +11,7 @@ use crate::api::{AppState, Caller, Failure, OpResult};
 /// Handles AddLiveDomain. Errors: the input's, `AuthenticationFailed`, `DomainAlreadyExist`.
 pub async fn handle(state: &AppState, caller: &Caller, params: &Params) -> OpResult {
     let input = AddLiveDomainInput::parse(params)?;
+    caller.authorize(Some(&input.domain))?;
     caller.require_active_account()?;
     let domain = NewDomain {
         name: input.domain.clone(),

@@ -10,6 +10,7 @@ use crate::api::{AppState, Caller, Failure, OpResult};
 /// Handles DescribeLiveCertificateDetail. Errors: the input's, `CertNameNotFound`.
 pub async fn handle(state: &AppState, caller: &Caller, params: &Params) -> OpResult {
     let input = DescribeLiveCertificateDetailInput::parse(params)?;
+    caller.authorize(None)?;
     let record = state
         .store
         .certificate_by_name(caller.account_id, &input.cert_name)

@@ -11,6 +11,7 @@ use crate::api::{AppState, Caller, Failure, OpResult};
 /// unknown or foreign name in `DomainName`.
 pub async fn handle(state: &AppState, caller: &Caller, params: &Params) -> OpResult {
     let input = DescribeLiveCertificateListInput::parse(params)?;
+    caller.authorize(None)?;
     if let Some(domains) = &input.domains {
         for d in domains {
             owned_domain(state, caller, d).await?;

@@ -13,6 +13,7 @@ use crate::api::{AppState, Caller, Failure, OpResult};
 /// Handles DescribeLiveDomainCertificateInfo. Errors: the input's, `IllegalOperationDomain`.
 pub async fn handle(state: &AppState, caller: &Caller, params: &Params) -> OpResult {
     let input = DescribeLiveDomainCertificateInfoInput::parse(params)?;
+    caller.authorize(None)?;
     let domain = owned_domain(state, caller, &input.domain).await?;
     let record = match (domain.https, domain.cert_id) {
         (true, Some(id)) => state

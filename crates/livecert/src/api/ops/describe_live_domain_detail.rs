@@ -12,6 +12,7 @@ use crate::api::{AppState, Caller, Failure, OpResult};
 /// Handles DescribeLiveDomainDetail. Errors: the input's, `IllegalOperationDomain`.
 pub async fn handle(state: &AppState, caller: &Caller, params: &Params) -> OpResult {
     let input = DescribeLiveDomainDetailInput::parse(params)?;
+    caller.authorize(Some(&input.domain))?;
     let domain = owned_domain(state, caller, &input.domain).await?;
     let (ssl_pub, cert_name) = match (domain.https, domain.cert_id) {
         (true, Some(id)) => match state

@@ -21,6 +21,7 @@ use crate::api::{AppState, Caller, Failure, OpResult};
 /// Handles SetLiveDomainCertificate. Errors: every code of the decision table this build reaches.
 pub async fn handle(state: &AppState, caller: &Caller, params: &Params) -> OpResult {
     let input = SetLiveDomainCertificateInput::parse(params)?;
+    caller.authorize(Some(&input.domain))?;
     caller.require_active_account()?;
     let domain = owned_domain(state, caller, &input.domain).await?;
     check_domain_state(&domain)?;
