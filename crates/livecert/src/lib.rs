@@ -2,12 +2,15 @@
 //! directory. `main.rs` only parses the command line and wires these together.
 //!
 //! Code map:
+//! - [`admin`]: `livecert admin`: operator actions on the store (accounts, users, keys, policies,
+//!   STS, audit), beside a running serve.
 //! - [`api`]: the RPC protocol pipeline and one handler per operation.
 //! - [`clock`]: the injectable clock.
 //! - [`datadir`]: master key, credentials file, serve lock.
 //! - [`server`]: `livecert serve`: opens the store, bootstraps the first account, serves.
 //! - [`client`]: `livecert call`: signs a request with core's signer and prints the response.
 
+pub mod admin;
 pub mod api;
 pub mod client;
 pub mod clock;

@@ -57,6 +57,9 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// Operator actions on the store, beside a running serve: accounts, users, AccessKeys,
+    /// policies, temporary credentials, the audit log.
+    Admin(livecert::admin::AdminArgs),
 }
 
 fn main() -> ExitCode {
@@ -115,6 +118,10 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Call { action, args } => call(action, &args).await,
+        Command::Admin(args) => {
+            livecert::admin::run(args).await?;
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 

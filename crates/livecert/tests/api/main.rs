@@ -1,6 +1,7 @@
 //! Integration tests of the livecert API over real HTTP against a server each test starts
 //! in-process (`harness`), with certificates generated at test time (`certs`).
 
+mod admin;
 mod access;
 mod certs;
 mod crash;
