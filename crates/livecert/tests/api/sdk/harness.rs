@@ -497,6 +497,11 @@ fn assert_request_id(v: &Value) {
     assert!(ok, "RequestId {v} is not an upper-case UUID");
 }
 
+/// `<repo>/tests/sdk`, where the client scripts are.
+pub fn sdk_dir() -> PathBuf {
+    repo_root().join("tests/sdk")
+}
+
 fn repo_root() -> PathBuf {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     root.canonicalize().unwrap_or(root)

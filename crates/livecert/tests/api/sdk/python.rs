@@ -69,3 +69,84 @@ async fn core_v1() {
         },
     );
 }
+
+/// alibabacloud-live20161101 3.0.2 (ACS3) with temporary credentials (spec/access.md): a valid
+/// SecurityToken makes the call; an expired one raises `InvalidSecurityToken.Expired`.
+#[tokio::test(flavor = "multi_thread")]
+async fn tea_acs3_sts() {
+    use livecert_core::secret::Secret;
+
+    let Some(python) = harness::python() else {
+        return;
+    };
+    let server = crate::harness::TestServer::start_live().await;
+    server.add_domain("sts.sdk.livecert.test").await;
+    let now = server.clock_now();
+    let account = server
+        .store
+        .access_key(crate::harness::TEST_ID)
+        .await
+        .expect("lookup")
+        .expect("key")
+        .account_id;
+    server
+        .store
+        .create_user(account, "deployer", now)
+        .await
+        .expect("user");
+    let policy =
+        r#"{"Version":"1","Statement":[{"Effect":"Allow","Action":"live:*","Resource":"*"}]}"#;
+    server
+        .store
+        .create_policy(account, "all-live", policy, now)
+        .await
+        .expect("policy");
+    server
+        .store
+        .attach_policy(account, "all-live", "deployer")
+        .await
+        .expect("attach");
+    let valid = server
+        .store
+        .issue_sts(account, "deployer", 900, None, now)
+        .await
+        .expect("sts");
+    let expired = server
+        .store
+        .issue_sts(account, "deployer", 900, None, now - 1000)
+        .await
+        .expect("sts");
+    let text = |s: &Secret| s.expose_str().expect("text").to_owned();
+    let out = std::process::Command::new(python)
+        .arg(harness::sdk_dir().join("python/sts_tea.py"))
+        .args([
+            "--endpoint",
+            &server.addr.to_string(),
+            "--domain",
+            "sts.sdk.livecert.test",
+        ])
+        .env("ALIBABA_CLOUD_ACCESS_KEY_ID", &valid.access_key_id)
+        .env(
+            "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
+            text(&valid.access_key_secret),
+        )
+        .env("ALIBABA_CLOUD_SECURITY_TOKEN", text(&valid.security_token))
+        .env("EXPIRED_ACCESS_KEY_ID", &expired.access_key_id)
+        .env(
+            "EXPIRED_ACCESS_KEY_SECRET",
+            text(&expired.access_key_secret),
+        )
+        .env("EXPIRED_SECURITY_TOKEN", text(&expired.security_token))
+        .output()
+        .expect("python runs");
+    assert!(
+        out.status.success(),
+        "sts_tea.py failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let observed: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    assert_eq!(observed["valid"]["DomainName"], "sts.sdk.livecert.test");
+    assert_eq!(observed["valid"]["SSLProtocol"], "off");
+    assert_eq!(observed["expired"]["Code"], "InvalidSecurityToken.Expired");
+    assert_eq!(observed["expired"]["HttpStatus"], 400);
+}
