@@ -302,6 +302,7 @@ fn main() {
             limiter: Arc::new(livecert::api::ratelimit::Unlimited),
             config: ApiConfig::default(),
             policy_cache: livecert::api::PolicyCache::default(),
+            throttled: std::sync::atomic::AtomicU64::new(0),
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await

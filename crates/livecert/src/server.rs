@@ -93,6 +93,7 @@ pub async fn run(options: ServeOptions, shutdown: impl Future<Output = ()>) -> a
         },
         config: options.api,
         policy_cache: crate::api::PolicyCache::default(),
+        throttled: std::sync::atomic::AtomicU64::new(0),
     });
     api::serve(listener, state, shutdown).await?;
     info!("livecert stopped");

@@ -92,6 +92,30 @@ pub struct AppState {
     pub policy_cache: PolicyCache,
     /// Settings.
     pub config: ApiConfig,
+    /// Calls refused by the rate limiter since start.
+    pub throttled: std::sync::atomic::AtomicU64,
+}
+
+impl AppState {
+    /// The API's metrics in the Prometheus text format (`GET /metrics`): nonce-store entries
+    /// (protocol.md §5: bounded, refuses when full), throttled calls, dropped audit entries.
+    pub fn metrics_text(&self) -> String {
+        use std::sync::atomic::Ordering;
+        format!(
+            "# HELP livecert_nonce_entries Nonces held for replay protection.\n\
+             # TYPE livecert_nonce_entries gauge\n\
+             livecert_nonce_entries {}\n\
+             # HELP livecert_throttled_calls_total Calls refused with Throttling.User.\n\
+             # TYPE livecert_throttled_calls_total counter\n\
+             livecert_throttled_calls_total {}\n\
+             # HELP livecert_audit_dropped_total Audit entries dropped because the queue was full.\n\
+             # TYPE livecert_audit_dropped_total counter\n\
+             livecert_audit_dropped_total {}\n",
+            self.nonces.len(),
+            self.throttled.load(Ordering::Relaxed),
+            self.store.audit_dropped(),
+        )
+    }
 }
 
 /// Parsed RAM policies, keyed by the SHA-256 of their document, so a request never re-parses a
@@ -372,6 +396,14 @@ pub async fn handle(
         );
         return Ok(ok);
     }
+    if req.uri().path() == "/metrics" && req.method() == Method::GET {
+        let mut metrics = Response::new(Full::new(Bytes::from(state.metrics_text())));
+        metrics.headers_mut().insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("text/plain; version=0.0.4"),
+        );
+        return Ok(metrics);
+    }
 
     let (outcome, action, access_key_id) = match read_request(req).await {
         Err(error) => (Err((Failure::from(error), Format::Json)), None, None),
@@ -610,6 +642,13 @@ async fn authenticate_and_run(
             ),
         ));
         failure.retry_after_ms = Some(retry_after_ms);
+        // Throttled calls are counted, and only sampled in the log (access.md, "Audit").
+        let n = state
+            .throttled
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if n.is_multiple_of(100) {
+            warn!(account = key.account_id, action = %prepared.action, throttled_total = n + 1, "calls throttled (1 in 100 logged)");
+        }
         return Err(failure);
     }
     let caller = Caller {
