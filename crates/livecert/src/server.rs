@@ -95,7 +95,11 @@ pub async fn run(options: ServeOptions, shutdown: impl Future<Output = ()>) -> a
         policy_cache: crate::api::PolicyCache::default(),
         throttled: std::sync::atomic::AtomicU64::new(0),
     });
-    api::serve(listener, state, shutdown).await?;
+    api::serve(listener, Arc::clone(&state), shutdown).await?;
+    // Audit entries are written in batches: write the last ones before the process ends.
+    if let Err(e) = state.store.flush_audit().await {
+        tracing::warn!(error = %e, "the last audit entries could not be written");
+    }
     info!("livecert stopped");
     Ok(())
 }

@@ -108,7 +108,7 @@ impl AppState {
              # HELP livecert_throttled_calls_total Calls refused with Throttling.User.\n\
              # TYPE livecert_throttled_calls_total counter\n\
              livecert_throttled_calls_total {}\n\
-             # HELP livecert_audit_dropped_total Audit entries dropped because the queue was full.\n\
+             # HELP livecert_audit_dropped_total Audit entries lost: the queue was full, or a batch could not be written.\n\
              # TYPE livecert_audit_dropped_total counter\n\
              livecert_audit_dropped_total {}\n",
             self.nonces.len(),
