@@ -35,6 +35,9 @@ struct Options {
     clients: usize,
     accounts: usize,
     seconds: u64,
+    /// `root` (the accounts' root keys) or `user` (a RAM user per account with a 10-statement
+    /// policy that allows what the benchmark does).
+    principal: String,
 }
 
 fn options() -> Options {
@@ -50,6 +53,12 @@ fn options() -> Options {
         clients: get("--clients", 16) as usize,
         accounts: get("--accounts", 128) as usize,
         seconds: get("--seconds", 10),
+        principal: args
+            .iter()
+            .position(|a| a == "--principal")
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+            .unwrap_or_else(|| "root".to_owned()),
     }
 }
 
@@ -153,6 +162,28 @@ fn process_cpu_seconds() -> f64 {
     };
     // Fields 14 and 15 of stat (utime, stime) are at 11 and 12 after the command name; 100 ticks/s.
     (ticks(11) + ticks(12)) / 100.0
+}
+
+/// A realistic 10-statement policy: eight statements that do not match the benchmark's calls
+/// (other domains, other actions, conditions), then the two Allows that do.
+fn bench_policy(account: u64) -> String {
+    let mut statements = Vec::new();
+    for i in 0..4 {
+        statements.push(format!(
+            r#"{{"Effect":"Allow","Action":"live:SetLiveDomainCertificate","Resource":"acs:cdn:*:{account}:domain/other{i}-*.example.org"}}"#
+        ));
+        statements.push(format!(
+            r#"{{"Effect":"Deny","Action":"live:Delete*","Resource":"acs:cdn:*:{account}:domain/keep{i}.example.com","Condition":{{"IpAddress":{{"acs:SourceIp":"10.{i}.0.0/16"}}}}}}"#
+        ));
+    }
+    statements.push(format!(
+        r#"{{"Effect":"Allow","Action":["live:SetLiveDomainCertificate","live:AddLiveDomain","live:Describe*"],"Resource":"acs:cdn:*:{account}:domain/*.bench.example.com"}}"#
+    ));
+    statements.push(r#"{"Effect":"Allow","Action":"live:Describe*","Resource":"*"}"#.to_owned());
+    format!(
+        r#"{{"Version":"1","Statement":[{}]}}"#,
+        statements.join(",")
+    )
 }
 
 struct PhaseResult {
@@ -283,10 +314,20 @@ fn main() {
             let id = store.create_account(now).await.expect("account");
             let key_id = format!("LTAIbench{a:015}");
             let secret = format!("benchsecret{a:019}");
-            store
-                .import_access_key(id, &key_id, &Secret::new(secret.as_bytes().to_vec()), now)
-                .await
-                .expect("key");
+            if opts.principal == "user" {
+                store.create_user(id, "bench", now).await.expect("user");
+                store
+                    .import_user_access_key(id, "bench", &key_id, &Secret::new(secret.as_bytes().to_vec()), now)
+                    .await
+                    .expect("user key");
+                store.create_policy(id, "bench", &bench_policy(id), now).await.expect("policy");
+                store.attach_policy(id, "bench", "bench").await.expect("attach");
+            } else {
+                store
+                    .import_access_key(id, &key_id, &Secret::new(secret.as_bytes().to_vec()), now)
+                    .await
+                    .expect("key");
+            }
             accounts.push(Account {
                 key_id,
                 secret,
@@ -374,6 +415,7 @@ fn main() {
             .await,
         );
 
+        println!("principal: {}\n", opts.principal);
         println!("| phase | clients | accounts | calls | errors | calls/s | p50 ms | p99 ms | CPU µs/call (server + clients) |");
         println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
         for r in &results {
