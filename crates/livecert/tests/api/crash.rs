@@ -22,7 +22,14 @@ fn start(dir: &Path) -> (Child, SocketAddr) {
         .port();
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
     let mut child = Command::new(env!("CARGO_BIN_EXE_livecert"))
-        .args(["serve", "--rate-limits", "off", "--listen", &addr.to_string(), "--data-dir"])
+        .args([
+            "serve",
+            "--rate-limits",
+            "off",
+            "--listen",
+            &addr.to_string(),
+            "--data-dir",
+        ])
         .arg(dir)
         .env("LIVECERT_LOG", "warn")
         .stdout(Stdio::null())

@@ -1,8 +1,8 @@
 //! Integration tests of the livecert API over real HTTP against a server each test starts
 //! in-process (`harness`), with certificates generated at test time (`certs`).
 
-mod admin;
 mod access;
+mod admin;
 mod certs;
 mod crash;
 mod errors;
