@@ -341,6 +341,19 @@ async fn temporary_credentials_work_until_they_expire() {
     call_as(&s, &key, Some(&token), "DescribeLiveCertificateList", &[])
         .await
         .ok();
+    // V1 carries the token as the SecurityToken parameter.
+    let pairs = vec![];
+    let v1 = signed_request_with_token(
+        s.server.addr,
+        Scheme::V1,
+        "DescribeLiveCertificateList",
+        pairs,
+        &key.0,
+        &key.1,
+        now,
+        Some(&token),
+    );
+    send(v1).await.ok();
     let r = call_as(&s, &key, None, "DescribeLiveCertificateList", &[]).await;
     assert_eq!(r.code(), "InvalidSecurityToken.Malformed", "{}", r.body);
     let r = call_as(

@@ -347,3 +347,101 @@ async fn a_wrong_or_missing_master_key_refuses_to_start() {
         "no new key is generated for an existing store"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_log_never_holds_a_private_key_or_a_secret() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let log_path = dir.path().join("serve.log");
+    let log = std::fs::File::create(&log_path).expect("log file");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
+    let data = dir.path().join("data");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_livecert"))
+        .args(["serve", "--listen", &addr.to_string(), "--data-dir"])
+        .arg(&data)
+        .env("LIVECERT_LOG", "trace")
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(log))
+        .spawn()
+        .expect("livecert starts");
+    for _ in 0..200 {
+        if std::net::TcpStream::connect(addr).is_ok() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    let creds =
+        livecert::datadir::read_credentials(&data.join("credentials")).expect("credentials");
+    let t = now();
+    let g = self_signed(
+        &["logs.example.com"],
+        t - 86_400,
+        t + 90 * 86_400,
+        Alg::P256,
+    );
+    call(
+        addr,
+        &creds,
+        "AddLiveDomain",
+        &[
+            ("DomainName", "logs.example.com"),
+            ("LiveDomainType", "liveVideo"),
+            ("Region", "cn-shanghai"),
+        ],
+    )
+    .await
+    .ok();
+    let params = [
+        ("DomainName", "logs.example.com"),
+        ("SSLProtocol", "on"),
+        ("CertName", "logs"),
+        ("SSLPub", g.chain_pem.as_str()),
+        ("SSLPri", g.key_pem.as_str()),
+    ];
+    call(addr, &creds, "SetLiveDomainCertificate", &params)
+        .await
+        .ok();
+    // A refused call (wrong secret) and a refused certificate, whose messages echo inputs.
+    let wrong = (creds.0.clone(), "not-the-secret".to_owned());
+    call(addr, &wrong, "SetLiveDomainCertificate", &params).await;
+    call(
+        addr,
+        &creds,
+        "SetLiveDomainCertificate",
+        &[
+            ("DomainName", "logs.example.com"),
+            ("SSLProtocol", "on"),
+            ("SSLPub", g.chain_pem.as_str()),
+            (
+                "SSLPri",
+                "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+            ),
+        ],
+    )
+    .await;
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+    let logged = std::fs::read_to_string(&log_path).expect("log");
+    assert!(logged.contains("call"), "the log has the calls: {logged}");
+    let key_body: String = g
+        .key_pem
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .collect();
+    for secret in [
+        &key_body[..40],
+        &key_body[key_body.len() - 40..],
+        creds.1.as_str(),
+        "PRIVATE KEY",
+    ] {
+        assert!(
+            !logged.contains(secret),
+            "the log holds secret material ({secret})"
+        );
+    }
+}
