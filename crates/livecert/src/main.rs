@@ -46,6 +46,10 @@ enum Command {
         /// Per-account, per-operation rate limits (spec/access.md): on, or off for benchmarks.
         #[arg(long, default_value = "on", value_parser = ["on", "off"])]
         rate_limits: String,
+        /// Calls per second per account for one operation, replacing the default:
+        /// <Action>=<rate>, e.g. SetLiveDomainCertificate=60 (repeatable).
+        #[arg(long = "rate-limit", value_parser = livecert::api::ratelimit::parse_override)]
+        rate_limit_overrides: Vec<(livecert_core::action::Action, u32)>,
     },
     /// Call any operation, signed: livecert call <Action> --<Param> <value> … [--<Param>-file <path>]
     /// [--endpoint URL] [--credentials FILE] [--signature v1|v3].
@@ -100,6 +104,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             cname_suffix,
             errors_doc_url,
             rate_limits,
+            rate_limit_overrides,
         } => {
             let options = ServeOptions {
                 listen,
@@ -113,6 +118,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
                     cname_suffix,
                 },
                 rate_limits: rate_limits == "on",
+                rate_limit_overrides: rate_limit_overrides.into_iter().collect(),
             };
             server::run(options, server::shutdown_signal()).await?;
             Ok(ExitCode::SUCCESS)

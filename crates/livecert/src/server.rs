@@ -33,6 +33,8 @@ pub struct ServeOptions {
     pub api: ApiConfig,
     /// Per-account rate limits on (spec/access.md) or off (benchmarks).
     pub rate_limits: bool,
+    /// Calls per second by operation, replacing the action table's (`--rate-limit`).
+    pub rate_limit_overrides: std::collections::HashMap<livecert_core::action::Action, u32>,
 }
 
 /// The SQLite database named by `--store` (or the data directory's).
@@ -87,7 +89,9 @@ pub async fn run(options: ServeOptions, shutdown: impl Future<Output = ()>) -> a
         clock,
         nonces: Arc::new(MemoryNonces::new(DEFAULT_NONCE_CAPACITY)),
         limiter: if options.rate_limits {
-            Arc::new(MemoryRateLimiter::new())
+            Arc::new(MemoryRateLimiter::with_overrides(
+                &options.rate_limit_overrides,
+            ))
         } else {
             Arc::new(Unlimited)
         },

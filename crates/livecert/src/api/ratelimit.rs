@@ -35,23 +35,51 @@ const SHARDS: usize = 64;
 /// The in-memory limiter of a single node.
 pub struct MemoryRateLimiter {
     shards: Vec<Mutex<HashMap<(u64, Action), i64>>>,
-    quota: fn(Action) -> Quota,
+    quotas: HashMap<Action, Quota>,
 }
 
 impl MemoryRateLimiter {
     /// A limiter with the quotas of the action table (access.md: each operation's calls per second,
     /// burst equal to one second's quota).
     pub fn new() -> Self {
-        Self::with_quota(|action| Quota::per_second(action.per_second()))
+        Self::with_overrides(&HashMap::new())
     }
 
-    /// A limiter with other quotas (tests).
-    pub fn with_quota(quota: fn(Action) -> Quota) -> Self {
+    /// A limiter with the action table's quotas, except `overrides` (calls per second by
+    /// operation; `serve --rate-limit <Action>=<per second>`).
+    pub fn with_overrides(overrides: &HashMap<Action, u32>) -> Self {
+        let quotas = Action::ALL
+            .iter()
+            .map(|&a| {
+                let rate = overrides.get(&a).copied().unwrap_or_else(|| a.per_second());
+                (a, Quota::per_second(rate))
+            })
+            .collect();
         Self {
             shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
-            quota,
+            quotas,
         }
     }
+}
+
+/// Parses `serve --rate-limit` values: `<Action>=<calls per second>`, e.g.
+/// `SetLiveDomainCertificate=60`. Errors: an unknown operation or a rate that is not 1–1,000,000.
+pub fn parse_override(text: &str) -> Result<(Action, u32), String> {
+    let (name, rate) = text
+        .split_once('=')
+        .ok_or_else(|| format!("--rate-limit {text}: write <Action>=<calls per second>"))?;
+    let action = Action::from_wire_name(name.trim()).ok_or_else(|| {
+        format!("--rate-limit {text}: {name} is not an operation livecert serves")
+    })?;
+    let rate: u32 = rate
+        .trim()
+        .parse()
+        .ok()
+        .filter(|r| (1..=1_000_000).contains(r))
+        .ok_or_else(|| {
+            format!("--rate-limit {text}: the rate must be a whole number from 1 to 1000000")
+        })?;
+    Ok((action, rate))
 }
 
 impl Default for MemoryRateLimiter {
@@ -67,7 +95,12 @@ impl RateLimiter for MemoryRateLimiter {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let tat = buckets.get(&(account, action)).copied();
-        match (self.quota)(action).check(tat, now_ms) {
+        let quota = self
+            .quotas
+            .get(&action)
+            .copied()
+            .unwrap_or_else(|| Quota::per_second(action.per_second()));
+        match quota.check(tat, now_ms) {
             Verdict::Allowed { tat } => {
                 buckets.insert((account, action), tat);
                 // Idle buckets carry no state worth keeping: forget them once in a while.
@@ -106,5 +139,20 @@ mod tests {
             limiter.check(1, set, 40).is_ok(),
             "one call per 33 ms after the burst"
         );
+    }
+
+    #[test]
+    fn overrides_change_one_operation() {
+        let (action, rate) = parse_override("SetLiveDomainCertificate=5").unwrap();
+        let limiter = MemoryRateLimiter::with_overrides(&HashMap::from([(action, rate)]));
+        assert_eq!(
+            (0..100)
+                .filter(|_| limiter.check(1, action, 0).is_ok())
+                .count(),
+            5
+        );
+        assert!(parse_override("Nope=5").is_err());
+        assert!(parse_override("SetLiveDomainCertificate=0").is_err());
+        assert!(parse_override("SetLiveDomainCertificate").is_err());
     }
 }
