@@ -65,6 +65,14 @@ actions! {
     DescribeLiveCertificateList => ("DescribeLiveCertificateList", state_changing: false, per_second: 50, resource: Any),
     /// Reads one library record by CertName (never its private key).
     DescribeLiveCertificateDetail => ("DescribeLiveCertificateDetail", state_changing: false, per_second: 50, resource: Any),
+    /// Removes a domain and its certificate binding (the library record stays).
+    DeleteLiveDomain => ("DeleteLiveDomain", state_changing: true, per_second: 100, resource: Domain),
+    /// Brings a domain back online.
+    StartLiveDomain => ("StartLiveDomain", state_changing: true, per_second: 100, resource: Domain),
+    /// Takes a domain offline: the edge stops serving it.
+    StopLiveDomain => ("StopLiveDomain", state_changing: true, per_second: 100, resource: Domain),
+    /// Lists the caller's domains, filtered and paged.
+    DescribeLiveUserDomains => ("DescribeLiveUserDomains", state_changing: false, per_second: 100, resource: Any),
 }
 
 /// What an operation is authorized on (access.md: "Operations without a resource use `*`").
@@ -104,5 +112,23 @@ mod tests {
             Action::SetLiveDomainCertificate.ram_action(),
             "live:SetLiveDomainCertificate"
         );
+    }
+
+    #[test]
+    fn domain_lifecycle_rows() {
+        // operations.md, Domains: state-changing ones on the domain, the listing on `*`.
+        for a in [
+            Action::DeleteLiveDomain,
+            Action::StartLiveDomain,
+            Action::StopLiveDomain,
+        ] {
+            assert!(a.is_state_changing(), "{a}");
+            assert_eq!(a.per_second(), 100, "{a}");
+            assert_eq!(a.ram_resource(), RamResource::Domain, "{a}");
+        }
+        let list = Action::DescribeLiveUserDomains;
+        assert!(!list.is_state_changing());
+        assert_eq!(list.per_second(), 100);
+        assert_eq!(list.ram_resource(), RamResource::Any);
     }
 }

@@ -910,10 +910,30 @@ impl Store {
         account_id: AccountId,
         name: &DomainName,
     ) -> Result<(), WriteError> {
+        self.delete_domain_call(account_id, name, false).await
+    }
+
+    /// DryRun of [`Store::delete_domain`]: the same checks and delete in the call's own
+    /// savepoint, rolled back; answers what `delete_domain` would have answered (`Ok(())` or its
+    /// refusal), nothing written, change counter unmoved.
+    pub async fn delete_domain_dry_run(
+        &self,
+        account_id: AccountId,
+        name: &DomainName,
+    ) -> Result<(), WriteError> {
+        self.delete_domain_call(account_id, name, true).await
+    }
+
+    async fn delete_domain_call(
+        &self,
+        account_id: AccountId,
+        name: &DomainName,
+        dry_run: bool,
+    ) -> Result<(), WriteError> {
         let name = name.clone();
         self.inner
             .writer
-            .call(Touches::Library, move |c| {
+            .call_with(Touches::Library, dry_run, move |c| {
                 write::delete_domain(c, account_id, &name)
             })
             .await
@@ -930,10 +950,36 @@ impl Store {
         status: DomainStatus,
         now: i64,
     ) -> Result<bool, WriteError> {
+        self.set_domain_status_call(account_id, name, status, now, false)
+            .await
+    }
+
+    /// DryRun of [`Store::set_domain_status`]: the same checks and write in the call's own
+    /// savepoint, rolled back; answers what `set_domain_status` would have answered (whether the
+    /// status would change, or its refusal), nothing written, change counter unmoved.
+    pub async fn set_domain_status_dry_run(
+        &self,
+        account_id: AccountId,
+        name: &DomainName,
+        status: DomainStatus,
+        now: i64,
+    ) -> Result<bool, WriteError> {
+        self.set_domain_status_call(account_id, name, status, now, true)
+            .await
+    }
+
+    async fn set_domain_status_call(
+        &self,
+        account_id: AccountId,
+        name: &DomainName,
+        status: DomainStatus,
+        now: i64,
+        dry_run: bool,
+    ) -> Result<bool, WriteError> {
         let name = name.clone();
         self.inner
             .writer
-            .call(Touches::Library, move |c| {
+            .call_with(Touches::Library, dry_run, move |c| {
                 write::set_domain_status(c, account_id, &name, status, now)
             })
             .await

@@ -3,11 +3,15 @@
 //! applies inside a transaction.
 
 pub mod add_live_domain;
+pub mod delete_live_domain;
 pub mod describe_live_certificate_detail;
 pub mod describe_live_certificate_list;
 pub mod describe_live_domain_certificate_info;
 pub mod describe_live_domain_detail;
+pub mod describe_live_user_domains;
 pub mod set_live_domain_certificate;
+pub mod start_live_domain;
+pub mod stop_live_domain;
 
 use crate::error::ApiError;
 use crate::names::DomainName;

@@ -766,5 +766,11 @@ async fn dispatch(state: &AppState, caller: &Caller, action: Action, params: &Pa
         Action::DescribeLiveCertificateDetail => {
             ops::describe_live_certificate_detail::handle(state, caller, params).await
         }
+        Action::DeleteLiveDomain => ops::delete_live_domain::handle(state, caller, params).await,
+        Action::StartLiveDomain => ops::start_live_domain::handle(state, caller, params).await,
+        Action::StopLiveDomain => ops::stop_live_domain::handle(state, caller, params).await,
+        Action::DescribeLiveUserDomains => {
+            ops::describe_live_user_domains::handle(state, caller, params).await
+        }
     }
 }
