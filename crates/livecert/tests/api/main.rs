@@ -5,6 +5,7 @@ mod access;
 mod admin;
 mod certs;
 mod crash;
+mod domains;
 mod errors;
 mod faults;
 mod fixtures;
