@@ -63,6 +63,7 @@ use std::time::Instant;
 use livecert_core::cert::{CertFacts, CheckedUpload};
 use livecert_core::error::ApiError;
 use livecert_core::names::{CertName, DomainName};
+use livecert_core::ops::set_live_domain_certificate::CertRef;
 use livecert_core::secret::{MasterKey, Secret, AAD_ACCESS_KEY_SECRET, AAD_CERT_KEY};
 
 pub use crate::access::{
@@ -688,20 +689,24 @@ impl Store {
     }
 
     /// Binds a record of the account's library to a domain, HTTPS on (rows 7–11 and 31–35 for
-    /// `CertType=cas`, once the binary has resolved CertName/CertId to a CertId).
+    /// `CertType=cas`). `cert` names the record by CertName, CertId or both (a bare `u64` is a
+    /// CertId); it is resolved inside the transaction, so that a concurrent replacement or
+    /// status change cannot slip between the lookup and the binding.
     ///
     /// Refusals: `IllegalOperationDomain` … `InvalidDomain.notOnline` (rows 7–11),
-    /// `Certificate.NotFind` (not in the account's library), `Certificate.Expired` (notAfter
-    /// before `now`), `Certificate.StatusError` with the cas message (status not `success`),
-    /// `Certificate.SettedNotEffect` (the record does not cover the domain).
+    /// `Certificate.NotFind` (not in the account's library), `SetDomainCertificate.ParameterError`
+    /// (CertName and CertId name different records), `Certificate.Expired` (notAfter before
+    /// `now`), `Certificate.StatusError` with the cas message (status not `success`),
+    /// `Certificate.SettedNotEffect` (the record does not cover the domain) — core's
+    /// `decide_cas`.
     pub async fn bind_certificate(
         &self,
         account_id: AccountId,
         domain: &DomainName,
-        cert_id: u64,
+        cert: impl Into<CertRef>,
         now: i64,
     ) -> Result<(), WriteError> {
-        self.bind_certificate_call(account_id, domain, cert_id, now, false)
+        self.bind_certificate_call(account_id, domain, cert.into(), now, false)
             .await
     }
 
@@ -712,10 +717,10 @@ impl Store {
         &self,
         account_id: AccountId,
         domain: &DomainName,
-        cert_id: u64,
+        cert: impl Into<CertRef>,
         now: i64,
     ) -> Result<(), WriteError> {
-        self.bind_certificate_call(account_id, domain, cert_id, now, true)
+        self.bind_certificate_call(account_id, domain, cert.into(), now, true)
             .await
     }
 
@@ -723,7 +728,7 @@ impl Store {
         &self,
         account_id: AccountId,
         domain: &DomainName,
-        cert_id: u64,
+        cert: CertRef,
         now: i64,
         dry_run: bool,
     ) -> Result<(), WriteError> {
@@ -731,7 +736,7 @@ impl Store {
         self.inner
             .writer
             .call_with(Touches::Library, dry_run, move |c| {
-                write::bind_certificate(c, account_id, &domain, cert_id, now)
+                write::bind_certificate(c, account_id, &domain, &cert, now)
             })
             .await
     }

@@ -2,7 +2,7 @@
 //! the library decision of rows 22–29, a pure function of what the store holds, so that every
 //! backend applies the same rules inside its transaction.
 
-use crate::cert::{self, CheckedUpload};
+use crate::cert::{self, CertFacts, CheckedUpload};
 use crate::error::{ApiError, ErrorCode};
 use crate::names::{CertName, DomainName};
 use crate::params::Params;
@@ -327,6 +327,161 @@ pub fn not_effective_error(
     )
 }
 
+/// Which library record `CertType=cas` names: by `CertName`, by `CertId`, or by both, which must
+/// then name the same record (rows 30–31). Built from the input with [`CertRef::for_cas`], or from
+/// a CertId alone (`From<u64>`) by callers that already hold one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertRef {
+    name: Option<CertName>,
+    id: Option<u64>,
+}
+
+impl CertRef {
+    /// Row 30: at least one of `CertName` and `CertId`.
+    ///
+    /// Errors: `CertName.MissingParameter` when neither is given.
+    pub fn for_cas(name: Option<&CertName>, id: Option<u64>) -> Result<Self, ApiError> {
+        if name.is_none() && id.is_none() {
+            return Err(missing_cert_ref());
+        }
+        Ok(Self {
+            name: name.cloned(),
+            id,
+        })
+    }
+
+    /// The `CertName`, if given.
+    pub fn name(&self) -> Option<&CertName> {
+        self.name.as_ref()
+    }
+
+    /// The `CertId`, if given.
+    pub fn id(&self) -> Option<u64> {
+        self.id
+    }
+}
+
+impl From<u64> for CertRef {
+    fn from(id: u64) -> Self {
+        Self {
+            name: None,
+            id: Some(id),
+        }
+    }
+}
+
+/// A library record as far as rows 31–34 look at it.
+#[derive(Debug, Clone, Copy)]
+pub struct CasCandidate<'a> {
+    /// `CertId`.
+    pub cert_id: u64,
+    /// `CertName`.
+    pub cert_name: &'a str,
+    /// `success`, `applying`, `failed` or `revoked`.
+    pub status: &'a str,
+    /// The leaf's facts.
+    pub facts: &'a CertFacts,
+}
+
+/// Rows 31–34 for `CertType=cas`, given what the store's transaction sees: the caller's record
+/// named by `CertName` (`by_name`, looked up only if the name is given) and by `CertId` (`by_id`,
+/// likewise). Returns the CertId to bind (row 35).
+///
+/// Errors: `Certificate.NotFind` (no such record; with both given, either one missing),
+/// `SetDomainCertificate.ParameterError` (both given, two different records), `Certificate.Expired`
+/// (notAfter before `now`), `Certificate.StatusError` with the cas message (status not `success`),
+/// `Certificate.SettedNotEffect` (the record does not cover `domain`; nothing changes).
+pub fn decide_cas(
+    cert: &CertRef,
+    by_name: Option<CasCandidate<'_>>,
+    by_id: Option<CasCandidate<'_>>,
+    domain: &DomainName,
+    now: i64,
+) -> Result<u64, ApiError> {
+    let not_find = |what: String| {
+        ApiError::new(
+            ErrorCode::CertificateNotFind,
+            format!(
+                "There is no {what} in your library; list it with DescribeLiveCertificateList."
+            ),
+        )
+    };
+    if let (Some(name), None) = (cert.name(), by_name) {
+        return Err(not_find(format!("record named \"{name}\"")));
+    }
+    if let (Some(id), None) = (cert.id(), by_id) {
+        return Err(not_find(format!("record with CertId {id}")));
+    }
+    let record = match (by_name, by_id) {
+        (Some(n), Some(i)) if n.cert_id != i.cert_id => {
+            return Err(ApiError::new(
+                ErrorCode::SetDomainCertificateParameterError,
+                format!(
+                    "CertName \"{}\" is CertId {}, but CertId {} was sent (named \"{}\"); send one of them, or both naming the same record.",
+                    n.cert_name, n.cert_id, i.cert_id, i.cert_name
+                ),
+            ))
+        }
+        (Some(r), _) | (None, Some(r)) => r,
+        (None, None) => return Err(missing_cert_ref()),
+    };
+    let label = format!(
+        "CertName \"{}\" (CertId {})",
+        record.cert_name, record.cert_id
+    );
+    if record.facts.not_after < now {
+        return Err(ApiError::new(
+            ErrorCode::CertificateExpired,
+            format!(
+                "{label} expired at {}; upload a renewed certificate and bind that.",
+                crate::timefmt::format_utc(record.facts.not_after)
+            ),
+        ));
+    }
+    if record.status != "success" {
+        let why = match record.status {
+            "revoked" => "it was revoked by the operator and cannot be bound",
+            "applying" => "it is still being issued; try again once its status is success",
+            "failed" => "its issuance failed; request a new one",
+            _ => "only records in status success can be bound",
+        };
+        return Err(ApiError::new(
+            ErrorCode::CertificateStatusErrorCas,
+            format!("{label} has status {}: {why}.", record.status),
+        ));
+    }
+    if !cert::covers(record.facts, domain) {
+        let names = cert_names(record.facts);
+        let names = if names.is_empty() {
+            "no names".to_owned()
+        } else {
+            names.join(", ")
+        };
+        return Err(ApiError::new(
+            ErrorCode::CertificateSettedNotEffect,
+            format!("{label} covers {names}, not {domain}; nothing was changed."),
+        ));
+    }
+    Ok(record.cert_id)
+}
+
+/// The names a certificate is valid for, as shown in messages: its DNS SANs, else its CN.
+pub fn cert_names(facts: &CertFacts) -> Vec<String> {
+    if facts.dns_sans.is_empty() {
+        facts.subject_cn.iter().cloned().collect()
+    } else {
+        facts.dns_sans.clone()
+    }
+}
+
+/// Row 30: `CertType=cas` without `CertName` or `CertId`.
+fn missing_cert_ref() -> ApiError {
+    ApiError::new(
+        ErrorCode::CertNameMissingParameter,
+        "CertType=cas binds a record of your library: send its CertName (or its CertId).",
+    )
+}
+
 /// Shortens an echoed value so that an error message stays readable.
 fn truncate(value: &str) -> String {
     const MAX: usize = 64;
@@ -400,6 +555,77 @@ mod tests {
                 ("CertName", &long)
             ]),
             ErrorCode::InvalidCertNameTooLong
+        );
+    }
+
+    fn facts(sans: &[&str], not_after: i64) -> CertFacts {
+        CertFacts {
+            fingerprint_sha256: "00".repeat(32),
+            spki_sha256: "00".repeat(32),
+            subject_cn: None,
+            dns_sans: sans.iter().map(|s| (*s).to_owned()).collect(),
+            issuer_cn: None,
+            issuer_org: None,
+            serial_hex: "1".to_owned(),
+            not_before: 0,
+            not_after,
+            key_algorithm: cert::KeyAlgorithm::EcdsaP256,
+            key_bits: 256,
+        }
+    }
+
+    #[test]
+    fn rows_30_to_35_in_order() {
+        let domain = DomainName::parse("live.example.com").unwrap();
+        let name = CertName::parse("mine").unwrap();
+        assert_eq!(
+            CertRef::for_cas(None, None).unwrap_err().code,
+            ErrorCode::CertNameMissingParameter
+        );
+        let good = facts(&["*.example.com"], 100);
+        let elsewhere = facts(&["other.example.org"], 100);
+        let rec = |cert_id, status, facts| CasCandidate {
+            cert_id,
+            cert_name: "mine",
+            status,
+            facts,
+        };
+        let code = |r: &CertRef, n, i, now| decide_cas(r, n, i, &domain, now).unwrap_err().code;
+        let by_name = CertRef::for_cas(Some(&name), None).unwrap();
+        let both = CertRef::for_cas(Some(&name), Some(7)).unwrap();
+        assert_eq!(code(&by_name, None, None, 0), ErrorCode::CertificateNotFind);
+        assert_eq!(
+            code(&both, Some(rec(7, "success", &good)), None, 0),
+            ErrorCode::CertificateNotFind
+        );
+        assert_eq!(
+            code(
+                &both,
+                Some(rec(8, "success", &good)),
+                Some(rec(7, "success", &good)),
+                0
+            ),
+            ErrorCode::SetDomainCertificateParameterError
+        );
+        assert_eq!(
+            code(&by_name, Some(rec(7, "success", &good)), None, 101),
+            ErrorCode::CertificateExpired
+        );
+        for status in ["revoked", "applying", "failed"] {
+            assert_eq!(
+                code(&by_name, Some(rec(7, status, &good)), None, 0),
+                ErrorCode::CertificateStatusErrorCas
+            );
+        }
+        assert_eq!(
+            code(&by_name, Some(rec(7, "success", &elsewhere)), None, 0),
+            ErrorCode::CertificateSettedNotEffect
+        );
+        let r = rec(7, "success", &good);
+        assert_eq!(decide_cas(&both, Some(r), Some(r), &domain, 100), Ok(7));
+        assert_eq!(
+            decide_cas(&CertRef::from(7), None, Some(r), &domain, 0),
+            Ok(7)
         );
     }
 

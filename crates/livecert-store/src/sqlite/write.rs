@@ -11,14 +11,14 @@ use livecert_core::cert::CheckedUpload;
 use livecert_core::error::{ApiError, ErrorCode};
 use livecert_core::names::{CertName, DomainName};
 use livecert_core::ops::set_live_domain_certificate::{
-    decide_upload, LibraryRecord, LibrarySnapshot, LibraryWrite,
+    decide_cas, decide_upload, CasCandidate, CertRef, LibraryRecord, LibrarySnapshot, LibraryWrite,
 };
 
 use crate::sqlite::read;
 use crate::sqlite::sql_failed;
 use crate::{
-    AccountId, DomainFlags, DomainRecord, DomainStatus, NewDomain, OffOutcome, StoreError,
-    UploadOutcome, WriteError,
+    AccountId, CertRecord, DomainFlags, DomainRecord, DomainStatus, NewDomain, OffOutcome,
+    StoreError, UploadOutcome, WriteError,
 };
 
 /// Tries at generating an unused account id before giving up (a collision needs ~10^8 accounts
@@ -288,49 +288,40 @@ pub(crate) fn set_upload(
 }
 
 /// Binds an existing record of the account's library to the domain (rows 7–11, 31–35 for
-/// `CertType=cas`, given a CertId): the record must exist in the account's library, be usable
-/// (`success`), unexpired at `now`, and cover the domain.
+/// `CertType=cas`): the record named by `cert` (CertName, CertId or both) is resolved here, inside
+/// the transaction, and core's [`decide_cas`] applies rows 31–34 to it.
 pub(crate) fn bind_certificate(
     conn: &Connection,
     account_id: AccountId,
     name: &DomainName,
-    cert_id: u64,
+    cert: &CertRef,
     now: i64,
 ) -> Result<(), WriteError> {
     require_online(&domain_for_change(conn, account_id, name)?)?;
-    let Some(record) = read::certificate(conn, account_id, cert_id).map_err(sql_failed)? else {
-        return Err(WriteError::Refused(ApiError::new(
-            ErrorCode::CertificateNotFind,
-            format!("There is no record with CertId {cert_id} in your library."),
-        )));
+    let by_name = match cert.name() {
+        Some(n) => read::certificate_by_name(conn, account_id, n.as_str()).map_err(sql_failed)?,
+        None => None,
     };
-    if record.facts.not_after < now {
-        return Err(WriteError::Refused(ApiError::new(
-            ErrorCode::CertificateExpired,
-            format!(
-                "CertName \"{}\" (CertId {cert_id}) has expired; upload a renewed certificate.",
-                record.cert_name
-            ),
-        )));
+    let by_id = match cert.id() {
+        Some(id) => read::certificate(conn, account_id, id).map_err(sql_failed)?,
+        None => None,
+    };
+    fn candidate(r: &CertRecord) -> CasCandidate<'_> {
+        CasCandidate {
+            cert_id: r.cert_id,
+            cert_name: r.cert_name.as_str(),
+            status: &r.status,
+            facts: &r.facts,
+        }
     }
-    if record.status != "success" {
-        return Err(WriteError::Refused(ApiError::new(
-            ErrorCode::CertificateStatusErrorCas,
-            format!(
-                "CertName \"{}\" (CertId {cert_id}) has status {}.",
-                record.cert_name, record.status
-            ),
-        )));
-    }
-    if !livecert_core::cert::covers(&record.facts, name) {
-        return Err(WriteError::Refused(
-            livecert_core::ops::set_live_domain_certificate::not_effective_error(
-                record.cert_name.as_str(),
-                &record.facts.dns_sans,
-                name,
-            ),
-        ));
-    }
+    let cert_id = decide_cas(
+        cert,
+        by_name.as_ref().map(candidate),
+        by_id.as_ref().map(candidate),
+        name,
+        now,
+    )
+    .map_err(WriteError::Refused)?;
     bind(conn, name, cert_id, now)
 }
 

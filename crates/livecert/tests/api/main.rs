@@ -3,9 +3,9 @@
 
 mod access;
 mod admin;
+mod cas;
 mod certs;
 mod crash;
-mod domains;
 mod errors;
 mod faults;
 mod fixtures;

@@ -1,12 +1,14 @@
 //! SetLiveDomainCertificate: the decision table of spec/operations.md, in order. Rows 1–5 are the
 //! typed parse (core), 6 the account status, 7–11 the domain's state, 12–15 turning HTTPS off,
 //! 16 the function mutex, 17–21 the certificate checks (core), 22–29 the library decision inside
-//! one store transaction (core's `decide_upload`, applied by the store).
+//! one store transaction (core's `decide_upload`, applied by the store), 30 the cas reference
+//! (core's `CertRef`) and 31–35 binding a library record inside one store transaction (core's
+//! `decide_cas`, applied by the store).
 
 use livecert_core::cert;
 use livecert_core::error::{ApiError, ErrorCode};
 use livecert_core::ops::set_live_domain_certificate::{
-    effective_cert_name, https_mutex_function, not_effective_error, CertType,
+    cert_names, effective_cert_name, https_mutex_function, not_effective_error, CertRef, CertType,
     SetLiveDomainCertificateInput, SslProtocol,
 };
 use livecert_core::params::Params;
@@ -37,7 +39,8 @@ pub async fn handle(state: &AppState, caller: &Caller, params: &Params) -> OpRes
             }
             match input.cert_type {
                 CertType::Upload => upload(state, caller, &input).await,
-                CertType::Cas | CertType::Free => Err(ApiError::new(
+                CertType::Cas => cas(state, caller, &input).await,
+                CertType::Free => Err(ApiError::new(
                     ErrorCode::SetDomainCertificateParameterError,
                     format!("CertType={} is not available in this version; use CertType=upload with SSLPub and SSLPri.", input.cert_type.as_str()),
                 )
@@ -134,7 +137,7 @@ async fn upload(
         caller.now,
     )?;
     let cert_name = effective_cert_name(input.cert_name.as_ref(), &checked);
-    let names = cert_names_of(&checked.facts);
+    let names = cert_names(&checked.facts);
     let (account, domain, force, now) = (
         caller.account_id,
         &input.domain,
@@ -167,17 +170,37 @@ async fn upload(
     }
 }
 
-/// The names a certificate is valid for, as shown in messages: its DNS SANs, else its CN.
-fn cert_names_of(facts: &cert::CertFacts) -> Vec<String> {
-    if facts.dns_sans.is_empty() {
-        facts.subject_cn.iter().cloned().collect()
+/// Rows 30–35 for `CertType=cas`: the record is resolved and checked by the store inside its
+/// transaction (core's `decide_cas`); `SSLPub`/`SSLPri` are ignored.
+async fn cas(state: &AppState, caller: &Caller, input: &SetLiveDomainCertificateInput) -> OpResult {
+    let cert = CertRef::for_cas(input.cert_name.as_ref(), input.cert_id)?;
+    let (account, domain, now) = (caller.account_id, &input.domain, caller.now);
+    let written = if input.dry_run {
+        let store = &state.store;
+        store
+            .bind_certificate_dry_run(account, domain, cert, now)
+            .await
     } else {
-        facts.dns_sans.clone()
+        state
+            .store
+            .bind_certificate(account, domain, cert, now)
+            .await
+    };
+    match written {
+        Ok(()) if input.dry_run => Err(dry_run_passed()),
+        Ok(()) => Ok(Map::new()),
+        Err(WriteError::Refused(e)) => Err(e.into()),
+        Err(WriteError::Store(e)) => Err(storage_failure(
+            ErrorCode::CertStorageFailed,
+            &e,
+            "the domain keeps its previous certificate state",
+        )),
     }
 }
 
-/// Rows 14 and 27: a failed write answers the operation's storage code (`ServiceUnavailable` when
-/// the store cannot be reached at all); the cause goes to the log.
+/// Rows 14 and 27 (a failed cas binding answers row 27's code too): a failed write answers the
+/// operation's storage code (`ServiceUnavailable` when the store cannot be reached at all); the
+/// cause goes to the log.
 fn storage_failure(code: ErrorCode, e: &StoreError, what_remains: &str) -> Failure {
     match e {
         StoreError::Unavailable(_) => Failure::store(e),
