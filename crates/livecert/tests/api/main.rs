@@ -6,6 +6,7 @@ mod admin;
 mod cas;
 mod certs;
 mod crash;
+mod domains;
 mod errors;
 mod faults;
 mod fixtures;
