@@ -19,6 +19,8 @@ use zeroize::{Zeroize, Zeroizing};
 pub const AAD_CERT_KEY: &[u8] = b"livecert/v1/cert-private-key";
 /// AAD label for an AccessKey secret.
 pub const AAD_ACCESS_KEY_SECRET: &[u8] = b"livecert/v1/access-key-secret";
+/// AAD label for the private key of the built-in test CA (`<data-dir>/test-ca.key.sealed`).
+pub const AAD_TEST_CA_KEY: &[u8] = b"livecert/v1/test-ca-key";
 
 /// Bytes that are secret: redacted in `Debug`, zeroised on drop, compared in constant time.
 #[derive(Clone, Zeroize)]

@@ -242,6 +242,26 @@ pub struct CertRecord {
     pub last_changed: i64,
 }
 
+/// A record's type (spec/certificates.md §6): where its certificate came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordType {
+    /// Uploaded with `CertType=upload`.
+    Upload,
+    /// Issued by livecert's issuer for `CertType=free`.
+    Free,
+}
+
+impl RecordType {
+    /// The stored and wire name (`CertType` in DescribeLiveDomainCertificateInfo): `upload`,
+    /// `free`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Upload => "upload",
+            Self::Free => "free",
+        }
+    }
+}
+
 /// The record statuses [`Store::set_certificate_status`] accepts.
 pub const CERT_STATUSES: &[&str] = &["success", "applying", "failed", "revoked"];
 
@@ -616,8 +636,11 @@ impl Store {
         upload: CheckedUpload,
         now: i64,
     ) -> Result<UploadOutcome, WriteError> {
-        self.set_upload_call(account_id, domain, cert_name, force_set, upload, now, false)
-            .await
+        let kind = RecordType::Upload;
+        self.set_upload_call(
+            account_id, domain, cert_name, force_set, upload, kind, now, false,
+        )
+        .await
     }
 
     /// DryRun of [`Store::set_upload`]: the same checks and writes in the call's own savepoint,
@@ -638,8 +661,49 @@ impl Store {
         upload: CheckedUpload,
         now: i64,
     ) -> Result<UploadOutcome, WriteError> {
-        self.set_upload_call(account_id, domain, cert_name, force_set, upload, now, true)
-            .await
+        let kind = RecordType::Upload;
+        self.set_upload_call(
+            account_id, domain, cert_name, force_set, upload, kind, now, true,
+        )
+        .await
+    }
+
+    /// Row 37 for `CertType=free` once the issuer has issued at once (the built-in test CA):
+    /// exactly [`Store::set_upload`] — rows 7–11 re-checked, rows 22–29 applied the same way —
+    /// except that a created or replaced record is of type `free` (status `success`). `issued` is
+    /// what the issuer returned, checked by `check_upload`.
+    pub async fn set_free(
+        &self,
+        account_id: AccountId,
+        domain: &DomainName,
+        cert_name: CertName,
+        force_set: bool,
+        issued: CheckedUpload,
+        now: i64,
+    ) -> Result<UploadOutcome, WriteError> {
+        let kind = RecordType::Free;
+        self.set_upload_call(
+            account_id, domain, cert_name, force_set, issued, kind, now, false,
+        )
+        .await
+    }
+
+    /// DryRun of [`Store::set_free`], as [`Store::set_upload_dry_run`] is of
+    /// [`Store::set_upload`]: nothing written, no CertId taken, change counter unmoved.
+    pub async fn set_free_dry_run(
+        &self,
+        account_id: AccountId,
+        domain: &DomainName,
+        cert_name: CertName,
+        force_set: bool,
+        issued: CheckedUpload,
+        now: i64,
+    ) -> Result<UploadOutcome, WriteError> {
+        let kind = RecordType::Free;
+        self.set_upload_call(
+            account_id, domain, cert_name, force_set, issued, kind, now, true,
+        )
+        .await
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -650,6 +714,7 @@ impl Store {
         cert_name: CertName,
         force_set: bool,
         upload: CheckedUpload,
+        record_type: RecordType,
         now: i64,
         dry_run: bool,
     ) -> Result<UploadOutcome, WriteError> {
@@ -666,6 +731,7 @@ impl Store {
                     force_set,
                     &upload,
                     &key_sealed,
+                    record_type,
                     now,
                 )?;
                 Ok(if dry_run && created {

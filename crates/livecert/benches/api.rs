@@ -344,6 +344,7 @@ fn main() {
             config: ApiConfig::default(),
             policy_cache: livecert::api::PolicyCache::default(),
             throttled: std::sync::atomic::AtomicU64::new(0),
+            issuer: livecert::server::open_issuer(&data, now).expect("test CA"),
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await

@@ -79,6 +79,20 @@ pub enum AdminCommand {
     Sts(StsCommand),
     /// List the audit log, newest first.
     Audit(AuditArgs),
+    /// The built-in test CA that issues `CertType=free` certificates.
+    #[command(subcommand)]
+    Ca(CaCommand),
+}
+
+/// `livecert admin ca …`.
+#[derive(Debug, Subcommand)]
+pub enum CaCommand {
+    /// Print the test CA's root certificate (PEM) for clients to trust; created if missing.
+    Export {
+        /// Write the PEM to this file instead of stdout.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
 }
 
 /// `livecert admin account …`.
@@ -299,6 +313,7 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
         AdminCommand::Policy(command) => policy(&store, command, now).await?,
         AdminCommand::Sts(command) => sts(&store, command, now).await?,
         AdminCommand::Audit(args) => audit(&store, args).await?,
+        AdminCommand::Ca(command) => ca(&args.data_dir, command, now)?,
     };
     if json {
         let text = serde_json::to_string_pretty(&report.json).context("rendering JSON")?;
@@ -310,6 +325,24 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
         eprintln!("{note}");
     }
     Ok(())
+}
+
+/// `ca export`: the test CA's root certificate (`<data-dir>/test-ca.pem`), created as `serve`
+/// would create it if it does not exist yet, on stdout or in `--out` (mode 0644: it is public).
+fn ca(data_dir: &Path, command: CaCommand, now: i64) -> anyhow::Result<Report> {
+    let CaCommand::Export { out } = command;
+    let dir = DataDir::open(data_dir)?;
+    let ca = crate::issuer::TestCa::open_or_create(dir.path(), &dir.master_key(false)?, now)?;
+    let pem = ca.root_pem().to_owned();
+    let Some(out) = out else {
+        return Ok(Report::new(json!({ "Certificate": pem }), pem));
+    };
+    std::fs::write(&out, &pem).with_context(|| format!("writing {}", out.display()))?;
+    let file = out.display().to_string();
+    Ok(Report::new(
+        json!({ "Certificate": pem, "File": file }),
+        fields(&[("File", file.clone())]),
+    ))
 }
 
 /// What a command prints: a JSON document (`--json`) or text, and an optional note for stderr.

@@ -7,6 +7,8 @@
 //! - [`api`]: the RPC protocol pipeline and one handler per operation.
 //! - [`clock`]: the injectable clock.
 //! - [`datadir`]: master key, credentials file, serve lock.
+//! - [`issuer`]: issuers for `CertType=free`: the [`issuer::Issuer`] trait and the built-in test
+//!   CA kept in the data directory.
 //! - [`server`]: `livecert serve`: opens the store, bootstraps the first account, serves.
 //! - [`client`]: `livecert call`: signs a request with core's signer and prints the response.
 
@@ -15,4 +17,5 @@ pub mod api;
 pub mod client;
 pub mod clock;
 pub mod datadir;
+pub mod issuer;
 pub mod server;

@@ -16,6 +16,7 @@ use crate::api::ratelimit::{MemoryRateLimiter, Unlimited};
 use crate::api::{self, ApiConfig, AppState};
 use crate::clock::{Clock, SystemClock};
 use crate::datadir::DataDir;
+use crate::issuer::{Issuer, TestCa};
 
 /// Entries the in-memory nonce store holds before it refuses requests (about 64 MiB at most).
 pub const DEFAULT_NONCE_CAPACITY: usize = 1_000_000;
@@ -80,6 +81,7 @@ pub async fn run(options: ServeOptions, shutdown: impl Future<Output = ()>) -> a
         let path = dir.write_credentials(&creds)?;
         print_first_credentials(&creds, &path);
     }
+    let issuer = open_issuer(&dir, clock.now())?;
     let listener = TcpListener::bind(options.listen)
         .await
         .with_context(|| format!("binding the API to {}", options.listen))?;
@@ -98,6 +100,7 @@ pub async fn run(options: ServeOptions, shutdown: impl Future<Output = ()>) -> a
         config: options.api,
         policy_cache: crate::api::PolicyCache::default(),
         throttled: std::sync::atomic::AtomicU64::new(0),
+        issuer,
     });
     api::serve(listener, Arc::clone(&state), shutdown).await?;
     // Audit entries are written in batches: write the last ones before the process ends.
@@ -106,6 +109,17 @@ pub async fn run(options: ServeOptions, shutdown: impl Future<Output = ()>) -> a
     }
     info!("livecert stopped");
     Ok(())
+}
+
+/// The issuer for `CertType=free`: the data directory's test CA, created on first start (its
+/// root: `livecert admin ca export`). The store is open, so the master key exists by now.
+/// Errors: as [`TestCa::open_or_create`].
+pub fn open_issuer(dir: &DataDir, now: i64) -> anyhow::Result<Arc<dyn Issuer>> {
+    let master_key = dir.master_key(false)?;
+    let ca = TestCa::open_or_create(dir.path(), &master_key, now)
+        .context("opening the test CA (CertType=free)")?;
+    info!(root = %TestCa::cert_path(dir.path()).display(), "test CA ready for CertType=free");
+    Ok(Arc::new(ca))
 }
 
 fn print_first_credentials(creds: &livecert_store::NewCredentials, path: &Path) {

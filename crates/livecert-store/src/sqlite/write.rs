@@ -18,7 +18,7 @@ use crate::sqlite::read;
 use crate::sqlite::sql_failed;
 use crate::{
     AccountId, CertRecord, DomainFlags, DomainRecord, DomainStatus, NewDomain, OffOutcome,
-    StoreError, UploadOutcome, WriteError,
+    RecordType, StoreError, UploadOutcome, WriteError,
 };
 
 /// Tries at generating an unused account id before giving up (a collision needs ~10^8 accounts
@@ -241,8 +241,10 @@ pub(crate) fn set_https_off(
     Ok(OffOutcome::TurnedOff)
 }
 
-/// Rows 7–11 and 23–29 of SetLiveDomainCertificate with `SSLProtocol=on`, `CertType=upload`.
-/// `key_sealed` is the upload's private key, sealed with the master key. Returns the outcome and
+/// Rows 7–11 and 23–29 of SetLiveDomainCertificate with `SSLProtocol=on`, `CertType=upload` (and
+/// row 37, `CertType=free`, for a certificate the issuer returned: `cert_type` is the type a
+/// created or replaced record gets). `key_sealed` is the upload's private key, sealed with the
+/// master key. Returns the outcome and
 /// whether a new record was created (a dry run reports such a record's CertId as 0).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn set_upload(
@@ -253,6 +255,7 @@ pub(crate) fn set_upload(
     force_set: bool,
     upload: &CheckedUpload,
     key_sealed: &[u8],
+    cert_type: RecordType,
     now: i64,
 ) -> Result<(UploadOutcome, bool), WriteError> {
     require_online(&domain_for_change(conn, account_id, name)?)?;
@@ -266,11 +269,13 @@ pub(crate) fn set_upload(
         decide_upload(&snapshot, upload, force_set, name).map_err(WriteError::Refused)?;
     let created = matches!(decision.write, LibraryWrite::Create);
     let cert_id = match decision.write {
-        LibraryWrite::Create => {
-            insert_certificate(conn, account_id, cert_name, upload, key_sealed, now)?
-        }
+        LibraryWrite::Create => insert_certificate(
+            conn, account_id, cert_name, upload, key_sealed, cert_type, now,
+        )?,
         LibraryWrite::Replace { cert_id } => {
-            replace_certificate(conn, account_id, cert_id, upload, key_sealed, now)?;
+            replace_certificate(
+                conn, account_id, cert_id, upload, key_sealed, cert_type, now,
+            )?;
             cert_id
         }
         LibraryWrite::Unchanged { cert_id } => cert_id,
@@ -446,13 +451,15 @@ fn library_snapshot(
     })
 }
 
-/// Inserts a new `upload` record with the next CertId of the global sequence.
+/// Inserts a new record of `cert_type` in status `success` with the next CertId of the global
+/// sequence.
 fn insert_certificate(
     conn: &Connection,
     account_id: AccountId,
     cert_name: &CertName,
     upload: &CheckedUpload,
     key_sealed: &[u8],
+    cert_type: RecordType,
     now: i64,
 ) -> Result<u64, WriteError> {
     let cert_id: u64 = conn
@@ -468,7 +475,7 @@ fn insert_certificate(
          private_key_sealed, fingerprint_sha256, spki_sha256, subject_cn, dns_sans, issuer_cn, \
          issuer_org, serial_hex, not_before, not_after, key_algorithm, key_bits, created, \
          last_changed) \
-         VALUES (?1, ?2, ?3, 'upload', 'success', ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, \
+         VALUES (?1, ?2, ?3, ?18, 'success', ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, \
          ?14, ?15, ?16, ?17, ?17)",
     )
     .and_then(|mut s| {
@@ -489,28 +496,30 @@ fn insert_certificate(
             f.not_after,
             f.key_algorithm.as_str(),
             f.key_bits,
-            now
+            now,
+            cert_type.as_str()
         ])
     })
     .map_err(sql_failed)?;
     Ok(cert_id)
 }
 
-/// Replaces a record's content in place: same CertId and name; it becomes an `upload` record in
-/// status `success`, changed at `now`.
+/// Replaces a record's content in place: same CertId and name; it becomes a record of
+/// `cert_type` in status `success`, changed at `now`.
 fn replace_certificate(
     conn: &Connection,
     account_id: AccountId,
     cert_id: u64,
     upload: &CheckedUpload,
     key_sealed: &[u8],
+    cert_type: RecordType,
     now: i64,
 ) -> Result<(), WriteError> {
     let f = &upload.facts;
     let sans = dns_sans_json(upload)?;
     let n = conn
         .prepare_cached(
-            "UPDATE certificates SET cert_type = 'upload', status = 'success', chain_pem = ?3, \
+            "UPDATE certificates SET cert_type = ?17, status = 'success', chain_pem = ?3, \
              private_key_sealed = ?4, fingerprint_sha256 = ?5, spki_sha256 = ?6, subject_cn = ?7, \
              dns_sans = ?8, issuer_cn = ?9, issuer_org = ?10, serial_hex = ?11, not_before = ?12, \
              not_after = ?13, key_algorithm = ?14, key_bits = ?15, last_changed = ?16 \
@@ -533,7 +542,8 @@ fn replace_certificate(
                 f.not_after,
                 f.key_algorithm.as_str(),
                 f.key_bits,
-                now
+                now,
+                cert_type.as_str()
             ])
         })
         .map_err(sql_failed)?;

@@ -13,6 +13,7 @@ mod audit;
 mod domains;
 mod dry_run;
 mod durability;
+mod free;
 mod group_commit;
 mod https_off;
 mod kill9;
@@ -61,6 +62,10 @@ conformance!(
         upload::row_28_record_is_committed_binding_unchanged,
         upload::forced_replacement_keeps_the_cert_id,
         upload::cert_ids_come_from_one_global_sequence,
+        free::row_37_free_record_is_created_and_bound,
+        free::free_follows_the_upload_rules,
+        free::set_free_dry_run_writes_nothing,
+        free::row_33_applying_or_failed_free_record_is_not_usable,
         upload::cas_binding_checks_the_record,
         dry_run::add_domain_dry_run_answers_as_the_real_call,
         dry_run::set_https_off_dry_run_answers_as_the_real_call,

@@ -94,6 +94,8 @@ pub struct AppState {
     pub config: ApiConfig,
     /// Calls refused by the rate limiter since start.
     pub throttled: std::sync::atomic::AtomicU64,
+    /// Issues certificates for `CertType=free` (the built-in test CA).
+    pub issuer: Arc<dyn crate::issuer::Issuer>,
 }
 
 impl AppState {

@@ -11,6 +11,7 @@ mod errors;
 mod faults;
 mod fixtures;
 mod flows;
+mod free;
 mod harness;
 mod limits;
 mod sdk;

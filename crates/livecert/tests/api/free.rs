@@ -1,0 +1,305 @@
+//! `CertType=free` (spec/operations.md rows 36–37): `livecert::api::ops::free::set_free` called
+//! through the library on a running server's store and data directory (the handler's dispatch to
+//! it is one line in set_live_domain_certificate.rs), the result read back over HTTP with
+//! DescribeLiveDomainCertificateInfo, and the issued chain verified against the root exported by
+//! `livecert admin ca export` with an independent tool, `openssl verify`.
+
+use std::net::IpAddr;
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+
+use livecert::api::nonce::MemoryNonces;
+use livecert::api::ops::free::set_free;
+use livecert::api::{ApiConfig, AppState, Caller, PolicyCache};
+use livecert::datadir::DataDir;
+use livecert_core::action::Action;
+use livecert_core::error::ErrorCode;
+use livecert_core::ops::set_live_domain_certificate::SetLiveDomainCertificateInput;
+use livecert_core::params::Params;
+use livecert_store::Principal;
+use serde_json::Value;
+
+use crate::harness::{Scheme, TestServer};
+
+/// The server's store and test CA as the handler sees them, and a root caller of its account.
+async fn direct(server: &TestServer) -> (AppState, Caller) {
+    let now = server.clock_now();
+    let data = DataDir::open(server.dir.path()).expect("data dir");
+    let account_id = server.store.account_ids().await.expect("accounts")[0];
+    let state = AppState {
+        store: server.store.clone(),
+        clock: server.clock.clone(),
+        nonces: Arc::new(MemoryNonces::new(16)),
+        limiter: Arc::new(livecert::api::ratelimit::Unlimited),
+        config: ApiConfig::default(),
+        policy_cache: PolicyCache::default(),
+        throttled: std::sync::atomic::AtomicU64::new(0),
+        issuer: livecert::server::open_issuer(&data, now).expect("test CA"),
+    };
+    let caller = Caller {
+        account_id,
+        access_key_id: crate::harness::TEST_ID.into(),
+        account_active: true,
+        request_id: "FREE-TEST".into(),
+        now,
+        action: Action::SetLiveDomainCertificate,
+        principal: Principal::Root,
+        policies: Arc::new(Vec::new()),
+        session_policy: None,
+        source_ip: IpAddr::from([127, 0, 0, 1]),
+        secure_transport: false,
+    };
+    (state, caller)
+}
+
+/// SetLiveDomainCertificate's parameters with `SSLProtocol=on`, `CertType=free`, plus `extra`.
+fn free_input(domain: &str, extra: &[(&str, &str)]) -> SetLiveDomainCertificateInput {
+    let mut pairs = vec![
+        ("DomainName".to_owned(), domain.as_bytes().to_vec()),
+        ("SSLProtocol".to_owned(), b"on".to_vec()),
+        ("CertType".to_owned(), b"free".to_vec()),
+    ];
+    pairs.extend(
+        extra
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), v.as_bytes().to_vec())),
+    );
+    SetLiveDomainCertificateInput::parse(&Params::from_pairs(pairs)).expect("parameters parse")
+}
+
+async fn cert_info(server: &TestServer, domain: &str) -> Value {
+    let r = server
+        .call(
+            Scheme::V3,
+            "DescribeLiveDomainCertificateInfo",
+            &[("DomainName", domain)],
+        )
+        .await;
+    r.ok()["CertInfos"]["CertInfo"][0].clone()
+}
+
+/// `livecert admin --data-dir <dir> ca export --out <out>` with the real binary.
+fn export_root(dir: &Path, out: &Path) {
+    let status = Command::new(env!("CARGO_BIN_EXE_livecert"))
+        .arg("admin")
+        .arg("--data-dir")
+        .arg(dir)
+        .args(["ca", "export", "--out"])
+        .arg(out)
+        .env_remove("LIVECERT_MASTER_KEY")
+        .env_remove("LIVECERT_DATA_DIR")
+        .env("LIVECERT_LOG", "warn")
+        .output()
+        .expect("livecert admin runs");
+    assert!(
+        status.status.success(),
+        "ca export failed: {}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+}
+
+/// The first PEM block of a chain (the leaf).
+fn leaf_of(chain: &str) -> String {
+    let end = "-----END CERTIFICATE-----\n";
+    let at = chain.find(end).expect("a certificate") + end.len();
+    chain[..at].to_owned()
+}
+
+/// Row 37: issued at once, stored as a `free` record in status `success` under a generated name,
+/// bound, HTTPS on; the chain verifies against the exported root (openssl, as a TLS server
+/// certificate for exactly the domain).
+#[tokio::test]
+async fn row_37_free_issues_binds_and_verifies_with_openssl() {
+    let server = TestServer::start().await;
+    server.add_domain("live.example.com").await;
+    let (state, caller) = direct(&server).await;
+
+    let fields = set_free(&state, &caller, &free_input("live.example.com", &[]))
+        .await
+        .expect("issued and bound");
+    assert!(fields.is_empty(), "only RequestId: {fields:?}");
+
+    let info = cert_info(&server, "live.example.com").await;
+    assert_eq!(info["SSLProtocol"], "on");
+    assert_eq!(info["CertType"], "free");
+    assert_eq!(info["Status"], "success");
+    assert_eq!(info["CertLife"], "3 months");
+    assert_eq!(info["CertDomainName"], "live.example.com");
+    let name = info["CertName"].as_str().expect("CertName");
+    assert!(name.starts_with("live.example.com-"), "row 22 name: {name}");
+    let chain = info["SSLPub"].as_str().expect("SSLPub");
+    assert_eq!(chain.matches("BEGIN CERTIFICATE").count(), 2, "leaf + root");
+
+    let files = tempfile::tempdir().expect("temp dir");
+    let (root, leaf) = (files.path().join("root.pem"), files.path().join("leaf.pem"));
+    export_root(server.dir.path(), &root);
+    std::fs::write(&leaf, leaf_of(chain)).expect("leaf written");
+    let exported = std::fs::read_to_string(&root).expect("root");
+    assert!(
+        chain.ends_with(&exported),
+        "the chain ends with the exported root"
+    );
+
+    let verify = Command::new("openssl")
+        .arg("verify")
+        .args(["-attime", &caller.now.to_string()])
+        .args(["-purpose", "sslserver"])
+        .args(["-verify_hostname", "live.example.com"])
+        .arg("-CAfile")
+        .arg(&root)
+        .arg(&leaf)
+        .output()
+        .expect("openssl runs");
+    assert!(
+        verify.status.success(),
+        "openssl verify: {}{}",
+        String::from_utf8_lossy(&verify.stdout),
+        String::from_utf8_lossy(&verify.stderr)
+    );
+    // And not for another name.
+    let other = Command::new("openssl")
+        .arg("verify")
+        .args(["-attime", &caller.now.to_string()])
+        .args(["-verify_hostname", "other.example.com"])
+        .arg("-CAfile")
+        .arg(&root)
+        .arg(&leaf)
+        .output()
+        .expect("openssl runs");
+    assert!(!other.status.success(), "exactly the domain");
+    server.stop().await;
+}
+
+/// Row 36: a wildcard domain is `Certificate.StatusError` with the reason; nothing changes.
+#[tokio::test]
+async fn row_36_wildcard_domain_is_refused() {
+    let server = TestServer::start().await;
+    server.add_domain("*.wild.example.com").await;
+    let (state, caller) = direct(&server).await;
+    let before = server.store.change_counter().await.expect("counter");
+
+    let e = set_free(&state, &caller, &free_input("*.wild.example.com", &[]))
+        .await
+        .expect_err("refused");
+    assert_eq!(e.error.code, ErrorCode::CertificateStatusError);
+    assert_eq!(e.error.code.code(), "Certificate.StatusError");
+    assert!(e.error.detail.contains("wildcard"), "{}", e.error.detail);
+
+    let library = server
+        .store
+        .list_certificates(caller.account_id, None)
+        .await
+        .expect("library");
+    assert!(library.is_empty());
+    assert_eq!(
+        server.store.change_counter().await.expect("counter"),
+        before
+    );
+    assert_eq!(
+        cert_info(&server, "*.wild.example.com").await["SSLProtocol"],
+        "off"
+    );
+    server.stop().await;
+}
+
+/// DryRun: `DryRunOperation`, and nothing is written (no record, no binding, no counter move).
+#[tokio::test]
+async fn dry_run_changes_nothing() {
+    let server = TestServer::start().await;
+    server.add_domain("dry.example.com").await;
+    let (state, caller) = direct(&server).await;
+    let before = server.store.change_counter().await.expect("counter");
+
+    let input = free_input("dry.example.com", &[("DryRun", "true")]);
+    let e = set_free(&state, &caller, &input)
+        .await
+        .expect_err("dry run");
+    assert_eq!(e.error.code, ErrorCode::DryRunOperation);
+
+    let library = server
+        .store
+        .list_certificates(caller.account_id, None)
+        .await
+        .expect("library");
+    assert!(library.is_empty());
+    assert_eq!(
+        server.store.change_counter().await.expect("counter"),
+        before
+    );
+    assert_eq!(
+        cert_info(&server, "dry.example.com").await["SSLProtocol"],
+        "off"
+    );
+
+    // A DryRun of a wildcard domain answers row 36, not DryRunOperation.
+    server.add_domain("*.dry.example.com").await;
+    let input = free_input("*.dry.example.com", &[("DryRun", "true")]);
+    let e = set_free(&state, &caller, &input)
+        .await
+        .expect_err("refused");
+    assert_eq!(e.error.code, ErrorCode::CertificateStatusError);
+    server.stop().await;
+}
+
+/// Rows 22–29 apply as for an upload: a given CertName is used; issuing again under it without
+/// ForceSet is `Certificate.Duplicated`; with ForceSet=1 the record is replaced in place (same
+/// CertId), still `free`.
+#[tokio::test]
+async fn cert_name_duplicate_and_force_set() {
+    let server = TestServer::start().await;
+    server.add_domain("named.example.com").await;
+    let (state, caller) = direct(&server).await;
+
+    let input = free_input("named.example.com", &[("CertName", "my-free")]);
+    set_free(&state, &caller, &input).await.expect("first");
+    let first = cert_info(&server, "named.example.com").await;
+    assert_eq!(first["CertName"], "my-free");
+
+    let e = set_free(&state, &caller, &input).await.expect_err("taken");
+    assert_eq!(e.error.code, ErrorCode::CertificateDuplicated);
+
+    let forced = free_input(
+        "named.example.com",
+        &[("CertName", "my-free"), ("ForceSet", "1")],
+    );
+    set_free(&state, &caller, &forced).await.expect("replaced");
+    let second = cert_info(&server, "named.example.com").await;
+    assert_eq!(second["CertName"], "my-free");
+    assert_eq!(second["CertType"], "free");
+    assert_ne!(second["SSLPub"], first["SSLPub"], "a new certificate");
+    let library = server
+        .store
+        .list_certificates(caller.account_id, None)
+        .await
+        .expect("library");
+    assert_eq!(library.len(), 1, "replaced in place");
+    assert_eq!(library[0].cert_type, "free");
+    assert_eq!(library[0].status, "success");
+    server.stop().await;
+}
+
+/// Through a real request, once the handler dispatches `CertType=free` to `set_free`.
+#[tokio::test]
+#[ignore = "until set_live_domain_certificate.rs calls free::set_free"]
+async fn free_over_http() {
+    let server = TestServer::start().await;
+    server.add_domain("http.example.com").await;
+    let r = server
+        .call(
+            Scheme::V3,
+            "SetLiveDomainCertificate",
+            &[
+                ("DomainName", "http.example.com"),
+                ("SSLProtocol", "on"),
+                ("CertType", "free"),
+            ],
+        )
+        .await;
+    r.ok();
+    let info = cert_info(&server, "http.example.com").await;
+    assert_eq!(info["CertType"], "free");
+    assert_eq!(info["Status"], "success");
+    assert_eq!(info["CertLife"], "3 months");
+    server.stop().await;
+}
