@@ -174,7 +174,12 @@ async fn delete_removes_the_domain_and_its_binding_and_keeps_the_record() {
     set_cert(&server, d, "live-cert").await.ok();
 
     let r = on(&server, "DeleteLiveDomain", d, &[]).await;
-    assert_eq!(r.ok().as_object().map(|o| o.len()), Some(1), "{}", r.body);
+    assert_eq!(
+        r.ok().as_object().map(serde_json::Map::len),
+        Some(1),
+        "{}",
+        r.body
+    );
     assert!(r.ok()["RequestId"].is_string());
     assert!(detail(&server, d).await.is_none());
     assert_eq!(
