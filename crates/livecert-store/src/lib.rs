@@ -262,6 +262,17 @@ impl RecordType {
     }
 }
 
+/// What [`Store::delete_certificate`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CertDeletion {
+    /// The record is gone.
+    Deleted,
+    /// Nothing deleted: these domains are bound to it (unbind or rebind them first).
+    Bound(Vec<DomainName>),
+    /// There is no record with that CertId.
+    NotFound,
+}
+
 /// The record statuses [`Store::set_certificate_status`] accepts.
 pub const CERT_STATUSES: &[&str] = &["success", "applying", "failed", "revoked"];
 
@@ -1130,6 +1141,31 @@ impl Store {
             .writer
             .call(Touches::Library, move |c| {
                 write::set_certificate_status(c, cert_id, &status, now)
+            })
+            .await
+            .map_err(store_only)
+    }
+
+    /// Operator read: a domain whoever owns it (`livecert admin domain show|set`).
+    pub async fn domain_any(&self, name: &DomainName) -> Result<Option<DomainRecord>, StoreError> {
+        let name = name.clone();
+        self.read(move |c| read::domain_any(c, name.as_str()).map_err(sql_error))
+            .await
+    }
+
+    /// Operator read: a record whoever owns it (`livecert admin cert …`).
+    pub async fn certificate_any(&self, cert_id: u64) -> Result<Option<CertRecord>, StoreError> {
+        self.read(move |c| read::certificate_any(c, cert_id).map_err(sql_error))
+            .await
+    }
+
+    /// Operator action: deletes a record from its account's library, unless a domain is bound to
+    /// it; the check and the delete are one transaction. A deleted CertId is never reused.
+    pub async fn delete_certificate(&self, cert_id: u64) -> Result<CertDeletion, StoreError> {
+        self.inner
+            .writer
+            .call(Touches::Library, move |c| {
+                write::delete_certificate(c, cert_id)
             })
             .await
             .map_err(store_only)

@@ -1,5 +1,7 @@
 //! `livecert admin`: operator actions on the store — accounts, RAM users, AccessKeys, policies,
-//! temporary credentials and the audit log (spec/access.md; docs/admin.md shows every command).
+//! temporary credentials, the audit log (spec/access.md), and the operator modes of domains and
+//! library records (`operator`: spec/operations.md rows 8–10, 12, 16, 33). docs/admin.md shows
+//! every command.
 //!
 //! It opens the store directly, beside a running `serve` (SQLite in WAL mode lets both write; it
 //! does not take serve's lock), with the same `--data-dir` / `--store` options and the same master
@@ -32,6 +34,10 @@ use livecert_store::{
     WriteError,
 };
 use serde_json::{json, Value};
+
+mod operator;
+
+pub use operator::{CertCommand, DomainCommand, Switch};
 
 use crate::clock::{Clock, SystemClock};
 use crate::datadir::DataDir;
@@ -79,6 +85,12 @@ pub enum AdminCommand {
     Sts(StsCommand),
     /// List the audit log, newest first.
     Audit(AuditArgs),
+    /// Domains' operator flags: set, show.
+    #[command(subcommand)]
+    Domain(DomainCommand),
+    /// Library records: revoke, delete.
+    #[command(subcommand)]
+    Cert(CertCommand),
     /// The built-in test CA that issues `CertType=free` certificates.
     #[command(subcommand)]
     Ca(CaCommand),
@@ -313,6 +325,8 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
         AdminCommand::Policy(command) => policy(&store, command, now).await?,
         AdminCommand::Sts(command) => sts(&store, command, now).await?,
         AdminCommand::Audit(args) => audit(&store, args).await?,
+        AdminCommand::Domain(command) => operator::domain(&store, command, now).await?,
+        AdminCommand::Cert(command) => operator::cert(&store, command, now).await?,
         AdminCommand::Ca(command) => ca(&args.data_dir, command, now)?,
     };
     if json {

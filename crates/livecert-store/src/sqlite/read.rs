@@ -158,6 +158,18 @@ pub(crate) fn certificate(
     .optional()
 }
 
+/// Record `cert_id`, whoever owns it (operator reads).
+pub(crate) fn certificate_any(
+    conn: &Connection,
+    cert_id: u64,
+) -> rusqlite::Result<Option<CertRecord>> {
+    conn.prepare_cached(&format!(
+        "SELECT {CERT_COLUMNS} FROM certificates WHERE cert_id = ?1"
+    ))?
+    .query_row(params![cert_id], cert_from_row)
+    .optional()
+}
+
 /// Record `name` of `account_id`'s library.
 pub(crate) fn certificate_by_name(
     conn: &Connection,

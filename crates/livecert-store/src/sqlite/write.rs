@@ -17,8 +17,8 @@ use livecert_core::ops::set_live_domain_certificate::{
 use crate::sqlite::read;
 use crate::sqlite::sql_failed;
 use crate::{
-    AccountId, CertRecord, DomainFlags, DomainRecord, DomainStatus, NewDomain, OffOutcome,
-    RecordType, StoreError, UploadOutcome, WriteError,
+    AccountId, CertDeletion, CertRecord, DomainFlags, DomainRecord, DomainStatus, NewDomain,
+    OffOutcome, RecordType, StoreError, UploadOutcome, WriteError,
 };
 
 /// Tries at generating an unused account id before giving up (a collision needs ~10^8 accounts
@@ -346,6 +346,27 @@ pub(crate) fn set_certificate_status(
         return Err(StoreError::Failed(format!("no record with CertId {cert_id}")).into());
     }
     Ok(())
+}
+
+/// Deletes a record, whoever owns it, unless a domain is bound to it (operator action).
+pub(crate) fn delete_certificate(
+    conn: &Connection,
+    cert_id: u64,
+) -> Result<CertDeletion, WriteError> {
+    if read::certificate_any(conn, cert_id)
+        .map_err(sql_failed)?
+        .is_none()
+    {
+        return Ok(CertDeletion::NotFound);
+    }
+    let bound = read::domains_bound_to(conn, cert_id).map_err(sql_failed)?;
+    if !bound.is_empty() {
+        return Ok(CertDeletion::Bound(bound));
+    }
+    conn.prepare_cached("DELETE FROM certificates WHERE cert_id = ?1")
+        .and_then(|mut s| s.execute(params![cert_id]))
+        .map_err(sql_failed)?;
+    Ok(CertDeletion::Deleted)
 }
 
 /// Rows 7–10: the domain, if the account owns it and it accepts a state change (not locked, not

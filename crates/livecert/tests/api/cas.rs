@@ -203,16 +203,17 @@ async fn rows_30_to_35_each_with_its_code() {
         server.add_domain(d).await;
     }
     // The library: "wide" covers *.example.com; "elsewhere" covers another name; "short" expires
-    // in two days. They are stored through lib.example.com (row 28 keeps "elsewhere").
+    // in two days. They are stored through lib.example.com (row 28 keeps "elsewhere"), which is
+    // left bound to "wide".
     let wide = self_signed(&["*.example.com"], now - DAY, now + 90 * DAY, Alg::P256);
     let elsewhere = self_signed(&["other.example.org"], now - DAY, now + 90 * DAY, Alg::P256);
     let short = self_signed(&["*.example.com"], now - DAY, now + 2 * DAY, Alg::P256);
-    upload(&server, "lib.example.com", "wide", &wide, false)
+    upload(&server, "lib.example.com", "short", &short, false)
         .await
         .ok();
     let r = upload(&server, "lib.example.com", "elsewhere", &elsewhere, false).await;
     assert_refused(&r, 400, "Certificate.SettedNotEffect", "row 28 stores it");
-    upload(&server, "lib.example.com", "short", &short, false)
+    upload(&server, "lib.example.com", "wide", &wide, false)
         .await
         .ok();
     let (wide_id, _) = detail(&server, "wide").await;
@@ -363,6 +364,14 @@ async fn rows_30_to_35_each_with_its_code() {
         assert_refused(&r, 400, "Certificate.StatusError", status);
         assert!(r.message().starts_with(CAS_STATUS_MESSAGE), "{}", r.body);
         assert!(r.message().contains(status), "{}", r.body);
+        if status == "revoked" {
+            // Its bindings stay, and Describe shows the status.
+            let info = cert_info(&server, "lib.example.com").await;
+            assert_eq!(
+                (info["CertName"].as_str(), info["Status"].as_str()),
+                (Some("wide"), Some("revoked"))
+            );
+        }
     }
     server
         .store

@@ -11,7 +11,7 @@ use livecert_core::protocol::client::{encode_pairs, sign_v1};
 use livecert_core::secret::Secret;
 use livecert_core::timefmt::format_utc;
 
-use livecert_core::names::DomainName;
+use livecert_core::names::{CertName, DomainName};
 use livecert_store::{AccountId, DomainFlags, DomainStatus};
 
 use crate::certs::{self_signed, Alg};
@@ -72,6 +72,17 @@ fn set(extra: &[(&str, &str)]) -> Vec<Pair> {
         ("DomainName", "live.example.com"),
         ("SSLProtocol", "on"),
         ("CertType", "upload"),
+    ]);
+    v.extend(p(extra));
+    v
+}
+
+/// SetLiveDomainCertificate on live.example.com with `SSLProtocol=on`, `CertType=cas`.
+fn cas(extra: &[(&str, &str)]) -> Vec<Pair> {
+    let mut v = p(&[
+        ("DomainName", "live.example.com"),
+        ("SSLProtocol", "on"),
+        ("CertType", "cas"),
     ]);
     v.extend(p(extra));
     v
@@ -307,6 +318,44 @@ async fn every_reachable_error_code_by_a_real_request() {
         .await
         .expect("disable");
 
+    // A record revoked by the operator, bound to revoke.example.com (rows 31 and 33 with cas).
+    server.add_domain("revoke.example.com").await;
+    let r = self_signed(
+        &["revoke.example.com"],
+        now - DAY,
+        now + 90 * DAY,
+        Alg::P256,
+    );
+    server
+        .call(
+            Scheme::V3,
+            "SetLiveDomainCertificate",
+            &[
+                ("DomainName", "revoke.example.com"),
+                ("SSLProtocol", "on"),
+                ("CertName", "revoked"),
+                ("SSLPub", &r.chain_pem),
+                ("SSLPri", &r.key_pem),
+            ],
+        )
+        .await
+        .ok();
+    let revoked = server
+        .store
+        .certificate_by_name(
+            server_account(&server).await,
+            &CertName::parse("revoked").expect("name"),
+        )
+        .await
+        .expect("read")
+        .expect("record");
+    server
+        .store
+        .set_certificate_status(revoked.cert_id, "revoked", now)
+        .await
+        .expect("revoke");
+    let revoked_id = revoked.cert_id.to_string();
+
     let b = self_signed(&["live.example.com"], now - DAY, now + 90 * DAY, Alg::P256);
     let expired = self_signed(&["live.example.com"], now - 90 * DAY, now - DAY, Alg::P256);
     let future = self_signed(&["live.example.com"], now + 3600, now + 90 * DAY, Alg::P256);
@@ -377,9 +426,16 @@ async fn every_reachable_error_code_by_a_real_request() {
         Row { what: "row 23", req: Req::Signed(Scheme::V3, "SetLiveDomainCertificate", set(&[("CertName", "bound"), ("SSLPub", &b.chain_pem), ("SSLPri", &b.key_pem)])), status: 400, code: "Certificate.Duplicated" },
         Row { what: "row 24", req: Req::Signed(Scheme::V3, "SetLiveDomainCertificate", set(&[("CertName", "again"), ("SSLPub", &a.chain_pem), ("SSLPri", &a.key_pem)])), status: 400, code: "CertificateContent.Duplicated" },
         Row { what: "row 28", req: Req::Signed(Scheme::V3, "SetLiveDomainCertificate", set(&[("CertName", "elsewhere"), ("SSLPub", &elsewhere.chain_pem), ("SSLPri", &elsewhere.key_pem)])), status: 400, code: "Certificate.SettedNotEffect" },
+        // ---- rows 30–34, CertType=cas ----
+        Row { what: "row 30", req: Req::Signed(Scheme::V3, "SetLiveDomainCertificate", cas(&[])), status: 404, code: "CertName.MissingParameter" },
+        Row { what: "row 31, unknown CertName", req: Req::Signed(Scheme::V3, "SetLiveDomainCertificate", cas(&[("CertName", "nope")])), status: 400, code: "Certificate.NotFind" },
+        Row { what: "row 31, CertName and CertId of different records", req: Req::Signed(Scheme::V3, "SetLiveDomainCertificate", cas(&[("CertName", "bound"), ("CertId", &revoked_id)])), status: 400, code: "SetDomainCertificate.ParameterError" },
+        Row { what: "row 33, a revoked record", req: Req::Signed(Scheme::V3, "SetLiveDomainCertificate", p(&[("DomainName", "revoke.example.com"), ("SSLProtocol", "on"), ("CertType", "cas"), ("CertName", "revoked")])), status: 400, code: "Certificate.StatusError" },
+        Row { what: "row 34", req: Req::Signed(Scheme::V3, "SetLiveDomainCertificate", cas(&[("CertName", "elsewhere")])), status: 400, code: "Certificate.SettedNotEffect" },
         // ---- DryRun: every check, nothing changed ----
         Row { what: "DryRun AddLiveDomain", req: Req::Signed(Scheme::V3, "AddLiveDomain", p(&[("DomainName", "dry.example.com"), ("LiveDomainType", "liveVideo"), ("Region", "cn-shanghai"), ("DryRun", "true")])), status: 400, code: "DryRunOperation" },
         Row { what: "DryRun Set on", req: Req::Signed(Scheme::V3, "SetLiveDomainCertificate", set(&[("CertName", "dry"), ("SSLPub", &b.chain_pem), ("SSLPri", &b.key_pem), ("DryRun", "True")])), status: 400, code: "DryRunOperation" },
+        Row { what: "DryRun Set on with cas", req: Req::Signed(Scheme::V3, "SetLiveDomainCertificate", cas(&[("CertName", "bound"), ("DryRun", "true")])), status: 400, code: "DryRunOperation" },
         Row { what: "DryRun Set off", req: Req::Signed(Scheme::V1, "SetLiveDomainCertificate", p(&[("DomainName", "live.example.com"), ("SSLProtocol", "off"), ("DryRun", "true")])), status: 400, code: "DryRunOperation" },
         Row { what: "DryRun of a refused call answers the refusal", req: Req::Signed(Scheme::V3, "SetLiveDomainCertificate", set(&[("CertName", "bound"), ("SSLPub", &b.chain_pem), ("SSLPri", &b.key_pem), ("DryRun", "true")])), status: 400, code: "Certificate.Duplicated" },
         Row { what: "DryRun of row 28 answers it without the write", req: Req::Signed(Scheme::V3, "SetLiveDomainCertificate", set(&[("CertName", "dry-elsewhere"), ("SSLPub", &elsewhere_too.chain_pem), ("SSLPri", &elsewhere_too.key_pem), ("DryRun", "true")])), status: 400, code: "Certificate.SettedNotEffect" },

@@ -34,7 +34,7 @@ pub async fn handle(state: &AppState, caller: &Caller, params: &Params) -> OpRes
             "CertType": r.cert_type,
             "SSLProtocol": "on",
             "SSLPub": r.chain_pem,
-            "Status": if r.cert_type == "free" { r.status } else { String::new() },
+            "Status": shown_status(&r.cert_type, r.status),
         }),
         None => json!({
             "DomainName": domain.name.as_str(),
@@ -55,4 +55,15 @@ pub async fn handle(state: &AppState, caller: &Caller, params: &Params) -> OpRes
         json!({ "CertInfo": Value::Array(vec![info]) }),
     );
     Ok(fields)
+}
+
+/// `Status`: a free record's issuance state (`applying`, `success`, `failed`), and `revoked` for
+/// any record the operator revoked (operations.md row 33: "Describe shows the status"); otherwise
+/// empty.
+fn shown_status(cert_type: &str, status: String) -> String {
+    if cert_type == "free" || status == "revoked" {
+        status
+    } else {
+        String::new()
+    }
 }
