@@ -281,7 +281,6 @@ async fn cert_name_duplicate_and_force_set() {
 
 /// Through a real request, once the handler dispatches `CertType=free` to `set_free`.
 #[tokio::test]
-#[ignore = "until set_live_domain_certificate.rs calls free::set_free"]
 async fn free_over_http() {
     let server = TestServer::start().await;
     server.add_domain("http.example.com").await;

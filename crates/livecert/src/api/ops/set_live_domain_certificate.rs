@@ -40,11 +40,7 @@ pub async fn handle(state: &AppState, caller: &Caller, params: &Params) -> OpRes
             match input.cert_type {
                 CertType::Upload => upload(state, caller, &input).await,
                 CertType::Cas => cas(state, caller, &input).await,
-                CertType::Free => Err(ApiError::new(
-                    ErrorCode::SetDomainCertificateParameterError,
-                    format!("CertType={} is not available in this version; use CertType=upload with SSLPub and SSLPri.", input.cert_type.as_str()),
-                )
-                .into()),
+                CertType::Free => super::free::set_free(state, caller, &input).await,
             }
         }
     }
