@@ -37,6 +37,15 @@ enum Req {
         action: &'static str,
         params: Vec<Pair>,
     },
+    /// Signed (V3) with temporary credentials: key id, secret, SecurityToken.
+    SignedSts {
+        credentials: (String, String, String),
+        action: &'static str,
+    },
+    /// The same operation called twice at once (fresh nonces); the row checks the second answer.
+    Twice(&'static str, Vec<Pair>),
+    /// Sent while the test holds the database's write lock from its own connection.
+    WhileLocked(&'static str, Vec<Pair>),
     /// The same signed request sent twice; the row checks the second answer.
     Replayed(Vec<Pair>),
     /// V1 pairs signed with testid, then edited (name, new value) before sending.
@@ -128,6 +137,47 @@ async fn run(server: &TestServer, req: Req) -> Reply {
                 .call_with(Scheme::V3, action, params, key_id, secret, now)
                 .await
         }
+        Req::SignedSts {
+            credentials: (id, secret, token),
+            action,
+        } => {
+            let request = crate::harness::signed_request_with_token(
+                server.addr,
+                Scheme::V3,
+                action,
+                vec![],
+                &id,
+                &secret,
+                now,
+                Some(&token),
+            );
+            send(request).await
+        }
+        Req::Twice(action, params) => {
+            server
+                .call_with(
+                    Scheme::V3,
+                    action,
+                    params.clone(),
+                    TEST_ID,
+                    TEST_SECRET,
+                    now,
+                )
+                .await;
+            server
+                .call_with(Scheme::V3, action, params, TEST_ID, TEST_SECRET, now)
+                .await
+        }
+        Req::WhileLocked(action, params) => {
+            let db = rusqlite::Connection::open(server.dir.path().join("livecert.db"))
+                .expect("own connection");
+            db.execute_batch("BEGIN EXCLUSIVE").expect("lock");
+            let reply = server
+                .call_with(Scheme::V3, action, params, TEST_ID, TEST_SECRET, now)
+                .await;
+            db.execute_batch("ROLLBACK").expect("unlock");
+            reply
+        }
         Req::Replayed(params) => {
             let pairs = v1_pairs(
                 "DescribeLiveDomainCertificateInfo",
@@ -195,7 +245,17 @@ fn form(server: &TestServer, body: String) -> http::Request<Full<Bytes>> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn every_reachable_error_code_by_a_real_request() {
-    let server = TestServer::start().await;
+    // Every operation effectively unlimited except DescribeLiveUserDomains (1 call per second, burst
+    // 1), so that one row reaches Throttling.User without slowing the others.
+    let overrides: std::collections::HashMap<_, _> = livecert_core::action::Action::ALL
+        .iter()
+        .map(|&a| (a, 1_000_000))
+        .chain([(livecert_core::action::Action::DescribeLiveUserDomains, 1)])
+        .collect();
+    let limiter = std::sync::Arc::new(livecert::api::ratelimit::MemoryRateLimiter::with_overrides(
+        &overrides,
+    ));
+    let server = TestServer::start_at_with_limiter(crate::harness::fixture_time(), limiter).await;
     let now = server.clock_now();
 
     // State: live.example.com bound to record "bound"; foreign.example.com in another account.
@@ -356,6 +416,88 @@ async fn every_reachable_error_code_by_a_real_request() {
         .expect("revoke");
     let revoked_id = revoked.cert_id.to_string();
 
+    // A RAM user that may only describe, and expired temporary credentials of it.
+    let account = server_account(&server).await;
+    server
+        .store
+        .create_user(account, "reader", now)
+        .await
+        .expect("user");
+    server
+        .store
+        .import_user_access_key(
+            account,
+            "reader",
+            "readerid",
+            &Secret::new(b"readersecret".to_vec()),
+            now,
+        )
+        .await
+        .expect("key");
+    let read_only = r#"{"Version":"1","Statement":[{"Effect":"Allow","Action":"live:Describe*","Resource":"*"}]}"#;
+    server
+        .store
+        .create_policy(account, "read-only", read_only, now)
+        .await
+        .expect("policy");
+    server
+        .store
+        .attach_policy(account, "read-only", "reader")
+        .await
+        .expect("attach");
+    let expired_sts = server
+        .store
+        .issue_sts(account, "reader", 900, None, now - 1000)
+        .await
+        .expect("sts");
+    let expired_sts = (
+        expired_sts.access_key_id.clone(),
+        expired_sts
+            .access_key_secret
+            .expose_str()
+            .expect("text")
+            .to_owned(),
+        expired_sts
+            .security_token
+            .expose_str()
+            .expect("text")
+            .to_owned(),
+    );
+    // Storage faults, installed from the test's own connection (the product has no test hook):
+    // inserting a record named "boom" fails; turning HTTPS off for faulty.example.com fails.
+    server.add_domain("faulty.example.com").await;
+    let faulty = self_signed(
+        &["faulty.example.com"],
+        now - DAY,
+        now + 90 * DAY,
+        Alg::P256,
+    );
+    server
+        .call(
+            Scheme::V3,
+            "SetLiveDomainCertificate",
+            &[
+                ("DomainName", "faulty.example.com"),
+                ("SSLProtocol", "on"),
+                ("CertName", "faulty"),
+                ("SSLPub", &faulty.chain_pem),
+                ("SSLPri", &faulty.key_pem),
+            ],
+        )
+        .await
+        .ok();
+    rusqlite::Connection::open(server.dir.path().join("livecert.db"))
+        .and_then(|db| {
+            db.execute_batch(
+                "CREATE TRIGGER fail_insert BEFORE INSERT ON certificates WHEN NEW.cert_name = 'boom' \
+                 BEGIN SELECT RAISE(ABORT, 'injected'); END; \
+                 CREATE TRIGGER fail_off BEFORE UPDATE ON domains WHEN OLD.name = 'faulty.example.com' AND NEW.https = 0 \
+                 BEGIN SELECT RAISE(ABORT, 'injected'); END;",
+            )
+        })
+        .expect("triggers");
+    let boom = self_signed(&["live.example.com"], now - DAY, now + 90 * DAY, Alg::P256);
+
     let b = self_signed(&["live.example.com"], now - DAY, now + 90 * DAY, Alg::P256);
     let expired = self_signed(&["live.example.com"], now - 90 * DAY, now - DAY, Alg::P256);
     let future = self_signed(&["live.example.com"], now + 3600, now + 90 * DAY, Alg::P256);
@@ -385,6 +527,12 @@ async fn every_reachable_error_code_by_a_real_request() {
         Row { what: "a parameter twice in one source", req: Req::Http { method: "POST", target: "/?Action=A&Action=B".into(), body: vec![] }, status: 400, code: "InvalidParameter" },
         Row { what: "malformed percent-encoding", req: Req::Http { method: "POST", target: "/?Signature=%zz".into(), body: vec![] }, status: 400, code: "InvalidParameter" },
         Row { what: "a disabled AccessKey", req: Req::SignedBy { key_id: "disabledid", secret: "disabledsecret", action: "DescribeLiveCertificateList", params: vec![] }, status: 400, code: "InvalidAccessKeyId.Inactive" },
+        Row { what: "a RAM user without an Allow", req: Req::SignedBy { key_id: "readerid", secret: "readersecret", action: "SetLiveDomainCertificate", params: p(&[("DomainName", "live.example.com"), ("SSLProtocol", "off")]) }, status: 403, code: "Forbidden.RAM" },
+        Row { what: "expired temporary credentials", req: Req::SignedSts { credentials: expired_sts.clone(), action: "DescribeLiveCertificateList" }, status: 400, code: "InvalidSecurityToken.Expired" },
+        Row { what: "over the account's quota", req: Req::Twice("DescribeLiveUserDomains", vec![]), status: 400, code: "Throttling.User" },
+        Row { what: "the store cannot take the write", req: Req::WhileLocked("AddLiveDomain", p(&[("DomainName", "locked-out.example.com"), ("LiveDomainType", "liveVideo"), ("Region", "cn-shanghai")])), status: 503, code: "ServiceUnavailable" },
+        Row { what: "row 14, the store refuses turning HTTPS off", req: Req::Signed(Scheme::V3, "SetLiveDomainCertificate", p(&[("DomainName", "faulty.example.com"), ("SSLProtocol", "off")])), status: 400, code: "DeleteFailed" },
+        Row { what: "row 27, the store refuses the record", req: Req::Signed(Scheme::V3, "SetLiveDomainCertificate", set(&[("CertName", "boom"), ("SSLPub", &boom.chain_pem), ("SSLPri", &boom.key_pem)])), status: 400, code: "CertStorage.failed" },
         // ---- SetLiveDomainCertificate, rows 1–5 ----
         Row { what: "row 1", req: Req::Signed(Scheme::V3, "SetLiveDomainCertificate", p(&[("SSLProtocol", "off")])), status: 400, code: "MissingParameter" },
         Row { what: "row 2", req: Req::Signed(Scheme::V3, "SetLiveDomainCertificate", p(&[("DomainName", "bad_name.com")])), status: 400, code: "InvalidParameter" },

@@ -91,23 +91,41 @@ impl TestServer {
     /// Starts a server whose clock is pinned at `now`, with `testid`/`testsecret` imported into a
     /// new account.
     pub async fn start_at(now: i64) -> Self {
-        Self::start_with(now, false, false).await
+        Self::start_with(now, false, None).await
     }
 
     /// Starts a server pinned at `now` with the rate limits of spec/access.md on (the other
     /// servers run without limits so that a test's own calls are never throttled).
     pub async fn start_limited_at(now: i64) -> Self {
-        Self::start_with(now, false, true).await
+        Self::start_with(
+            now,
+            false,
+            Some(Arc::new(livecert::api::ratelimit::MemoryRateLimiter::new())),
+        )
+        .await
+    }
+
+    /// Starts a server pinned at `now` with the given rate limiter.
+    pub async fn start_at_with_limiter(
+        now: i64,
+        limiter: Arc<dyn livecert::api::ratelimit::RateLimiter>,
+    ) -> Self {
+        Self::start_with(now, false, Some(limiter)).await
     }
 
     /// Starts a server on the system clock (for clients that sign with the real time, such as
     /// the official SDKs), with `testid`/`testsecret` imported into a new account.
     pub async fn start_live() -> Self {
         use livecert::clock::Clock;
-        Self::start_with(livecert::clock::SystemClock.now(), true, true).await
+        let limiter = Arc::new(livecert::api::ratelimit::MemoryRateLimiter::new());
+        Self::start_with(livecert::clock::SystemClock.now(), true, Some(limiter)).await
     }
 
-    async fn start_with(now: i64, live: bool, limits: bool) -> Self {
+    async fn start_with(
+        now: i64,
+        live: bool,
+        limiter: Option<Arc<dyn livecert::api::ratelimit::RateLimiter>>,
+    ) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let data = DataDir::open(dir.path()).expect("data dir");
         let store = livecert::server::open_store(&data, None).expect("store opens");
@@ -130,11 +148,7 @@ impl TestServer {
                 clock.clone()
             },
             nonces: Arc::new(MemoryNonces::new(100_000)),
-            limiter: if limits {
-                Arc::new(livecert::api::ratelimit::MemoryRateLimiter::new())
-            } else {
-                Arc::new(livecert::api::ratelimit::Unlimited)
-            },
+            limiter: limiter.unwrap_or_else(|| Arc::new(livecert::api::ratelimit::Unlimited)),
             config: ApiConfig::default(),
             policy_cache: livecert::api::PolicyCache::default(),
             throttled: std::sync::atomic::AtomicU64::new(0),
