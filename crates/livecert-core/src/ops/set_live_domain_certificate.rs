@@ -197,6 +197,8 @@ pub struct LibraryRecord {
     pub chain_pem: String,
     /// Leaf SHA-256, lower-case hex.
     pub fingerprint_sha256: String,
+    /// `success`, `applying`, `failed` or `revoked`.
+    pub status: String,
 }
 
 /// What the store holds that rows 23–26 look at, read inside the write transaction.
@@ -259,6 +261,19 @@ pub fn decide_upload(
         .by_name
         .as_ref()
         .is_some_and(|r| r.chain_pem == upload.chain_pem);
+    // Row 25 would bind the record as it stands: a record the operator revoked is not usable
+    // (row 33's rule), whatever ForceSet says.
+    if let Some(r) = snapshot.by_name.as_ref().filter(|r| r.status == "revoked") {
+        if same_content {
+            return Err(ApiError::new(
+                ErrorCode::CertificateStatusError,
+                format!(
+                    "CertName \"{}\" (CertId {}) holds this certificate but the operator revoked it; upload a new certificate, or use another CertName.",
+                    r.cert_name, r.cert_id
+                ),
+            ));
+        }
+    }
     if !force_set {
         if let Some(existing) = snapshot.by_name.as_ref().filter(|_| !same_content) {
             return Err(ApiError::new(

@@ -433,7 +433,7 @@ fn library_snapshot(
 ) -> Result<LibrarySnapshot, WriteError> {
     let by_name = conn
         .prepare_cached(
-            "SELECT cert_id, cert_name, chain_pem, fingerprint_sha256 FROM certificates \
+            "SELECT cert_id, cert_name, chain_pem, fingerprint_sha256, status FROM certificates \
              WHERE account_id = ?1 AND cert_name = ?2",
         )
         .and_then(|mut s| {
@@ -443,6 +443,7 @@ fn library_snapshot(
                     cert_name: r.get(1)?,
                     chain_pem: r.get(2)?,
                     fingerprint_sha256: r.get(3)?,
+                    status: r.get(4)?,
                 })
             })
             .optional()

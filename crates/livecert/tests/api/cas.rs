@@ -480,3 +480,43 @@ async fn dry_run_binds_nothing() {
     );
     server.stop().await;
 }
+
+/// Row 25 never binds a revoked record: uploading its very content again under its name is
+/// refused like a cas binding of it (row 33), with or without ForceSet.
+#[tokio::test(flavor = "multi_thread")]
+async fn re_uploading_a_revoked_record_does_not_bind_it() {
+    let server = TestServer::start().await;
+    let now = server.clock_now();
+    for d in ["a.example.com", "b.example.com"] {
+        server.add_domain(d).await;
+    }
+    let g = self_signed(
+        &["a.example.com", "b.example.com"],
+        now - DAY,
+        now + 90 * DAY,
+        Alg::P256,
+    );
+    upload(&server, "a.example.com", "shared", &g, false)
+        .await
+        .ok();
+    let (cert_id, _) = detail(&server, "shared").await;
+    server
+        .store
+        .set_certificate_status(cert_id, "revoked", now)
+        .await
+        .expect("revoke");
+    for force in [false, true] {
+        let r = upload(&server, "b.example.com", "shared", &g, force).await;
+        assert_refused(
+            &r,
+            400,
+            "Certificate.StatusError",
+            "re-upload of a revoked record",
+        );
+        assert!(r.message().contains("revoked"), "{}", r.message());
+    }
+    assert_eq!(
+        cert_info(&server, "b.example.com").await["SSLProtocol"],
+        "off"
+    );
+}
