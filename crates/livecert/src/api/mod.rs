@@ -186,6 +186,8 @@ pub struct Caller {
     pub policies: Arc<Vec<Arc<Policy>>>,
     /// A temporary credential's session policy, which narrows the user's own.
     pub session_policy: Option<Arc<Vec<Arc<Policy>>>>,
+    /// Whether the key is a temporary (STS) credential.
+    pub temporary: bool,
     /// The client's address (`acs:SourceIp`).
     pub source_ip: IpAddr,
     /// Whether the request came over TLS (`acs:SecureTransport`).
@@ -230,7 +232,7 @@ impl Caller {
         }
         let detail = AccessDeniedDetail {
             auth_action: ram_action.clone(),
-            auth_principal_type: if self.session_policy.is_some() {
+            auth_principal_type: if self.temporary {
                 "AssumedRoleUser"
             } else {
                 "SubUser"
@@ -610,7 +612,29 @@ async fn authenticate_and_run(
     let now = state.clock.now();
     let timestamp = protocol::check_timestamp(&prepared.timestamp, now)?;
     protocol::verify(req, prepared, &key.secret)?;
-    check_security_token(&key, prepared.security_token.as_deref(), now)?;
+    // The signature verified: a state-changing call is audited whatever its outcome (access.md,
+    // "Audit"), except a throttled one, which is only counted.
+    let result = run_verified(state, peer, prepared, request_id, &key, timestamp, now).await;
+    let throttled = result
+        .as_ref()
+        .is_err_and(|f| f.error.code == ErrorCode::ThrottlingUser);
+    if prepared.action.is_state_changing() && !throttled {
+        audit(state, &key, peer, request_id, now, prepared, &result);
+    }
+    result
+}
+
+/// The steps after the signature: SecurityToken, nonce, rate limit, then the operation.
+async fn run_verified(
+    state: &AppState,
+    peer: SocketAddr,
+    prepared: &protocol::Prepared,
+    request_id: &str,
+    key: &AccessKeyEntry,
+    timestamp: i64,
+    now: i64,
+) -> OpResult {
+    check_security_token(key, prepared.security_token.as_deref(), now)?;
     match state
         .nonces
         .check_and_record(&key.access_key_id, &prepared.nonce, timestamp, now)
@@ -667,14 +691,11 @@ async fn authenticate_and_run(
             .as_ref()
             .and_then(|sts| sts.session_policy.as_ref())
             .map(|doc| state.policy_cache.parsed(std::slice::from_ref(doc))),
+        temporary: key.sts.is_some(),
         source_ip: peer.ip(),
         secure_transport: false,
     };
-    let result = dispatch(state, &caller, prepared.action, &prepared.params).await;
-    if prepared.action.is_state_changing() {
-        audit(state, &caller, &prepared.params, &result);
-    }
-    result
+    dispatch(state, &caller, prepared.action, &prepared.params).await
 }
 
 /// Temporary credentials (access.md): an `STS.` key needs the SecurityToken it was issued with,
@@ -722,24 +743,36 @@ fn check_security_token(
 }
 
 /// Records a state-changing call whose signature verified (access.md, "Audit"): never a parameter
-/// that carries a secret.
-fn audit(state: &AppState, caller: &Caller, params: &Params, result: &OpResult) {
+/// that carries a secret. The domain is recorded as livecert names it (lower case, `*.` form) when
+/// it parses, so that one domain has one spelling in the log.
+fn audit(
+    state: &AppState,
+    key: &AccessKeyEntry,
+    peer: SocketAddr,
+    request_id: &str,
+    now: i64,
+    prepared: &protocol::Prepared,
+    result: &OpResult,
+) {
     let text = |name: &str| {
-        params
+        prepared
+            .params
             .non_empty_text(name)
             .ok()
             .flatten()
             .map(|v| v.chars().take(256).collect::<String>())
     };
+    let domain = text("DomainName")
+        .map(|d| DomainName::parse(&d).map_or(d, |parsed| parsed.as_str().to_owned()));
     state.store.record_audit(AuditEntry {
-        time: caller.now,
-        request_id: caller.request_id.clone(),
-        account_id: caller.account_id,
-        principal: caller.principal.name().to_owned(),
-        access_key_id: caller.access_key_id.clone(),
-        source_ip: caller.source_ip.to_string(),
-        operation: caller.action.wire_name().to_owned(),
-        domain: text("DomainName"),
+        time: now,
+        request_id: request_id.to_owned(),
+        account_id: key.account_id,
+        principal: key.principal.name().to_owned(),
+        access_key_id: key.access_key_id.clone(),
+        source_ip: peer.ip().to_string(),
+        operation: prepared.action.wire_name().to_owned(),
+        domain,
         cert_name: text("CertName"),
         cert_id: text("CertId").and_then(|v| v.parse().ok()),
         outcome: match result {

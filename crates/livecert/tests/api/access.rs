@@ -469,3 +469,134 @@ async fn state_changing_calls_are_audited_without_secrets() {
         assert!(!text.contains(secret), "{secret} found in the database");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_user_cannot_rotate_a_record_that_serves_a_domain_outside_its_policy() {
+    let s = setup().await;
+    let now = s.server.clock_now();
+    let root = ("testid".to_owned(), "testsecret".to_owned());
+    let both = self_signed(
+        &["a.example.com", "b.example.com"],
+        now - DAY,
+        now + 90 * DAY,
+        Alg::P256,
+    );
+    set(&s, &root, "b.example.com", &both, "shared").await.ok();
+    let before = s
+        .server
+        .call(
+            Scheme::V3,
+            "DescribeLiveDomainCertificateInfo",
+            &[("DomainName", "b.example.com")],
+        )
+        .await;
+    let resource = format!("acs:cdn:*:{}:domain/a.example.com", s.account);
+    let ci = user(
+        &s,
+        "ci",
+        &[allow("live:SetLiveDomainCertificate", &resource)],
+    )
+    .await;
+    // A rotation through the domain it may touch, and a row-28 write of a chain covering only b.
+    let only_b = self_signed(&["b.example.com"], now - DAY, now + 90 * DAY, Alg::P256);
+    for g in [&both, &only_b] {
+        let forced = call_as(
+            &s,
+            &ci,
+            None,
+            "SetLiveDomainCertificate",
+            &[
+                ("DomainName", "a.example.com"),
+                ("SSLProtocol", "on"),
+                ("CertName", "shared"),
+                ("ForceSet", "1"),
+                ("SSLPub", &g.chain_pem),
+                ("SSLPri", &g.key_pem),
+            ],
+        )
+        .await;
+        denied(&forced, "ImplicitDeny");
+        assert!(
+            !forced.message().contains("b.example.com"),
+            "the refusal names no other domain: {}",
+            forced.message()
+        );
+    }
+    let after = s
+        .server
+        .call(
+            Scheme::V3,
+            "DescribeLiveDomainCertificateInfo",
+            &[("DomainName", "b.example.com")],
+        )
+        .await;
+    assert_eq!(
+        after.ok()["CertInfos"],
+        before.ok()["CertInfos"],
+        "b.example.com serves what it served"
+    );
+    // Its own record name works.
+    set(&s, &ci, "a.example.com", &s.a, "ci-own").await.ok();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn refusals_after_the_signature_are_audited_throttles_aside() {
+    let s = setup().await;
+    let now = s.server.clock_now();
+    let root = ("testid".to_owned(), "testsecret".to_owned());
+    // A replay of a verified Set.
+    let pairs: Vec<(String, Vec<u8>)> = [("DomainName", "a.example.com"), ("SSLProtocol", "off")]
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), v.as_bytes().to_vec()))
+        .collect();
+    let request = signed_request_with_token(
+        s.server.addr,
+        Scheme::V1,
+        "SetLiveDomainCertificate",
+        pairs,
+        &root.0,
+        &root.1,
+        now,
+        None,
+    );
+    let (parts, body) = request.into_parts();
+    let body = http_body_util::BodyExt::collect(body)
+        .await
+        .expect("body")
+        .to_bytes();
+    for _ in 0..2 {
+        let again =
+            http::Request::from_parts(parts.clone(), http_body_util::Full::new(body.clone()));
+        send(again).await;
+    }
+    // A permanent key sent with a SecurityToken.
+    let r = call_as(
+        &s,
+        &root,
+        Some("stolen"),
+        "SetLiveDomainCertificate",
+        &[("DomainName", "a.example.com"), ("SSLProtocol", "off")],
+    )
+    .await;
+    assert_eq!(r.code(), "InvalidSecurityToken.Malformed");
+    s.server.store.flush_audit().await.expect("flush");
+    let outcomes: Vec<String> = s
+        .server
+        .store
+        .audit_entries(&AuditFilter {
+            account: Some(s.account),
+            ..AuditFilter::default()
+        })
+        .await
+        .expect("audit")
+        .into_iter()
+        .filter(|e| e.operation == "SetLiveDomainCertificate")
+        .map(|e| e.outcome)
+        .collect();
+    for code in ["OK", "SignatureNonceUsed", "InvalidSecurityToken.Malformed"] {
+        assert!(
+            outcomes.iter().any(|o| o == code),
+            "{code} not audited: {outcomes:?}"
+        );
+    }
+}

@@ -47,6 +47,7 @@ async fn direct(server: &TestServer) -> (AppState, Caller) {
         principal: Principal::Root,
         policies: Arc::new(Vec::new()),
         session_policy: None,
+        temporary: false,
         source_ip: IpAddr::from([127, 0, 0, 1]),
         secure_transport: false,
     };

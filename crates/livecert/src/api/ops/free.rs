@@ -47,6 +47,7 @@ pub async fn set_free(
         .map_err(|e| internal(format!("the issuing task failed: {e}")))?
         .map_err(issue_failure)?;
     let cert_name = effective_cert_name(input.cert_name.as_ref(), &issued);
+    super::authorize_record_domains(state, caller, &cert_name).await?;
     let names = cert_names_of(&issued.facts);
     let (account, force) = (caller.account_id, input.force_set);
     let store = &state.store;

@@ -51,3 +51,41 @@ pub fn dry_run_passed() -> Failure {
     )
     .into()
 }
+
+/// The RAM rule for writing a library record (spec/access.md: a RAM user has only the permissions
+/// its policies grant): replacing the record named `cert_name` changes what every domain bound to
+/// it serves (spec/README.md, decision 3), so a RAM user needs the operation's permission on each
+/// of those domains, not only on `DomainName`. Root credentials pass. The refusal never names the
+/// other domains. A domain bound between this check and the write is the one race left: the write
+/// itself re-checks nothing of RAM.
+pub async fn authorize_record_domains(
+    state: &AppState,
+    caller: &Caller,
+    cert_name: &livecert_core::names::CertName,
+) -> Result<(), Failure> {
+    if matches!(caller.principal, livecert_store::Principal::Root) {
+        return Ok(());
+    }
+    let Some(record) = state
+        .store
+        .certificate_by_name(caller.account_id, cert_name)
+        .await
+        .map_err(|e| Failure::store(&e))?
+    else {
+        return Ok(());
+    };
+    let bound = state
+        .store
+        .domains_bound_to(record.cert_id)
+        .await
+        .map_err(|e| Failure::store(&e))?;
+    for domain in &bound {
+        if let Err(mut failure) = caller.authorize(Some(domain)) {
+            failure.error.detail = format!(
+                "CertName \"{cert_name}\" is bound to domains your policies do not cover; replacing it would change what they serve. Use another CertName."
+            );
+            return Err(failure);
+        }
+    }
+    Ok(())
+}

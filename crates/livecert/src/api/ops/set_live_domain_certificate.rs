@@ -133,6 +133,7 @@ async fn upload(
         caller.now,
     )?;
     let cert_name = effective_cert_name(input.cert_name.as_ref(), &checked);
+    super::authorize_record_domains(state, caller, &cert_name).await?;
     let names = cert_names(&checked.facts);
     let (account, domain, force, now) = (
         caller.account_id,
