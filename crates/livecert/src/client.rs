@@ -45,6 +45,8 @@ pub struct CallRequest {
     pub scheme: SignatureScheme,
     /// Signing time, Unix seconds.
     pub now: i64,
+    /// Temporary credentials' SecurityToken (`ALIBABA_CLOUD_SECURITY_TOKEN`, `--security-token`).
+    pub security_token: Option<String>,
 }
 
 /// The answer: HTTP status and body text.
@@ -83,6 +85,9 @@ pub async fn send(call: &CallRequest) -> anyhow::Result<CallResponse> {
             params.push(("Action".into(), call.action.clone().into_bytes()));
             params.push(("Version".into(), API_VERSION.into()));
             params.push(("Format".into(), b"JSON".to_vec()));
+            if let Some(token) = &call.security_token {
+                params.push(("SecurityToken".into(), token.clone().into_bytes()));
+            }
             let signed = sign_v1(
                 "POST",
                 &params,
@@ -107,7 +112,7 @@ pub async fn send(call: &CallRequest) -> anyhow::Result<CallResponse> {
                     access_key_id: &call.access_key_id,
                     nonce: &nonce,
                     date: &timestamp,
-                    security_token: None,
+                    security_token: call.security_token.as_deref(),
                 },
                 &call.access_key_secret,
             );
@@ -148,6 +153,8 @@ pub struct CallArgs {
     pub credentials: Option<PathBuf>,
     /// `--signature v1|v3`.
     pub signature: Option<String>,
+    /// `--security-token <token>`.
+    pub security_token: Option<String>,
     /// The operation's parameters.
     pub params: Vec<Pair>,
 }
@@ -179,6 +186,7 @@ impl CallArgs {
                 "endpoint" => out.endpoint = Some(value()?),
                 "credentials" => out.credentials = Some(PathBuf::from(value()?)),
                 "signature" => out.signature = Some(value()?),
+                "security-token" => out.security_token = Some(value()?),
                 _ if name.starts_with(|c: char| c.is_ascii_uppercase()) => {
                     if let Some(param) = name.strip_suffix("-file") {
                         let path = value()?;

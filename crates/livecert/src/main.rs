@@ -52,7 +52,7 @@ enum Command {
         rate_limit_overrides: Vec<(livecert_core::action::Action, u32)>,
     },
     /// Call any operation, signed: livecert call <Action> --<Param> <value> … [--<Param>-file <path>]
-    /// [--endpoint URL] [--credentials FILE] [--signature v1|v3].
+    /// [--endpoint URL] [--credentials FILE] [--signature v1|v3] [--security-token TOKEN].
     #[command(disable_help_flag = false)]
     Call {
         /// The operation, e.g. SetLiveDomainCertificate.
@@ -160,6 +160,11 @@ async fn call(action: String, words: &[String]) -> anyhow::Result<ExitCode> {
         access_key_secret: Secret::new(secret.into_bytes()),
         scheme,
         now: SystemClock.now(),
+        security_token: args
+            .security_token
+            .clone()
+            .or_else(|| std::env::var("ALIBABA_CLOUD_SECURITY_TOKEN").ok())
+            .filter(|t| !t.is_empty()),
     };
     let response = client::send(&request).await?;
     if (200..300).contains(&response.status) {

@@ -600,3 +600,65 @@ async fn refusals_after_the_signature_are_audited_throttles_aside() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn livecert_call_signs_with_temporary_credentials() {
+    let server = TestServer::start_live().await;
+    let now = server.clock_now();
+    let account = server
+        .store
+        .access_key(TEST_ID)
+        .await
+        .expect("lookup")
+        .expect("key")
+        .account_id;
+    server
+        .store
+        .create_user(account, "script", now)
+        .await
+        .expect("user");
+    let doc = allow("live:Describe*", "*");
+    server
+        .store
+        .create_policy(account, "read", &doc, now)
+        .await
+        .expect("policy");
+    server
+        .store
+        .attach_policy(account, "read", "script")
+        .await
+        .expect("attach");
+    let sts = server
+        .store
+        .issue_sts(account, "script", 900, None, now)
+        .await
+        .expect("sts");
+    for signature in ["v3", "v1"] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_livecert"))
+            .args([
+                "call",
+                "DescribeLiveCertificateList",
+                "--endpoint",
+                &server.addr.to_string(),
+                "--signature",
+                signature,
+            ])
+            .env("ALIBABA_CLOUD_ACCESS_KEY_ID", &sts.access_key_id)
+            .env(
+                "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
+                sts.access_key_secret.expose_str().expect("text"),
+            )
+            .env(
+                "ALIBABA_CLOUD_SECURITY_TOKEN",
+                sts.security_token.expose_str().expect("text"),
+            )
+            .output()
+            .expect("livecert call runs");
+        assert!(
+            out.status.success(),
+            "{signature}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(String::from_utf8_lossy(&out.stdout).contains("CertificateListModel"));
+    }
+}
