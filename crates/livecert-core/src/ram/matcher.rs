@@ -10,8 +10,8 @@
 //! `acs:<service>:<region>:<account>:<relative>`. It matches a request resource
 //! `acs:cdn:*:<accountId>:domain/<DomainName>` when its service matches `cdn` or `live`, whatever
 //! its region says, when its account matches the account, and when its relative part matches
-//! `domain/<DomainName>` — with the domain compared case-insensitively when the pattern spells
-//! `domain/` literally. A request resource `*` (an operation without a resource) is matched only by
+//! `domain/<DomainName>` — with the service, the `domain/` type and the domain compared ignoring
+//! ASCII case when the pattern spells `domain/` (in any case). A request resource `*` (an operation without a resource) is matched only by
 //! a policy resource made of stars.
 
 /// Whether `pattern` matches the whole of `subject`, case-sensitively: `*` matches any run of
@@ -106,12 +106,20 @@ impl ResourcePattern {
                 ));
             }
         }
-        let relative = match relative.strip_prefix("domain/") {
+        // The service and the `domain/` type are names, not data: compared ignoring ASCII case, so
+        // that `acs:CDN:…:Domain/x` (a Deny an operator wrote) applies rather than silently never
+        // matching.
+        let relative = match relative
+            .get(..7)
+            .filter(|p| p.eq_ignore_ascii_case("domain/"))
+            .and_then(|_| relative.get(7..))
+        {
             Some(domain) => Relative::Domain(domain.to_owned()),
             None => Relative::Other(relative.to_owned()),
         };
         Ok(Self::Arn {
-            live_service: wildcard_match(service, "cdn") || wildcard_match(service, "live"),
+            live_service: wildcard_match_ignore_case(service, "cdn")
+                || wildcard_match_ignore_case(service, "live"),
             account: account.to_owned(),
             relative,
         })
@@ -323,7 +331,7 @@ mod tests {
         ("acs:*:*:1234567890123456:domain/live.example.com", R, true),
         ("acs:c?n:*:1234567890123456:domain/live.example.com", R, true),
         ("acs:oss:*:1234567890123456:domain/live.example.com", R, false),
-        ("acs:CDN:*:1234567890123456:domain/live.example.com", R, false),
+        ("acs:CDN:*:1234567890123456:domain/live.example.com", R, true),
         ("acs:cdn:cn-hangzhou:1234567890123456:domain/live.example.com", R, true),
         ("acs:cdn::1234567890123456:domain/live.example.com", R, true),
         ("acs:cdn:*:*:domain/live.example.com", R, true),
@@ -337,7 +345,7 @@ mod tests {
         ("acs:cdn:*:1234567890123456:domain/live?.example.com", R, false),
         ("acs:cdn:*:1234567890123456:*", R, true),
         ("acs:cdn:*:1234567890123456:dom*", R, true),
-        ("acs:cdn:*:1234567890123456:Domain/live.example.com", R, false),
+        ("acs:cdn:*:1234567890123456:Domain/live.example.com", R, true),
         ("acs:cdn:*:1234567890123456:domain/*", "*", false),
         ("acs:*:*:*:*", "*", false),
         ("acs:cdn:*:1234567890123456:domain/*", "something-else", false),
