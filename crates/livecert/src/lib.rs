@@ -7,6 +7,7 @@
 //! - [`api`]: the RPC protocol pipeline and one handler per operation.
 //! - [`clock`]: the injectable clock.
 //! - [`datadir`]: master key, credentials file, serve lock.
+//! - [`edge`]: the HTTPS edge: certificate choice by SNI over a map swapped whole, live updates.
 //! - [`issuer`]: issuers for `CertType=free`: the [`issuer::Issuer`] trait and the built-in test
 //!   CA kept in the data directory.
 //! - [`server`]: `livecert serve`: opens the store, bootstraps the first account, serves.
@@ -17,5 +18,6 @@ pub mod api;
 pub mod client;
 pub mod clock;
 pub mod datadir;
+pub mod edge;
 pub mod issuer;
 pub mod server;

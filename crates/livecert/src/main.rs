@@ -50,6 +50,24 @@ enum Command {
         /// <Action>=<rate>, e.g. SetLiveDomainCertificate=60 (repeatable).
         #[arg(long = "rate-limit", value_parser = livecert::api::ratelimit::parse_override)]
         rate_limit_overrides: Vec<(livecert_core::action::Action, u32)>,
+        /// The HTTPS edge's TLS listen address (0.0.0.0:443 in production).
+        #[arg(long, default_value = livecert::edge::DEFAULT_LISTEN)]
+        edge_listen: SocketAddr,
+        /// Serve the API only, without the HTTPS edge.
+        #[arg(long)]
+        no_edge: bool,
+    },
+    /// Run an HTTPS edge alone against the store of a running serve (read only, no lock taken).
+    Edge {
+        /// Data directory: master.key and, by default, livecert.db.
+        #[arg(long, default_value = "./livecert-data", env = "LIVECERT_DATA_DIR")]
+        data_dir: PathBuf,
+        /// Store URL: sqlite://<path> (default: sqlite://<data-dir>/livecert.db).
+        #[arg(long)]
+        store: Option<String>,
+        /// TLS listen address (0.0.0.0:443 in production).
+        #[arg(long, default_value = livecert::edge::DEFAULT_LISTEN)]
+        edge_listen: SocketAddr,
     },
     /// Call any operation, signed: livecert call <Action> --<Param> <value> … [--<Param>-file <path>]
     /// [--endpoint URL] [--credentials FILE] [--signature v1|v3] [--security-token TOKEN].
@@ -105,6 +123,8 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             errors_doc_url,
             rate_limits,
             rate_limit_overrides,
+            edge_listen,
+            no_edge,
         } => {
             let options = ServeOptions {
                 listen,
@@ -119,8 +139,22 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
                 },
                 rate_limits: rate_limits == "on",
                 rate_limit_overrides: rate_limit_overrides.into_iter().collect(),
+                edge_listen: (!no_edge).then_some(edge_listen),
             };
             server::run(options, server::shutdown_signal()).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Edge {
+            data_dir,
+            store,
+            edge_listen,
+        } => {
+            let options = livecert::edge::EdgeOptions {
+                listen: edge_listen,
+                data_dir,
+                store,
+            };
+            livecert::edge::run(options, server::shutdown_signal()).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Call { action, args } => call(action, &args).await,

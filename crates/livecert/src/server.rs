@@ -1,5 +1,6 @@
 //! `livecert serve`: opens the data directory and the store, creates the first account on an
-//! empty store, and serves the API until SIGTERM or SIGINT.
+//! empty store, and serves the API, and the HTTPS edge beside it on the same store, until SIGTERM
+//! or SIGINT.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -36,6 +37,8 @@ pub struct ServeOptions {
     pub rate_limits: bool,
     /// Calls per second by operation, replacing the action table's (`--rate-limit`).
     pub rate_limit_overrides: std::collections::HashMap<livecert_core::action::Action, u32>,
+    /// The HTTPS edge's listen address (`--edge-listen`); `None` with `--no-edge`.
+    pub edge_listen: Option<SocketAddr>,
 }
 
 /// The SQLite database named by `--store` (or the data directory's).
@@ -82,6 +85,14 @@ pub async fn run(options: ServeOptions, shutdown: impl Future<Output = ()>) -> a
         print_first_credentials(&creds, &path);
     }
     let issuer = open_issuer(&dir, clock.now())?;
+    // The edge's whole map is loaded before its port opens.
+    let edge = match options.edge_listen {
+        Some(listen) => Some((
+            crate::edge::Edge::load(store.clone()).await?,
+            crate::edge::bind(listen).await?,
+        )),
+        None => None,
+    };
     let listener = TcpListener::bind(options.listen)
         .await
         .with_context(|| format!("binding the API to {}", options.listen))?;
@@ -102,7 +113,27 @@ pub async fn run(options: ServeOptions, shutdown: impl Future<Output = ()>) -> a
         throttled: std::sync::atomic::AtomicU64::new(0),
         issuer,
     });
-    api::serve(listener, Arc::clone(&state), shutdown).await?;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let stopped_signal = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    let edge_task = edge.map(|(edge, listener)| {
+        tokio::spawn(edge.serve(listener, stopped_signal(stopped.clone())))
+    });
+    let api = api::serve(listener, Arc::clone(&state), stopped_signal(stopped));
+    let signal = async move {
+        shutdown.await;
+        let _ = stop.send(true);
+    };
+    let (served, ()) = tokio::join!(api, signal);
+    served?;
+    if let Some(task) = edge_task {
+        match task.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "the edge stopped with an error"),
+            Err(e) => tracing::warn!(error = %e, "the edge task failed"),
+        }
+    }
     // Audit entries are written in batches: write the last ones before the process ends.
     if let Err(e) = state.store.flush_audit().await {
         tracing::warn!(error = %e, "the last audit entries could not be written");

@@ -760,7 +760,13 @@ impl Serve {
             .port();
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
         let mut child = Command::new(env!("CARGO_BIN_EXE_livecert"))
-            .args(["serve", "--listen", &addr.to_string(), "--data-dir"])
+            .args([
+                "serve",
+                "--no-edge",
+                "--listen",
+                &addr.to_string(),
+                "--data-dir",
+            ])
             .arg(dir)
             .env_remove("LIVECERT_MASTER_KEY")
             .env_remove("LIVECERT_DATA_DIR")

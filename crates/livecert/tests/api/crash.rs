@@ -24,6 +24,7 @@ fn start(dir: &Path) -> (Child, SocketAddr) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_livecert"))
         .args([
             "serve",
+            "--no-edge",
             "--rate-limits",
             "off",
             "--listen",
@@ -244,7 +245,13 @@ async fn a_second_serve_on_the_same_data_directory_refuses_to_start() {
     let dir = tempfile::tempdir().expect("temp dir");
     let (mut first, addr) = start(dir.path());
     let out = Command::new(env!("CARGO_BIN_EXE_livecert"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .args([
+            "serve",
+            "--no-edge",
+            "--listen",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
         .arg(dir.path())
         .output()
         .expect("second livecert runs");
@@ -283,7 +290,7 @@ async fn sigterm_stops_serve_cleanly() {
 fn refused_serve(args: &[&str], env: &[(&str, &str)]) -> String {
     let mut command = Command::new(env!("CARGO_BIN_EXE_livecert"));
     command
-        .arg("serve")
+        .args(["serve", "--no-edge"])
         .args(["--listen", "127.0.0.1:0"])
         .args(args);
     for (k, v) in env {
@@ -360,7 +367,13 @@ async fn the_log_never_holds_a_private_key_or_a_secret() {
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
     let data = dir.path().join("data");
     let mut child = Command::new(env!("CARGO_BIN_EXE_livecert"))
-        .args(["serve", "--listen", &addr.to_string(), "--data-dir"])
+        .args([
+            "serve",
+            "--no-edge",
+            "--listen",
+            &addr.to_string(),
+            "--data-dir",
+        ])
         .arg(&data)
         .env("LIVECERT_LOG", "trace")
         .stdout(Stdio::null())

@@ -7,6 +7,7 @@ mod cas;
 mod certs;
 mod crash;
 mod domains;
+mod edge;
 mod errors;
 mod faults;
 mod fixtures;

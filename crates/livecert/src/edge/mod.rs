@@ -1,0 +1,223 @@
+//! The HTTPS edge (spec/edge.md): terminates TLS for every online domain with HTTPS on, with the
+//! certificate bound through the API, chosen by SNI.
+//!
+//! What this first cut does: rustls 0.23 (aws-lc-rs, the provider the API validates keys with),
+//! TLS 1.2 and 1.3, ALPN `h2` and `http/1.1`, session tickets; certificate choice by SNI over an
+//! immutable in-memory map swapped whole ([`map`]), loaded before the port opens and reloaded
+//! when the store's change counter moves ([`feed`]); after TLS, HTTP/1.1 or HTTP/2 answered by
+//! [`http`]: `421` when Host and SNI disagree, else `502` (no origin yet). Not yet: the proxy to
+//! origins, the plain-HTTP port (`--edge-http-listen`), metrics, an operator default certificate.
+//!
+//! Code map:
+//! - [`map`]: the map, name rules, and rustls's resolver;
+//! - [`feed`]: the change feed (a poller today) and the reloader;
+//! - [`http`]: the answer to each request.
+//!
+//! [`Edge::serve`] is a function of a listener and a shutdown future, like the API's.
+
+pub mod feed;
+pub mod http;
+pub mod map;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use livecert_store::Store;
+use rustls::ServerConfig;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio_rustls::TlsAcceptor;
+use tracing::{debug, info, warn};
+
+use self::map::{CertMap, SharedMap, SniResolver};
+use crate::datadir::DataDir;
+
+/// `--edge-listen`'s default.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8443";
+
+/// How long a client has to complete the TLS handshake.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long a client has to send a request's headers.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The edge: the current certificate map and the TLS configuration that reads it.
+#[derive(Clone)]
+pub struct Edge {
+    store: Store,
+    map: Arc<SharedMap>,
+    tls: Arc<ServerConfig>,
+}
+
+impl std::fmt::Debug for Edge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Edge")
+            .field("map", &self.map)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Edge {
+    /// Loads the whole map from `store` and builds the TLS configuration. Call it before the
+    /// port opens, so that no handshake meets an empty map.
+    /// Errors: the snapshot cannot be read (a key that does not open with the master key).
+    pub async fn load(store: Store) -> anyhow::Result<Self> {
+        let snapshot = store
+            .edge_snapshot()
+            .await
+            .context("loading the edge's certificates")?;
+        let map = Arc::new(SharedMap::new(CertMap::build(&snapshot, None)));
+        let tls = tls_config(Arc::clone(&map)).context("building the edge's TLS configuration")?;
+        Ok(Self { store, map, tls })
+    }
+
+    /// The current map.
+    pub fn map(&self) -> Arc<CertMap> {
+        self.map.load()
+    }
+
+    /// Serves TLS on `listener` until `shutdown` completes, following the store's changes
+    /// meanwhile; then lets open connections finish (up to 10 s).
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()>,
+    ) -> std::io::Result<()> {
+        let (feed_tx, feed_rx) = watch::channel(self.map.load().change_counter());
+        let poller = tokio::spawn(feed::poll_change_counter(
+            self.store.clone(),
+            feed::POLL_INTERVAL,
+            feed_tx,
+        ));
+        let follower = tokio::spawn(feed::follow(
+            self.store.clone(),
+            Arc::clone(&self.map),
+            feed_rx,
+        ));
+        let acceptor = TlsAcceptor::from(Arc::clone(&self.tls));
+        let mut builder = auto::Builder::new(TokioExecutor::new());
+        builder
+            .http1()
+            .timer(TokioTimer::new())
+            .header_read_timeout(HEADER_READ_TIMEOUT);
+        builder.http2().timer(TokioTimer::new());
+        let builder = Arc::new(builder);
+        let graceful = GracefulShutdown::new();
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                accepted = listener.accept() => {
+                    let (stream, peer) = match accepted {
+                        Ok(a) => a,
+                        Err(e) => {
+                            warn!(error = %e, "edge accept failed");
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                            continue;
+                        }
+                    };
+                    let _ = stream.set_nodelay(true);
+                    let acceptor = acceptor.clone();
+                    let builder = Arc::clone(&builder);
+                    let map = Arc::clone(&self.map);
+                    let watcher = graceful.watcher();
+                    tokio::spawn(async move {
+                        let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                            Ok(Ok(tls)) => tls,
+                            Ok(Err(e)) => {
+                                debug!(%peer, error = %e, "edge handshake refused");
+                                return;
+                            }
+                            Err(_) => {
+                                debug!(%peer, "edge handshake timed out");
+                                return;
+                            }
+                        };
+                        let sni = tls.get_ref().1.server_name().map(str::to_owned);
+                        let service = service_fn(move |request| {
+                            let current = map.load();
+                            std::future::ready(http::answer(&current, sni.as_deref(), &request))
+                        });
+                        let connection = builder.serve_connection(TokioIo::new(tls), service);
+                        let _ = watcher.watch(connection.into_owned()).await;
+                    });
+                }
+                () = &mut shutdown => break,
+            }
+        }
+        drop(listener);
+        poller.abort();
+        follower.abort();
+        tokio::select! {
+            () = graceful.shutdown() => {}
+            () = tokio::time::sleep(Duration::from_secs(10)) => warn!("edge connections still open after 10 s; closing"),
+        }
+        Ok(())
+    }
+}
+
+/// The edge's rustls configuration: TLS 1.2 and 1.3, ALPN `h2` then `http/1.1`, stateless
+/// session tickets (and rustls's session cache), certificates from `map` on every handshake.
+/// Errors: the provider refuses the protocol versions, or the ticketer cannot start.
+pub fn tls_config(map: Arc<SharedMap>) -> anyhow::Result<Arc<ServerConfig>> {
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut config = ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
+        .with_no_client_auth()
+        .with_cert_resolver(Arc::new(SniResolver::new(map)));
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    config.ticketer = rustls::crypto::aws_lc_rs::Ticketer::new()?;
+    Ok(Arc::new(config))
+}
+
+/// Options of `livecert edge`.
+#[derive(Debug, Clone)]
+pub struct EdgeOptions {
+    /// TLS listen address.
+    pub listen: SocketAddr,
+    /// The data directory (for the master key and the default store).
+    pub data_dir: PathBuf,
+    /// `--store`, as `serve`'s.
+    pub store: Option<String>,
+}
+
+/// `livecert edge`: an edge alone against an existing store, beside a `serve` (it does not take
+/// serve's lock and writes nothing). Prints `livecert edge listening on <addr>` once the port is
+/// open.
+/// Errors: no store yet, a master key that does not open it, a port that cannot be bound.
+pub async fn run(options: EdgeOptions, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+    let dir = DataDir::open(&options.data_dir)?;
+    let path = crate::server::store_path(&dir, options.store.as_deref())?;
+    anyhow::ensure!(
+        path.exists(),
+        "no store at {}: start `livecert serve` first (the edge serves what the API binds)",
+        path.display()
+    );
+    let store = crate::server::open_store(&dir, options.store.as_deref())?;
+    store.verify_master_key().await.context(
+        "the master key does not open this store's secrets: use the master.key (or LIVECERT_MASTER_KEY) the store was created with",
+    )?;
+    let edge = Edge::load(store).await?;
+    let listener = bind(options.listen).await?;
+    println!("livecert edge listening on {}", listener.local_addr()?);
+    edge.serve(listener, shutdown).await?;
+    info!("livecert edge stopped");
+    Ok(())
+}
+
+/// Binds the edge's port and logs it with the map's size.
+/// Errors: the address cannot be bound.
+pub async fn bind(listen: SocketAddr) -> anyhow::Result<TcpListener> {
+    let listener = TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("binding the edge to {listen}"))?;
+    info!(listen = %listener.local_addr()?, "livecert edge listening");
+    Ok(listener)
+}

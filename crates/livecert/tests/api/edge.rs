@@ -1,0 +1,492 @@
+//! The HTTPS edge (spec/edge.md) with a real rustls client: the certificate chosen by SNI is the
+//! one bound through the API (its SHA-256 is the record's Fingerprint), refusals send no
+//! certificate, changes take effect without a restart and without dropping connections, and a
+//! separate `livecert edge` process follows the API's changes.
+
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty};
+use hyper_util::rt::TokioIo;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{ClientConfig, DigitallySignedStruct, SignatureScheme};
+use sha2::{Digest, Sha256};
+use tokio::net::TcpStream;
+use tokio::sync::oneshot;
+use tokio_rustls::client::TlsStream;
+use tokio_rustls::TlsConnector;
+
+use crate::certs::{issued, self_signed, Alg, Generated};
+use crate::harness::{Scheme, TestServer};
+
+const DAY: i64 = 86_400;
+
+/// Accepts any chain and records the one presented (signatures are still checked).
+#[derive(Debug)]
+struct Recorder {
+    seen: Mutex<Option<Vec<CertificateDer<'static>>>>,
+    provider: CryptoProvider,
+}
+
+impl ServerCertVerifier for Recorder {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let mut chain = vec![end_entity.clone().into_owned()];
+        chain.extend(intermediates.iter().map(|c| c.clone().into_owned()));
+        *self.seen.lock().expect("lock") = Some(chain);
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
+
+/// One handshake's outcome: the stream (or the error) and the chain received, if any.
+struct Handshake {
+    stream: Result<TlsStream<TcpStream>, std::io::Error>,
+    chain: Option<Vec<CertificateDer<'static>>>,
+}
+
+impl Handshake {
+    /// The SHA-256 of the served leaf, lower-case hex; fails if the handshake failed.
+    fn leaf_fingerprint(&self) -> String {
+        assert!(
+            self.stream.is_ok(),
+            "handshake failed: {:?}",
+            self.stream.as_ref().err()
+        );
+        let chain = self.chain.as_ref().expect("a chain was received");
+        hex::encode(Sha256::digest(chain[0].as_ref()))
+    }
+
+    /// Asserts that the edge refused the handshake before sending any certificate.
+    fn assert_refused(&self) {
+        let error = self
+            .stream
+            .as_ref()
+            .expect_err("the handshake should be refused");
+        assert!(self.chain.is_none(), "no certificate may be received");
+        let alert = error
+            .get_ref()
+            .and_then(|e| e.downcast_ref::<rustls::Error>());
+        assert_eq!(
+            alert,
+            Some(&rustls::Error::AlertReceived(
+                rustls::AlertDescription::AccessDenied
+            )),
+            "refused with access_denied"
+        );
+    }
+}
+
+async fn handshake_with(addr: SocketAddr, sni: &str, alpn: &[&[u8]]) -> Handshake {
+    let provider = rustls::crypto::aws_lc_rs::default_provider();
+    let recorder = Arc::new(Recorder {
+        seen: Mutex::new(None),
+        provider: provider.clone(),
+    });
+    let mut config = ClientConfig::builder_with_provider(Arc::new(provider))
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .dangerous()
+        .with_custom_certificate_verifier(recorder.clone())
+        .with_no_client_auth();
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    let tcp = TcpStream::connect(addr).await.expect("connect");
+    let name = ServerName::try_from(sni.to_owned()).expect("server name");
+    let stream = TlsConnector::from(Arc::new(config))
+        .connect(name, tcp)
+        .await;
+    let chain = recorder.seen.lock().expect("lock").take();
+    Handshake { stream, chain }
+}
+
+async fn handshake(addr: SocketAddr, sni: &str) -> Handshake {
+    handshake_with(addr, sni, &[b"http/1.1"]).await
+}
+
+/// An HTTP/1.1 connection over an established TLS stream.
+struct Http1 {
+    sender: hyper::client::conn::http1::SendRequest<Empty<Bytes>>,
+}
+
+impl Http1 {
+    async fn open(stream: TlsStream<TcpStream>) -> Self {
+        let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .expect("HTTP/1.1 over TLS");
+        tokio::spawn(connection);
+        Self { sender }
+    }
+
+    /// GET / with `host`: (status, body).
+    async fn get(&mut self, host: &str) -> (u16, String) {
+        let request = http::Request::get("/")
+            .header(http::header::HOST, host)
+            .body(Empty::new())
+            .expect("request");
+        self.sender.ready().await.expect("connection open");
+        let response = self.sender.send_request(request).await.expect("response");
+        let status = response.status().as_u16();
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
+        (status, String::from_utf8_lossy(&body).into_owned())
+    }
+}
+
+/// An edge started in-process on the test server's store.
+struct TestEdge {
+    addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl TestEdge {
+    async fn start(server: &TestServer) -> Self {
+        let edge = livecert::edge::Edge::load(server.store.clone())
+            .await
+            .expect("edge loads");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(edge.serve(listener, async move {
+            let _ = rx.await;
+        }));
+        Self {
+            addr,
+            stop: Some(tx),
+            task,
+        }
+    }
+
+    async fn stop(mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        let _ = self.task.await;
+    }
+}
+
+/// Binds `g` to `domain` under `name` through the API (HTTPS on).
+async fn bind(server: &TestServer, domain: &str, name: &str, g: &Generated) {
+    server
+        .call(
+            Scheme::V3,
+            "SetLiveDomainCertificate",
+            &[
+                ("DomainName", domain),
+                ("SSLProtocol", "on"),
+                ("CertType", "upload"),
+                ("CertName", name),
+                ("SSLPub", &g.chain_pem),
+                ("SSLPri", &g.key_pem),
+            ],
+        )
+        .await
+        .ok();
+}
+
+/// The Fingerprint DescribeLiveCertificateList shows for the record named `name`.
+async fn fingerprint(server: &TestServer, name: &str) -> String {
+    let r = server
+        .call(Scheme::V3, "DescribeLiveCertificateList", &[])
+        .await;
+    let certs = r.ok()["CertificateListModel"]["CertList"]["Cert"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    certs
+        .iter()
+        .find(|c| c["CertName"] == name)
+        .and_then(|c| c["Fingerprint"].as_str())
+        .unwrap_or_else(|| panic!("no record {name}"))
+        .to_ascii_lowercase()
+}
+
+/// Retries `check` every 20 ms until it holds, at most `bound`; returns whether it held.
+async fn within<F, Fut>(bound: Duration, mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + bound;
+    loop {
+        if check().await {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_bound_certificate_is_served_by_exact_and_wildcard_sni() {
+    let server = TestServer::start().await;
+    let now = server.clock_now();
+    server.add_domain("live.example.com").await;
+    server.add_domain("*.wild.example.com").await;
+    let exact = issued(&["live.example.com"], now - DAY, now + 90 * DAY, Alg::P256);
+    let wild = self_signed(
+        &["*.wild.example.com"],
+        now - DAY,
+        now + 90 * DAY,
+        Alg::Rsa2048,
+    );
+    bind(&server, "live.example.com", "exact", &exact).await;
+    bind(&server, "*.wild.example.com", "wild", &wild).await;
+    let edge = TestEdge::start(&server).await;
+
+    let served = handshake(edge.addr, "live.example.com").await;
+    assert_eq!(
+        served.leaf_fingerprint(),
+        fingerprint(&server, "exact").await
+    );
+    assert_eq!(
+        served.chain.as_ref().map(Vec::len),
+        Some(2),
+        "leaf and intermediate"
+    );
+    // SNI is compared lower case.
+    let upper = handshake(edge.addr, "LIVE.Example.COM").await;
+    assert_eq!(
+        upper.leaf_fingerprint(),
+        fingerprint(&server, "exact").await
+    );
+    let by_wildcard = handshake(edge.addr, "a.wild.example.com").await;
+    assert_eq!(
+        by_wildcard.leaf_fingerprint(),
+        fingerprint(&server, "wild").await
+    );
+    // The wildcard covers one label only.
+    handshake(edge.addr, "b.a.wild.example.com")
+        .await
+        .assert_refused();
+
+    // ALPN: h2 is chosen when offered, a client offering neither protocol is refused.
+    let h2 = handshake_with(edge.addr, "live.example.com", &[b"h2", b"http/1.1"]).await;
+    let stream = h2.stream.expect("h2 handshake");
+    assert_eq!(stream.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
+    handshake_with(edge.addr, "live.example.com", &[b"spdy/3"])
+        .await
+        .stream
+        .expect_err("no common application protocol");
+
+    // HTTP after TLS: no origin yet (502), and Host must resolve to the SNI's entry (421).
+    let stream = handshake(edge.addr, "a.wild.example.com")
+        .await
+        .stream
+        .expect("handshake");
+    let mut http = Http1::open(stream).await;
+    let (status, body) = http.get("B.wild.example.com.:8443").await;
+    assert_eq!(status, 502, "{body}");
+    assert!(body.contains("*.wild.example.com"), "{body}");
+    let (status, _) = http.get("live.example.com").await;
+    assert_eq!(status, 421);
+    let (status, _) = http.get("unknown.example.org").await;
+    assert_eq!(status, 421);
+    edge.stop().await;
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unknown_offline_and_https_off_are_refused_without_a_certificate() {
+    let server = TestServer::start().await;
+    let now = server.clock_now();
+    for d in ["stop.example.com", "off.example.com"] {
+        server.add_domain(d).await;
+        let g = self_signed(&[d], now - DAY, now + 90 * DAY, Alg::P256);
+        bind(&server, d, d, &g).await;
+    }
+    // A domain without HTTPS whose name another tenant's certificate lists is not served either.
+    server.add_domain("plain.example.com").await;
+    let edge = TestEdge::start(&server).await;
+    handshake(edge.addr, "nobody.example.com")
+        .await
+        .assert_refused();
+    handshake(edge.addr, "plain.example.com")
+        .await
+        .assert_refused();
+    handshake(edge.addr, "stop.example.com")
+        .await
+        .leaf_fingerprint();
+    handshake(edge.addr, "off.example.com")
+        .await
+        .leaf_fingerprint();
+
+    server
+        .call(
+            Scheme::V3,
+            "StopLiveDomain",
+            &[("DomainName", "stop.example.com")],
+        )
+        .await
+        .ok();
+    server
+        .call(
+            Scheme::V3,
+            "SetLiveDomainCertificate",
+            &[("DomainName", "off.example.com"), ("SSLProtocol", "off")],
+        )
+        .await
+        .ok();
+    for d in ["stop.example.com", "off.example.com"] {
+        let refused = within(Duration::from_secs(1), || async {
+            let h = handshake(edge.addr, d).await;
+            h.stream.is_err()
+        })
+        .await;
+        assert!(refused, "{d} is still served 1 s after the change");
+        handshake(edge.addr, d).await.assert_refused();
+    }
+    edge.stop().await;
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_new_certificate_is_served_without_restart_and_open_connections_keep_working() {
+    let server = TestServer::start().await;
+    let now = server.clock_now();
+    server.add_domain("live.example.com").await;
+    let old = self_signed(&["live.example.com"], now - DAY, now + 90 * DAY, Alg::P256);
+    bind(&server, "live.example.com", "old", &old).await;
+    let edge = TestEdge::start(&server).await;
+
+    let before = handshake(edge.addr, "live.example.com").await;
+    assert_eq!(before.leaf_fingerprint(), fingerprint(&server, "old").await);
+    let mut open = Http1::open(before.stream.expect("handshake")).await;
+    assert_eq!(open.get("live.example.com").await.0, 502);
+
+    let new = issued(&["live.example.com"], now - DAY, now + 90 * DAY, Alg::P256);
+    bind(&server, "live.example.com", "new", &new).await;
+    let expected = fingerprint(&server, "new").await;
+    let rotated = within(Duration::from_secs(1), || async {
+        handshake(edge.addr, "live.example.com")
+            .await
+            .leaf_fingerprint()
+            == expected
+    })
+    .await;
+    assert!(
+        rotated,
+        "the new certificate is not served 1 s after the call"
+    );
+    // The connection opened before the change still answers.
+    assert_eq!(open.get("live.example.com").await.0, 502);
+    edge.stop().await;
+    server.stop().await;
+}
+
+/// A `livecert edge` child process, killed on drop.
+struct EdgeProcess(Child);
+
+impl Drop for EdgeProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_separate_edge_process_follows_the_api_within_one_second() {
+    let server = TestServer::start().await;
+    let now = server.clock_now();
+    server.add_domain("live.example.com").await;
+    let first = self_signed(&["live.example.com"], now - DAY, now + 90 * DAY, Alg::P256);
+    bind(&server, "live.example.com", "first", &first).await;
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_livecert"))
+        .args(["edge", "--edge-listen", "127.0.0.1:0", "--data-dir"])
+        .arg(server.dir.path())
+        .env_remove("LIVECERT_DATA_DIR")
+        .env("LIVECERT_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("livecert edge starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let process = EdgeProcess(child);
+    let line = tokio::task::spawn_blocking(move || {
+        use std::io::BufRead;
+        let mut line = String::new();
+        std::io::BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("read stdout");
+        line
+    })
+    .await
+    .expect("reader");
+    let addr: SocketAddr = line
+        .trim()
+        .strip_prefix("livecert edge listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
+        .parse()
+        .expect("address");
+
+    assert_eq!(
+        handshake(addr, "live.example.com").await.leaf_fingerprint(),
+        fingerprint(&server, "first").await
+    );
+    let second = self_signed(&["live.example.com"], now - DAY, now + 90 * DAY, Alg::P256);
+    bind(&server, "live.example.com", "second", &second).await;
+    let expected = fingerprint(&server, "second").await;
+    let followed = within(Duration::from_secs(1), || async {
+        handshake(addr, "live.example.com").await.leaf_fingerprint() == expected
+    })
+    .await;
+    assert!(
+        followed,
+        "the edge process does not serve the new certificate 1 s after the call"
+    );
+    drop(process);
+    server.stop().await;
+}
