@@ -143,6 +143,35 @@ async fn handshake_with(addr: SocketAddr, sni: &str, alpn: &[&[u8]]) -> Handshak
     Handshake { stream, chain }
 }
 
+/// A client configuration that keeps its sessions (tickets) across connections.
+fn resuming_client() -> Arc<ClientConfig> {
+    let provider = rustls::crypto::aws_lc_rs::default_provider();
+    let recorder = Arc::new(Recorder {
+        seen: Mutex::new(None),
+        provider: provider.clone(),
+    });
+    let mut config = ClientConfig::builder_with_provider(Arc::new(provider))
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .dangerous()
+        .with_custom_certificate_verifier(recorder)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Arc::new(config)
+}
+
+async fn connect_with(
+    config: &Arc<ClientConfig>,
+    addr: SocketAddr,
+    sni: &str,
+) -> std::io::Result<TlsStream<TcpStream>> {
+    let tcp = TcpStream::connect(addr).await.expect("connect");
+    let name = ServerName::try_from(sni.to_owned()).expect("server name");
+    TlsConnector::from(Arc::clone(config))
+        .connect(name, tcp)
+        .await
+}
+
 async fn handshake(addr: SocketAddr, sni: &str) -> Handshake {
     handshake_with(addr, sni, &[b"http/1.1"]).await
 }
@@ -422,6 +451,55 @@ async fn a_new_certificate_is_served_without_restart_and_open_connections_keep_w
     );
     // The connection opened before the change still answers.
     assert_eq!(open.get("live.example.com").await.0, 502);
+    edge.stop().await;
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_session_of_a_stopped_domain_does_not_resume() {
+    let server = TestServer::start().await;
+    let now = server.clock_now();
+    server.add_domain("live.example.com").await;
+    let g = self_signed(&["live.example.com"], now - DAY, now + 90 * DAY, Alg::P256);
+    bind(&server, "live.example.com", "live", &g).await;
+    let edge = TestEdge::start(&server).await;
+    let client = resuming_client();
+    // A first connection and a request, so that the TLS 1.3 tickets are received.
+    let first = connect_with(&client, edge.addr, "live.example.com")
+        .await
+        .expect("handshake");
+    let mut http = Http1::open(first).await;
+    assert_eq!(http.get("live.example.com").await.0, 502);
+    let second = connect_with(&client, edge.addr, "live.example.com")
+        .await
+        .expect("resumed handshake");
+    assert_eq!(
+        second.get_ref().1.handshake_kind(),
+        Some(rustls::HandshakeKind::Resumed),
+        "sessions resume"
+    );
+    server
+        .call(
+            Scheme::V3,
+            "StopLiveDomain",
+            &[("DomainName", "live.example.com")],
+        )
+        .await
+        .ok();
+    let refused = within(Duration::from_secs(1), || async {
+        handshake(edge.addr, "live.example.com")
+            .await
+            .stream
+            .is_err()
+    })
+    .await;
+    assert!(
+        refused,
+        "the stopped domain is still served 1 s after the call"
+    );
+    connect_with(&client, edge.addr, "live.example.com")
+        .await
+        .expect_err("a session of a stopped domain must not resume");
     edge.stop().await;
     server.stop().await;
 }
