@@ -183,6 +183,9 @@ pub struct DomainRecord {
     pub created: i64,
     /// Unix seconds.
     pub modified: i64,
+    /// Where the edge forwards the domain's requests, `http://host:port` (`livecert admin domain
+    /// set --origin`); `None`: the edge's default origin, if any.
+    pub origin: Option<String>,
 }
 
 /// A new domain (AddLiveDomain).
@@ -374,6 +377,8 @@ pub struct EdgeBinding {
     pub chain_pem: String,
     /// The private key PEM.
     pub private_key_pem: Secret,
+    /// The domain's origin, `http://host:port`; `None`: the edge's default.
+    pub origin: Option<String>,
 }
 
 /// What an upload did (rows 25, 28, 29).
@@ -911,6 +916,7 @@ impl Store {
                 not_after: row.not_after,
                 chain_pem: row.chain_pem,
                 private_key_pem: key,
+                origin: row.origin,
             });
         }
         Ok(EdgeSnapshot {
@@ -1081,6 +1087,26 @@ impl Store {
             .writer
             .call(Touches::Library, move |c| {
                 write::set_domain_flags(c, &name, &flags, now)
+            })
+            .await
+    }
+
+    /// Operator action: sets (or, with `None`, clears) a domain's origin, whoever owns it
+    /// (`livecert admin domain set --origin`). The caller checks the form (`http://host:port`);
+    /// the edge sees the change like any other (the change counter moves).
+    ///
+    /// Refusals: `IllegalOperationDomain` if there is no such domain.
+    pub async fn set_domain_origin(
+        &self,
+        name: &DomainName,
+        origin: Option<String>,
+        now: i64,
+    ) -> Result<(), WriteError> {
+        let name = name.clone();
+        self.inner
+            .writer
+            .call(Touches::Library, move |c| {
+                write::set_domain_origin(c, &name, origin.as_deref(), now)
             })
             .await
     }

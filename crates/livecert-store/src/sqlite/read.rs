@@ -18,7 +18,7 @@ use crate::{AccountId, CertRecord, DomainRecord, DomainStatus, Principal, StsInf
 pub(crate) const DOMAIN_COLUMNS: &str =
     "name, account_id, status, live_domain_type, region, scope, \
      check_url, top_level_domain, resource_group_id, description, https, cert_id, locked, \
-     safe_mode, protected_mode, https_required, functions, created, modified";
+     safe_mode, protected_mode, https_required, functions, created, modified, origin";
 
 /// The columns [`cert_from_row`] reads, in order (never the private key).
 pub(crate) const CERT_COLUMNS: &str = "cert_id, account_id, cert_name, cert_type, status, \
@@ -234,6 +234,7 @@ pub(crate) struct EdgeRow {
     pub(crate) not_after: i64,
     pub(crate) chain_pem: String,
     pub(crate) key_sealed: Vec<u8>,
+    pub(crate) origin: Option<String>,
 }
 
 /// The change counter and every domain with HTTPS on, with its record, by domain name, read in one
@@ -244,7 +245,7 @@ pub(crate) fn edge_rows(conn: &mut Connection) -> rusqlite::Result<(u64, Vec<Edg
     let rows = {
         let mut stmt = tx.prepare_cached(
             "SELECT d.name, d.status, c.cert_id, c.status, c.not_after, c.chain_pem, \
-             c.private_key_sealed \
+             c.private_key_sealed, d.origin \
              FROM domains d JOIN certificates c ON c.cert_id = d.cert_id \
              WHERE d.https = 1 ORDER BY d.name",
         )?;
@@ -261,6 +262,7 @@ pub(crate) fn edge_rows(conn: &mut Connection) -> rusqlite::Result<(u64, Vec<Edg
                 not_after: r.get(4)?,
                 chain_pem: r.get(5)?,
                 key_sealed: r.get(6)?,
+                origin: r.get(7)?,
             })
         })?;
         rows.collect::<rusqlite::Result<Vec<_>>>()?
@@ -349,6 +351,7 @@ pub(crate) fn domain_from_row(r: &Row<'_>) -> rusqlite::Result<DomainRecord> {
         functions: json_strings(r, 16)?,
         created: r.get(17)?,
         modified: r.get(18)?,
+        origin: r.get(19)?,
     })
 }
 

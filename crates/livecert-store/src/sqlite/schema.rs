@@ -32,10 +32,15 @@ const MIGRATIONS: &[Migration] = &[
         name: "ram_sts_audit",
         sql: include_str!("migrations/0002_ram_sts_audit.sql"),
     },
+    Migration {
+        version: 3,
+        name: "domain_origin",
+        sql: include_str!("migrations/0003_domain_origin.sql"),
+    },
 ];
 
 /// The schema version this binary writes.
-pub(crate) const CURRENT_VERSION: i64 = 2;
+pub(crate) const CURRENT_VERSION: i64 = 3;
 
 /// Brings the database up to [`CURRENT_VERSION`].
 ///
@@ -114,7 +119,7 @@ mod tests {
             .unwrap()
             .collect::<Result<_, _>>()
             .unwrap();
-        assert_eq!(applied, vec![(1, 1), (2, 1)]);
+        assert_eq!(applied, vec![(1, 1), (2, 1), (3, 1)]);
         let version: i64 = conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .unwrap();

@@ -215,6 +215,25 @@ pub(crate) fn set_domain_flags(
     Ok(())
 }
 
+/// A domain's origin (`livecert admin domain set --origin`), whoever owns it.
+///
+/// Errors: refused with `IllegalOperationDomain` if there is no such domain.
+pub(crate) fn set_domain_origin(
+    conn: &Connection,
+    name: &DomainName,
+    origin: Option<&str>,
+    now: i64,
+) -> Result<(), WriteError> {
+    let n = conn
+        .prepare_cached("UPDATE domains SET origin = ?2, modified = ?3 WHERE name = ?1")
+        .and_then(|mut s| s.execute(params![name.as_str(), origin, now]))
+        .map_err(sql_failed)?;
+    if n == 0 {
+        return Err(not_your_domain(name));
+    }
+    Ok(())
+}
+
 /// Rows 7–15 of SetLiveDomainCertificate with `SSLProtocol=off`.
 pub(crate) fn set_https_off(
     conn: &Connection,

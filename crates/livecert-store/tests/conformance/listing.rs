@@ -240,3 +240,48 @@ pub async fn edge_snapshot_lists_every_binding(b: &dyn Backend) {
     assert_eq!(by("z.example.com").cert_status, "success");
     assert_eq!(by("z.example.com").not_after, z.facts.not_after);
 }
+
+/// An origin set by the operator is kept with the domain, carried in the edge's snapshot, and
+/// moves the change counter (the edge must see it); clearing it moves it again.
+pub async fn a_domains_origin_reaches_the_edge_snapshot(b: &dyn Backend) {
+    let store = b.open();
+    let a = account_with(&store, &["a.example.com"]).await;
+    let name = dn("a.example.com");
+    store
+        .set_upload(a, &name, cn("a"), false, upload(&["a.example.com"]), NOW)
+        .await
+        .unwrap();
+    assert_eq!(store.domain_any(&name).await.unwrap().unwrap().origin, None);
+    let before = store.change_counter().await.unwrap();
+    store
+        .set_domain_origin(&name, Some("http://127.0.0.1:8081".into()), NOW + 1)
+        .await
+        .unwrap();
+    let moved = store.change_counter().await.unwrap();
+    assert!(moved > before);
+    let d = store.domain_any(&name).await.unwrap().unwrap();
+    assert_eq!(d.origin.as_deref(), Some("http://127.0.0.1:8081"));
+    assert_eq!(d.modified, NOW + 1);
+    let snap = store.edge_snapshot().await.unwrap();
+    assert_eq!(
+        snap.bindings[0].origin.as_deref(),
+        Some("http://127.0.0.1:8081")
+    );
+    // The same origin again changes nothing the edge serves.
+    store
+        .set_domain_origin(&name, Some("http://127.0.0.1:8081".into()), NOW + 2)
+        .await
+        .unwrap();
+    assert_eq!(store.change_counter().await.unwrap(), moved);
+    store.set_domain_origin(&name, None, NOW + 3).await.unwrap();
+    assert!(store.change_counter().await.unwrap() > moved);
+    assert_eq!(
+        store.edge_snapshot().await.unwrap().bindings[0].origin,
+        None
+    );
+    assert!(matches!(
+        store.set_domain_origin(&dn("nowhere.example.com"), None, NOW).await,
+        Err(livecert_store::WriteError::Refused(e))
+            if e.code == livecert_core::error::ErrorCode::IllegalOperationDomain
+    ));
+}
