@@ -56,6 +56,12 @@ enum Command {
         /// Serve the API only, without the HTTPS edge.
         #[arg(long)]
         no_edge: bool,
+        /// The edge's origin for domains without one of their own: http://host:port.
+        #[arg(long)]
+        default_origin: Option<livecert::edge::origin::Origin>,
+        /// Serve the edge's metrics (Prometheus text, GET /metrics) on this address.
+        #[arg(long)]
+        metrics_listen: Option<SocketAddr>,
     },
     /// Run an HTTPS edge alone against the store of a running serve (read only, no lock taken).
     Edge {
@@ -68,6 +74,12 @@ enum Command {
         /// TLS listen address (0.0.0.0:443 in production).
         #[arg(long, default_value = livecert::edge::DEFAULT_LISTEN)]
         edge_listen: SocketAddr,
+        /// The origin for domains without one of their own: http://host:port.
+        #[arg(long)]
+        default_origin: Option<livecert::edge::origin::Origin>,
+        /// Serve the metrics (Prometheus text, GET /metrics) on this address.
+        #[arg(long)]
+        metrics_listen: Option<SocketAddr>,
     },
     /// Call any operation, signed: livecert call <Action> --<Param> <value> … [--<Param>-file <path>]
     /// [--endpoint URL] [--credentials FILE] [--signature v1|v3] [--security-token TOKEN].
@@ -125,6 +137,8 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             rate_limit_overrides,
             edge_listen,
             no_edge,
+            default_origin,
+            metrics_listen,
         } => {
             let options = ServeOptions {
                 listen,
@@ -140,6 +154,8 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
                 rate_limits: rate_limits == "on",
                 rate_limit_overrides: rate_limit_overrides.into_iter().collect(),
                 edge_listen: (!no_edge).then_some(edge_listen),
+                default_origin,
+                metrics_listen,
             };
             server::run(options, server::shutdown_signal()).await?;
             Ok(ExitCode::SUCCESS)
@@ -148,11 +164,15 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             data_dir,
             store,
             edge_listen,
+            default_origin,
+            metrics_listen,
         } => {
             let options = livecert::edge::EdgeOptions {
                 listen: edge_listen,
                 data_dir,
                 store,
+                default_origin,
+                metrics_listen,
             };
             livecert::edge::run(options, server::shutdown_signal()).await?;
             Ok(ExitCode::SUCCESS)

@@ -39,6 +39,10 @@ pub struct ServeOptions {
     pub rate_limit_overrides: std::collections::HashMap<livecert_core::action::Action, u32>,
     /// The HTTPS edge's listen address (`--edge-listen`); `None` with `--no-edge`.
     pub edge_listen: Option<SocketAddr>,
+    /// The edge's default origin (`--default-origin`).
+    pub default_origin: Option<crate::edge::origin::Origin>,
+    /// Where the edge's metrics are served (`--metrics-listen`); `None`: not served.
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 /// The SQLite database named by `--store` (or the data directory's).
@@ -69,6 +73,11 @@ pub fn open_store(dir: &DataDir, store_url: Option<&str>) -> anyhow::Result<Stor
 
 /// Runs `serve` until `shutdown` completes. Prints the root credentials once on first start.
 pub async fn run(options: ServeOptions, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+    if options.edge_listen.is_none() && options.metrics_listen.is_some() {
+        bail!(
+            "--metrics-listen serves the edge's metrics: drop --no-edge, or drop --metrics-listen"
+        );
+    }
     let dir = DataDir::open(&options.data_dir)?;
     let _lock = DataDir::lock_for_serve(&store_path(&dir, options.store.as_deref())?)?;
     let store = open_store(&dir, options.store.as_deref())?;
@@ -88,9 +97,15 @@ pub async fn run(options: ServeOptions, shutdown: impl Future<Output = ()>) -> a
     // The edge's whole map is loaded before its port opens.
     let edge = match options.edge_listen {
         Some(listen) => Some((
-            crate::edge::Edge::load(store.clone()).await?,
+            crate::edge::Edge::load(store.clone())
+                .await?
+                .with_default_origin(options.default_origin.clone()),
             crate::edge::bind(listen).await?,
         )),
+        None => None,
+    };
+    let metrics_listener = match options.metrics_listen {
+        Some(addr) => Some(crate::edge::bind_metrics(addr).await?),
         None => None,
     };
     let listener = TcpListener::bind(options.listen)
@@ -117,7 +132,14 @@ pub async fn run(options: ServeOptions, shutdown: impl Future<Output = ()>) -> a
     let stopped_signal = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|s| *s).await;
     };
+    let mut metrics_task = None;
     let edge_task = edge.map(|(edge, listener)| {
+        if let Some(metrics_listener) = metrics_listener {
+            metrics_task = Some(tokio::spawn(
+                edge.clone()
+                    .serve_metrics(metrics_listener, stopped_signal(stopped.clone())),
+            ));
+        }
         tokio::spawn(edge.serve(listener, stopped_signal(stopped.clone())))
     });
     let api = api::serve(listener, Arc::clone(&state), stopped_signal(stopped));
@@ -133,6 +155,9 @@ pub async fn run(options: ServeOptions, shutdown: impl Future<Output = ()>) -> a
             Ok(Err(e)) => tracing::warn!(error = %e, "the edge stopped with an error"),
             Err(e) => tracing::warn!(error = %e, "the edge task failed"),
         }
+    }
+    if let Some(task) = metrics_task {
+        let _ = task.await;
     }
     // Audit entries are written in batches: write the last ones before the process ends.
     if let Err(e) = state.store.flush_audit().await {

@@ -12,6 +12,8 @@
 //! - `cert revoke` of a revoked record changes nothing. There is no un-revoke: the certificate
 //!   comes back as a new record, uploaded under another CertName with `ForceSet=1`.
 //! - `cert delete` refuses while any domain is bound to the record and names those domains.
+//! - `domain set --origin` stores the origin as `http://host:port` (host lower case, port 80 if
+//!   none was given); `--origin none` clears it, and the edge then uses its `--default-origin`.
 
 use anyhow::{bail, Context};
 use clap::{Subcommand, ValueEnum};
@@ -22,6 +24,7 @@ use livecert_store::{CertDeletion, CertRecord, DomainFlags, DomainRecord, Store}
 use serde_json::{json, Value};
 
 use super::{fields, store_error, write_error, Report};
+use crate::edge::origin::Origin;
 
 /// `livecert admin domain …`.
 #[derive(Debug, Subcommand)]
@@ -45,6 +48,10 @@ pub enum DomainCommand {
         /// A function and whether it is set (repeatable): `--function http_only on`.
         #[arg(long, num_args = 2, value_names = ["NAME", "on|off"])]
         function: Vec<String>,
+        /// Where the edge forwards the domain's requests: http://host:port, or `none` for the
+        /// edge's default origin.
+        #[arg(long, value_name = "http://host:port|none")]
+        origin: Option<String>,
     },
     /// Show a domain's owner, status, HTTPS binding and operator flags.
     Show {
@@ -102,8 +109,14 @@ pub(super) async fn domain(
             protected_mode,
             https_required,
             function,
+            origin,
         } => {
             let changes = function_changes(&function)?;
+            let origin = match origin.as_deref() {
+                None => None,
+                Some("none") => Some(None),
+                Some(o) => Some(Some(Origin::parse(o)?.to_string())),
+            };
             let domain = existing_domain(store, &name).await?;
             let mut flags = DomainFlags {
                 locked: domain.locked,
@@ -132,6 +145,12 @@ pub(super) async fn domain(
             if flags != before {
                 store
                     .set_domain_flags(&domain.name, flags, now)
+                    .await
+                    .map_err(write_error)?;
+            }
+            if let Some(origin) = origin.filter(|o| *o != domain.origin) {
+                store
+                    .set_domain_origin(&domain.name, origin, now)
                     .await
                     .map_err(write_error)?;
             }
@@ -261,6 +280,7 @@ fn domain_report(d: &DomainRecord) -> Report {
         "ProtectedMode": d.protected_mode,
         "HttpsRequired": d.https_required,
         "Functions": d.functions,
+        "Origin": d.origin,
         "GmtModified": format_utc(d.modified),
     });
     let yes_no = |b: bool| if b { "on" } else { "off" }.to_owned();
@@ -282,6 +302,12 @@ fn domain_report(d: &DomainRecord) -> Report {
         ("ProtectedMode", yes_no(d.protected_mode)),
         ("HttpsRequired", yes_no(d.https_required)),
         ("Functions", functions),
+        (
+            "Origin",
+            d.origin
+                .clone()
+                .unwrap_or_else(|| "- (the edge's default)".into()),
+        ),
         ("GmtModified", format_utc(d.modified)),
     ]);
     Report::new(json, text)

@@ -1,42 +1,249 @@
-//! HTTP after TLS. This first cut answers every request itself: the proxy to origins
-//! (spec/edge.md, "Proxies each request to the domain's origin") is not built yet, so a request
-//! for a served domain is answered `502 Bad Gateway` naming the domain. A request whose Host
-//! resolves to another map entry than the connection's SNI is answered `421 Misdirected Request`.
+//! HTTP after TLS (spec/edge.md, "Proxies each request to the domain's origin"): each request is
+//! routed by its Host against the connection's SNI, then forwarded to the domain's origin (or the
+//! edge's default origin) over HTTP/1.1, whichever of HTTP/1.1 and HTTP/2 the client spoke.
+//!
+//! - A request whose Host resolves to another map entry than the connection's SNI is answered
+//!   `421 Misdirected Request` and never forwarded.
+//! - Forwarded: the method, the path and query, the headers minus the hop-by-hop ones (RFC 9110
+//!   §7.6.1: `Connection` and the headers it names, `Keep-Alive`, `Proxy-*`, `TE`, `Trailer`,
+//!   `Transfer-Encoding`, `Upgrade`), `Host` kept (for HTTP/2, the `:authority`), the peer's
+//!   address appended to `X-Forwarded-For`, `X-Forwarded-Proto: https`. The origin's response
+//!   comes back with its hop-by-hop headers removed.
+//! - Bodies stream both ways (hyper's flow control, nothing buffered whole), so HTTP-FLV and HLS
+//!   work.
+//! - No origin: `502` naming the domain. An origin that does not accept within
+//!   [`ORIGIN_CONNECT_TIMEOUT`] or fails before its response headers: `502`; one that accepts but
+//!   sends no response headers within [`ORIGIN_HEADERS_TIMEOUT`]: `504`. The body is one short
+//!   line; the cause, with the origin's address, goes to the log.
 
 use std::convert::Infallible;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http::{header, Request, Response, StatusCode};
-use http_body_util::Full;
+use http::header::{HeaderName, HeaderValue};
+use http::{header, HeaderMap, Request, Response, StatusCode, Version};
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use tracing::warn;
 
 use super::map::CertMap;
+use super::metrics::Metrics;
+use super::origin::Origin;
 
-/// Answers one request on a connection whose SNI was `sni`, against the current `map`.
-pub fn answer<B>(
-    map: &CertMap,
-    sni: Option<&str>,
-    request: &Request<B>,
-) -> Result<Response<Full<Bytes>>, Infallible> {
-    let by_sni = sni.and_then(|s| map.lookup(s)).map(|(domain, _)| domain);
-    let host = request_host(request);
-    let by_host = match &host {
-        Some(h) => map.lookup(h).map(|(domain, _)| domain),
-        None => by_sni,
-    };
-    let response = match (by_sni, by_host) {
-        (Some(served), Some(asked)) if served == asked => text(
-            StatusCode::BAD_GATEWAY,
-            format!("livecert edge: {served} has no origin configured (proxying to origins is not built yet)\n"),
-        ),
-        _ => text(
+/// How long the edge waits for an origin to accept a connection.
+pub const ORIGIN_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long the edge waits for an origin's response headers (the body may then stream for as long
+/// as it lasts: a live stream has no end).
+pub const ORIGIN_HEADERS_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The body of every answer: the origin's, streamed, or the edge's own short text.
+pub type EdgeBody = BoxBody<Bytes, hyper::Error>;
+
+/// The hop-by-hop headers (RFC 9110 §7.6.1), removed both ways.
+const HOP_BY_HOP: [HeaderName; 8] = [
+    header::CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    HeaderName::from_static("proxy-connection"),
+    header::PROXY_AUTHENTICATE,
+    header::PROXY_AUTHORIZATION,
+    header::TE,
+    header::TRAILER,
+    header::TRANSFER_ENCODING,
+];
+
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+
+/// Forwards requests to origins: one pooled HTTP/1.1 client shared by every connection.
+#[derive(Debug)]
+pub struct Proxy {
+    client: Client<HttpConnector, Incoming>,
+    default_origin: Option<Origin>,
+    metrics: Arc<Metrics>,
+}
+
+impl Proxy {
+    /// A proxy that forwards a domain without its own origin to `default_origin` (if any).
+    pub fn new(default_origin: Option<Origin>, metrics: Arc<Metrics>) -> Self {
+        let mut connector = HttpConnector::new();
+        connector.set_connect_timeout(Some(ORIGIN_CONNECT_TIMEOUT));
+        connector.set_nodelay(true);
+        let client = Client::builder(TokioExecutor::new())
+            .pool_timer(TokioTimer::new())
+            .pool_idle_timeout(Duration::from_secs(60))
+            .build(connector);
+        Self {
+            client,
+            default_origin,
+            metrics,
+        }
+    }
+
+    /// The edge's default origin.
+    pub fn default_origin(&self) -> Option<&Origin> {
+        self.default_origin.as_ref()
+    }
+
+    /// Answers one request from `peer` on a connection whose SNI was `sni`, against the current
+    /// `map`: `421`, the origin's response, or `502`/`504`.
+    pub async fn answer(
+        &self,
+        map: &CertMap,
+        sni: Option<&str>,
+        peer: IpAddr,
+        request: Request<Incoming>,
+    ) -> Result<Response<EdgeBody>, Infallible> {
+        let (domain, origin) = match route(map, sni, &request) {
+            Ok((domain, origin)) => (domain.to_owned(), origin.cloned()),
+            Err(misdirected) => return Ok(misdirected.response()),
+        };
+        let Some(origin) = origin.or_else(|| self.default_origin.clone()) else {
+            return Ok(text(
+                StatusCode::BAD_GATEWAY,
+                format!("livecert edge: {domain} has no origin configured\n"),
+            ));
+        };
+        let Some(request) = upstream_request(request, &origin, peer) else {
+            return Ok(text(
+                StatusCode::BAD_REQUEST,
+                "livecert edge: this request target cannot be forwarded\n".to_owned(),
+            ));
+        };
+        let started = Instant::now();
+        match tokio::time::timeout(ORIGIN_HEADERS_TIMEOUT, self.client.request(request)).await {
+            Ok(Ok(mut response)) => {
+                self.metrics.upstream_answered(started.elapsed());
+                strip_hop_by_hop(response.headers_mut());
+                Ok(response.map(BodyExt::boxed))
+            }
+            Ok(Err(e)) => {
+                self.metrics.upstream_failed();
+                warn!(%domain, %origin, error = %error_chain(&e), "origin unreachable");
+                Ok(text(
+                    StatusCode::BAD_GATEWAY,
+                    format!("livecert edge: the origin of {domain} is unreachable\n"),
+                ))
+            }
+            Err(_) => {
+                self.metrics.upstream_failed();
+                warn!(%domain, %origin, "origin sent no response headers in time");
+                Ok(text(
+                    StatusCode::GATEWAY_TIMEOUT,
+                    format!("livecert edge: the origin of {domain} did not answer in time\n"),
+                ))
+            }
+        }
+    }
+}
+
+/// A request whose Host is not served on its connection: answered `421`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Misdirected {
+    /// The request's host, if it had one.
+    pub host: Option<String>,
+}
+
+impl Misdirected {
+    /// The `421 Misdirected Request` answer.
+    pub fn response(&self) -> Response<EdgeBody> {
+        text(
             StatusCode::MISDIRECTED_REQUEST,
             format!(
                 "livecert edge: {} is not served on this connection; open a connection for it\n",
-                host.as_deref().unwrap_or("this host")
+                self.host.as_deref().unwrap_or("this host")
             ),
-        ),
+        )
+    }
+}
+
+/// The bound domain a request is for, with its own origin: the entry its Host resolves to, which
+/// must be the entry the connection's SNI resolved to.
+/// Errors: [`Misdirected`] otherwise.
+pub fn route<'m, B>(
+    map: &'m CertMap,
+    sni: Option<&str>,
+    request: &Request<B>,
+) -> Result<(&'m str, Option<&'m Origin>), Misdirected> {
+    let by_sni = sni.and_then(|s| map.lookup(s));
+    let host = request_host(request);
+    let by_host = match &host {
+        Some(h) => map.lookup(h),
+        None => by_sni,
     };
-    Ok(response)
+    match (by_sni, by_host) {
+        (Some((served, entry)), Some((asked, _))) if served == asked => {
+            Ok((served, entry.origin.as_ref()))
+        }
+        _ => Err(Misdirected { host }),
+    }
+}
+
+/// The request to send to `origin`: HTTP/1.1, the same method, path and query, headers minus the
+/// hop-by-hop ones, Host kept, the X-Forwarded headers set. `None` if the target has no path
+/// (`OPTIONS *`, `CONNECT`).
+fn upstream_request(
+    request: Request<Incoming>,
+    origin: &Origin,
+    peer: IpAddr,
+) -> Option<Request<Incoming>> {
+    let (mut parts, body) = request.into_parts();
+    let path_and_query = parts.uri.path_and_query()?.as_str();
+    if !path_and_query.starts_with('/') {
+        return None;
+    }
+    let uri = origin.uri(path_and_query).ok()?;
+    // HTTP/2 carries the host in `:authority`; the origin gets it as Host.
+    if let Some(authority) = parts.uri.authority() {
+        if let Ok(host) = HeaderValue::from_str(authority.as_str()) {
+            parts.headers.insert(header::HOST, host);
+        }
+    }
+    parts.uri = uri;
+    parts.version = Version::HTTP_11;
+    strip_hop_by_hop(&mut parts.headers);
+    let forwarded_for = {
+        let earlier: Vec<&str> = parts
+            .headers
+            .get_all(&X_FORWARDED_FOR)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        let peer = peer.to_canonical().to_string();
+        if earlier.is_empty() {
+            peer
+        } else {
+            format!("{}, {peer}", earlier.join(", "))
+        }
+    };
+    if let Ok(value) = HeaderValue::from_str(&forwarded_for) {
+        parts.headers.insert(X_FORWARDED_FOR, value);
+    }
+    parts
+        .headers
+        .insert(X_FORWARDED_PROTO, HeaderValue::from_static("https"));
+    Some(Request::from_parts(parts, body))
+}
+
+/// Removes the hop-by-hop headers and those `Connection` names.
+fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    let named: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|n| HeaderName::from_bytes(n.trim().as_bytes()).ok())
+        .collect();
+    for name in named.iter().chain(HOP_BY_HOP.iter()) {
+        headers.remove(name);
+    }
+    headers.remove(header::UPGRADE);
 }
 
 /// The request's host, port and trailing dot removed, lower case: the URI's authority (HTTP/2,
@@ -55,12 +262,57 @@ fn request_host<B>(request: &Request<B>) -> Option<String> {
     Some(super::map::normalise(authority.host()))
 }
 
-fn text(status: StatusCode, body: String) -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::new(Bytes::from(body)));
+/// An error and its sources, for the log.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+fn text(status: StatusCode, body: String) -> Response<EdgeBody> {
+    let body = Full::new(Bytes::from(body))
+        .map_err(|never| match never {})
+        .boxed();
+    let mut response = Response::new(body);
     *response.status_mut() = status;
     response.headers_mut().insert(
         header::CONTENT_TYPE,
-        header::HeaderValue::from_static("text/plain; charset=utf-8"),
+        HeaderValue::from_static("text/plain; charset=utf-8"),
     );
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hop_by_hop_headers_and_those_connection_names_are_removed() {
+        let mut headers = HeaderMap::new();
+        for (name, value) in [
+            ("connection", "keep-alive, x-private"),
+            ("keep-alive", "timeout=5"),
+            ("x-private", "1"),
+            ("transfer-encoding", "chunked"),
+            ("te", "trailers"),
+            ("upgrade", "websocket"),
+            ("proxy-authorization", "Basic x"),
+            ("content-type", "video/x-flv"),
+            ("content-length", "12"),
+        ] {
+            headers.append(
+                HeaderName::from_static(name),
+                HeaderValue::from_static(value),
+            );
+        }
+        strip_hop_by_hop(&mut headers);
+        let mut left: Vec<&str> = headers.keys().map(HeaderName::as_str).collect();
+        left.sort_unstable();
+        assert_eq!(left, ["content-length", "content-type"]);
+    }
 }

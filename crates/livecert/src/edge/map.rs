@@ -7,11 +7,13 @@
 //! up as itself, then as the wildcard `*.<parent>` (one label), then not at all. The map is keyed
 //! by the bound domains only, never by the names written inside certificates.
 //!
-//! Each record is one [`Record`], shared by its domains. Its signing key ([`CertifiedKey`]) is
+//! Each bound domain is one [`Entry`]: its record, its origin and its leaf's notAfter. Each record
+//! is one [`Record`], shared by its domains. Its signing key ([`CertifiedKey`]) is
 //! built on the record's first handshake and cached; a rebuilt map reuses the records whose chain
 //! and key did not change, caches included.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 
 use livecert_core::secret::Secret;
@@ -23,6 +25,8 @@ use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 use tracing::warn;
 
+use super::origin::Origin;
+
 /// The record status the edge never serves.
 pub const REVOKED: &str = "revoked";
 
@@ -30,8 +34,21 @@ pub const REVOKED: &str = "revoked";
 #[derive(Debug, Default)]
 pub struct CertMap {
     change_counter: u64,
-    /// Bound domain (lower case; a wildcard is `*.parent`) → its record.
-    domains: HashMap<String, Arc<Record>>,
+    /// When this map was built, Unix seconds.
+    built_at: i64,
+    /// Bound domain (lower case; a wildcard is `*.parent`) → its entry.
+    domains: HashMap<String, Entry>,
+}
+
+/// One bound domain as the edge serves it.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    /// Its record (shared by every domain bound to it).
+    pub record: Arc<Record>,
+    /// Its origin (`livecert admin domain set --origin`); `None`: the edge's default.
+    pub origin: Option<Origin>,
+    /// The leaf's notAfter, Unix seconds.
+    pub not_after: i64,
 }
 
 /// One certificate record as the edge holds it: the DER chain (leaf first) and the key, with the
@@ -59,8 +76,8 @@ impl CertMap {
     pub fn build(snapshot: &EdgeSnapshot, previous: Option<&CertMap>) -> Self {
         let mut reusable: HashMap<u64, &Arc<Record>> = HashMap::new();
         if let Some(previous) = previous {
-            for record in previous.domains.values() {
-                reusable.insert(record.cert_id, record);
+            for entry in previous.domains.values() {
+                reusable.insert(entry.record.cert_id, &entry.record);
             }
         }
         let mut records: HashMap<u64, Arc<Record>> = HashMap::new();
@@ -89,10 +106,28 @@ impl CertMap {
                 records.insert(binding.cert_id, Arc::clone(&record));
                 record
             };
-            domains.insert(normalise(binding.domain.as_str()), record);
+            let origin = binding
+                .origin
+                .as_deref()
+                .and_then(|o| match Origin::parse(o) {
+                    Ok(origin) => Some(origin),
+                    Err(e) => {
+                        warn!(domain = %binding.domain, error = %e, "stored origin does not parse: the default origin is used");
+                        None
+                    }
+                });
+            domains.insert(
+                normalise(binding.domain.as_str()),
+                Entry {
+                    record,
+                    origin,
+                    not_after: binding.not_after,
+                },
+            );
         }
         Self {
             change_counter: snapshot.change_counter,
+            built_at: unix_now(),
             domains,
         }
     }
@@ -100,6 +135,16 @@ impl CertMap {
     /// The change counter this map reflects.
     pub fn change_counter(&self) -> u64 {
         self.change_counter
+    }
+
+    /// When this map was built, Unix seconds.
+    pub fn built_at(&self) -> i64 {
+        self.built_at
+    }
+
+    /// Every bound domain with its entry, in no particular order.
+    pub fn entries(&self) -> impl Iterator<Item = (&str, &Entry)> {
+        self.domains.iter().map(|(d, e)| (d.as_str(), e))
     }
 
     /// How many domains the map serves.
@@ -112,15 +157,15 @@ impl CertMap {
         self.domains.is_empty()
     }
 
-    /// The bound domain that serves `name` (SNI or Host) and its record: the exact domain, then
+    /// The bound domain that serves `name` (SNI or Host) and its entry: the exact domain, then
     /// the wildcard `*.<parent>`, else `None`.
-    pub fn lookup(&self, name: &str) -> Option<(&str, &Arc<Record>)> {
+    pub fn lookup(&self, name: &str) -> Option<(&str, &Entry)> {
         let name = normalise(name);
         if name.is_empty() || name.starts_with("*.") {
             return None;
         }
-        if let Some((key, record)) = self.domains.get_key_value(&name) {
-            return Some((key.as_str(), record));
+        if let Some((key, entry)) = self.domains.get_key_value(&name) {
+            return Some((key.as_str(), entry));
         }
         let (_, parent) = name.split_once('.')?;
         if parent.is_empty() {
@@ -128,7 +173,7 @@ impl CertMap {
         }
         self.domains
             .get_key_value(&format!("*.{parent}"))
-            .map(|(key, record)| (key.as_str(), record))
+            .map(|(key, entry)| (key.as_str(), entry))
     }
 }
 
@@ -208,26 +253,36 @@ impl SharedMap {
 }
 
 /// rustls's certificate choice: the SNI looked up in the current map. No SNI, or no entry:
-/// `None`, and rustls ends the handshake with `access_denied` before any certificate.
+/// `None`, and rustls ends the handshake with `access_denied` before any certificate; each such
+/// refusal is counted in `refused` (the metrics' `outcome="refused"`).
 #[derive(Debug)]
 pub struct SniResolver {
     map: Arc<SharedMap>,
+    refused: Arc<AtomicU64>,
 }
 
 impl SniResolver {
-    /// A resolver over `map`.
-    pub fn new(map: Arc<SharedMap>) -> Self {
-        Self { map }
+    /// A resolver over `map`, counting refusals in `refused`.
+    pub fn new(map: Arc<SharedMap>, refused: Arc<AtomicU64>) -> Self {
+        Self { map, refused }
     }
 }
 
 impl ResolvesServerCert for SniResolver {
     fn resolve(&self, client_hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
-        let name = client_hello.server_name()?;
         let map = self.map.load();
-        let (_, record) = map.lookup(name)?;
-        record.certified_key()
+        let Some((_, entry)) = client_hello.server_name().and_then(|n| map.lookup(n)) else {
+            self.refused.fetch_add(1, Ordering::Relaxed);
+            return None;
+        };
+        entry.record.certified_key()
     }
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
 }
 
 #[cfg(test)]
@@ -244,9 +299,17 @@ mod tests {
         });
         CertMap {
             change_counter: 1,
+            built_at: 0,
             domains: names
                 .iter()
-                .map(|n| ((*n).to_owned(), Arc::clone(&record)))
+                .map(|n| {
+                    let entry = Entry {
+                        record: Arc::clone(&record),
+                        origin: None,
+                        not_after: 0,
+                    };
+                    ((*n).to_owned(), entry)
+                })
                 .collect(),
         }
     }

@@ -1,23 +1,28 @@
 //! The HTTPS edge (spec/edge.md): terminates TLS for every online domain with HTTPS on, with the
 //! certificate bound through the API, chosen by SNI.
 //!
-//! What this first cut does: rustls 0.23 (aws-lc-rs, the provider the API validates keys with),
-//! TLS 1.2 and 1.3, ALPN `h2` and `http/1.1`, session tickets; certificate choice by SNI over an
-//! immutable in-memory map swapped whole ([`map`]), loaded before the port opens and reloaded
-//! when the store's change counter moves ([`feed`]); after TLS, HTTP/1.1 or HTTP/2 answered by
-//! [`http`]: `421` when Host and SNI disagree, else `502` (no origin yet). Not yet: the proxy to
-//! origins, the plain-HTTP port (`--edge-http-listen`), metrics, an operator default certificate.
+//! What it does: rustls 0.23 (aws-lc-rs, the provider the API validates keys with), TLS 1.2 and
+//! 1.3, ALPN `h2` and `http/1.1`, session tickets; certificate choice by SNI over an immutable
+//! in-memory map swapped whole ([`map`]), loaded before the port opens and reloaded when the
+//! store's change counter moves ([`feed`]); after TLS, HTTP/1.1 or HTTP/2 forwarded by [`http`] to
+//! the domain's origin ([`origin`]), `421` when Host and SNI disagree; Prometheus metrics
+//! ([`metrics`]). Not yet: the plain-HTTP port (`--edge-http-listen`), an operator default
+//! certificate.
 //!
 //! Code map:
 //! - [`map`]: the map, name rules, and rustls's resolver;
 //! - [`feed`]: the change feed (a poller today) and the reloader;
-//! - [`http`]: the answer to each request.
+//! - [`http`]: routing and the proxy to origins;
+//! - [`origin`]: the checked `http://host:port` of an origin;
+//! - [`metrics`]: the counters and the `/metrics` endpoint.
 //!
 //! [`Edge::serve`] is a function of a listener and a shutdown future, like the API's.
 
 pub mod feed;
 pub mod http;
 pub mod map;
+pub mod metrics;
+pub mod origin;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -37,7 +42,10 @@ use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 use tracing::{debug, info, warn};
 
+use self::http::Proxy;
 use self::map::{CertMap, SharedMap, SniResolver};
+use self::metrics::Metrics;
+use self::origin::Origin;
 use crate::datadir::DataDir;
 
 /// `--edge-listen`'s default.
@@ -49,12 +57,15 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a client has to send a request's headers.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// The edge: the current certificate map and the TLS configuration that reads it.
+/// The edge: the current certificate map, the TLS configuration that reads it, the proxy to
+/// origins and the metrics.
 #[derive(Clone)]
 pub struct Edge {
     store: Store,
     map: Arc<SharedMap>,
     tls: Arc<ServerConfig>,
+    proxy: Arc<Proxy>,
+    metrics: Arc<Metrics>,
 }
 
 impl std::fmt::Debug for Edge {
@@ -75,8 +86,35 @@ impl Edge {
             .await
             .context("loading the edge's certificates")?;
         let map = Arc::new(SharedMap::new(CertMap::build(&snapshot, None)));
-        let tls = tls_config(Arc::clone(&map)).context("building the edge's TLS configuration")?;
-        Ok(Self { store, map, tls })
+        let metrics = Arc::new(Metrics::default());
+        let tls = tls_config(Arc::clone(&map), &metrics)
+            .context("building the edge's TLS configuration")?;
+        let proxy = Arc::new(Proxy::new(None, Arc::clone(&metrics)));
+        Ok(Self {
+            store,
+            map,
+            tls,
+            proxy,
+            metrics,
+        })
+    }
+
+    /// The same edge, forwarding the domains without an origin of their own to `origin`
+    /// (`--default-origin`); `None`: they are answered `502`.
+    pub fn with_default_origin(mut self, origin: Option<Origin>) -> Self {
+        self.proxy = Arc::new(Proxy::new(origin, Arc::clone(&self.metrics)));
+        self
+    }
+
+    /// The edge's metrics.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    /// Serves the metrics (`GET /metrics`, Prometheus text) on `listener` until `shutdown`
+    /// completes (`--metrics-listen`).
+    pub async fn serve_metrics(self, listener: TcpListener, shutdown: impl Future<Output = ()>) {
+        metrics::serve(listener, self.metrics, self.map, shutdown).await;
     }
 
     /// The current map.
@@ -127,23 +165,32 @@ impl Edge {
                     let acceptor = acceptor.clone();
                     let builder = Arc::clone(&builder);
                     let map = Arc::clone(&self.map);
+                    let proxy = Arc::clone(&self.proxy);
+                    let metrics = Arc::clone(&self.metrics);
                     let watcher = graceful.watcher();
                     tokio::spawn(async move {
                         let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
                             Ok(Ok(tls)) => tls,
                             Ok(Err(e)) => {
+                                metrics.handshake_failed();
                                 debug!(%peer, error = %e, "edge handshake refused");
                                 return;
                             }
                             Err(_) => {
+                                metrics.handshake_failed();
                                 debug!(%peer, "edge handshake timed out");
                                 return;
                             }
                         };
-                        let sni = tls.get_ref().1.server_name().map(str::to_owned);
+                        metrics.handshake_ok();
+                        let sni: Option<Arc<str>> = tls.get_ref().1.server_name().map(Arc::from);
                         let service = service_fn(move |request| {
                             let current = map.load();
-                            std::future::ready(http::answer(&current, sni.as_deref(), &request))
+                            let proxy = Arc::clone(&proxy);
+                            let sni = sni.clone();
+                            async move {
+                                proxy.answer(&current, sni.as_deref(), peer.ip(), request).await
+                            }
                         });
                         let connection = builder.serve_connection(TokioIo::new(tls), service);
                         let _ = watcher.watch(connection.into_owned()).await;
@@ -164,14 +211,15 @@ impl Edge {
 }
 
 /// The edge's rustls configuration: TLS 1.2 and 1.3, ALPN `h2` then `http/1.1`, stateless
-/// session tickets (and rustls's session cache), certificates from `map` on every handshake.
+/// session tickets (and rustls's session cache), certificates from `map` on every handshake
+/// (refusals counted in `metrics`).
 /// Errors: the provider refuses the protocol versions, or the ticketer cannot start.
-pub fn tls_config(map: Arc<SharedMap>) -> anyhow::Result<Arc<ServerConfig>> {
+pub fn tls_config(map: Arc<SharedMap>, metrics: &Metrics) -> anyhow::Result<Arc<ServerConfig>> {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let mut config = ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
         .with_no_client_auth()
-        .with_cert_resolver(Arc::new(SniResolver::new(map)));
+        .with_cert_resolver(Arc::new(SniResolver::new(map, metrics.refused_counter())));
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     config.ticketer = rustls::crypto::aws_lc_rs::Ticketer::new()?;
     Ok(Arc::new(config))
@@ -186,6 +234,10 @@ pub struct EdgeOptions {
     pub data_dir: PathBuf,
     /// `--store`, as `serve`'s.
     pub store: Option<String>,
+    /// `--default-origin`: where domains without an origin of their own are forwarded.
+    pub default_origin: Option<Origin>,
+    /// `--metrics-listen`: where the metrics are served; `None`: not served.
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 /// `livecert edge`: an edge alone against an existing store, beside a `serve` (it does not take
@@ -204,12 +256,46 @@ pub async fn run(options: EdgeOptions, shutdown: impl Future<Output = ()>) -> an
     store.verify_master_key().await.context(
         "the master key does not open this store's secrets: use the master.key (or LIVECERT_MASTER_KEY) the store was created with",
     )?;
-    let edge = Edge::load(store).await?;
+    let edge = Edge::load(store)
+        .await?
+        .with_default_origin(options.default_origin);
     let listener = bind(options.listen).await?;
+    let (stop, stopped) = watch::channel(false);
+    let metrics = match options.metrics_listen {
+        Some(addr) => {
+            let metrics_listener = bind_metrics(addr).await?;
+            let mut stopped = stopped.clone();
+            Some(tokio::spawn(edge.clone().serve_metrics(
+                metrics_listener,
+                async move {
+                    let _ = stopped.wait_for(|s| *s).await;
+                },
+            )))
+        }
+        None => None,
+    };
+    drop(stopped);
     println!("livecert edge listening on {}", listener.local_addr()?);
-    edge.serve(listener, shutdown).await?;
+    edge.serve(listener, async move {
+        shutdown.await;
+        let _ = stop.send(true);
+    })
+    .await?;
+    if let Some(task) = metrics {
+        let _ = task.await;
+    }
     info!("livecert edge stopped");
     Ok(())
+}
+
+/// Binds the metrics port (`--metrics-listen`) and logs it.
+/// Errors: the address cannot be bound.
+pub async fn bind_metrics(listen: SocketAddr) -> anyhow::Result<TcpListener> {
+    let listener = TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("binding the edge's metrics to {listen}"))?;
+    info!(listen = %listener.local_addr()?, "livecert edge metrics listening");
+    Ok(listener)
 }
 
 /// Binds the edge's port and logs it with the map's size.
