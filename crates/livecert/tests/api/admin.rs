@@ -625,6 +625,39 @@ async fn admin_sets_domain_modes_and_revokes_and_deletes_records() {
     );
     assert!(fails(dir, &["domain", "show", "nowhere.example.com"]).contains("no domain"));
 
+    // domain set --origin: kept as http://host:port, `none` clears it, anything else is refused.
+    let shown = ok_json(
+        dir,
+        &[
+            "domain",
+            "set",
+            "live.example.com",
+            "--origin",
+            "http://Origin.Example.com:8081",
+        ],
+    );
+    assert_eq!(shown["Origin"], "http://origin.example.com:8081");
+    let text = ok(dir, &["domain", "show", "live.example.com"]);
+    assert!(text.contains("http://origin.example.com:8081"), "{text}");
+    assert!(fails(
+        dir,
+        &[
+            "domain",
+            "set",
+            "live.example.com",
+            "--origin",
+            "https://origin.example.com"
+        ]
+    )
+    .contains("only http:// origins"));
+    assert_eq!(
+        ok_json(
+            dir,
+            &["domain", "set", "live.example.com", "--origin", "none"]
+        )["Origin"],
+        serde_json::Value::Null
+    );
+
     // cert revoke: the binding stays, Describe shows it, cas refuses it.
     let detail = call("DescribeLiveCertificateDetail", vec![("CertName", "wide")]).await;
     let wide_id = detail.ok()["CertId"].as_u64().expect("CertId").to_string();
