@@ -11,6 +11,7 @@
 //! - [`issuer`]: issuers for `CertType=free`: the [`issuer::Issuer`] trait and the built-in test
 //!   CA kept in the data directory.
 //! - [`server`]: `livecert serve`: opens the store, bootstraps the first account, serves.
+//! - [`tlsfiles`]: the operator's own PEM chain and key (`--tls-cert`, `--default-cert`).
 //! - [`client`]: `livecert call`: signs a request with core's signer and prints the response.
 
 pub mod admin;
@@ -21,3 +22,4 @@ pub mod datadir;
 pub mod edge;
 pub mod issuer;
 pub mod server;
+pub mod tlsfiles;

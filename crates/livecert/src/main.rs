@@ -62,6 +62,12 @@ enum Command {
         /// Serve the edge's metrics (Prometheus text, GET /metrics) on this address.
         #[arg(long)]
         metrics_listen: Option<SocketAddr>,
+        /// Serve the API over TLS with this certificate chain (PEM, leaf first); with --tls-key.
+        #[arg(long, requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// The private key (PEM) of --tls-cert.
+        #[arg(long, requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
     },
     /// Run an HTTPS edge alone against the store of a running serve (read only, no lock taken).
     Edge {
@@ -139,6 +145,8 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             no_edge,
             default_origin,
             metrics_listen,
+            tls_cert,
+            tls_key,
         } => {
             let options = ServeOptions {
                 listen,
@@ -156,6 +164,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
                 edge_listen: (!no_edge).then_some(edge_listen),
                 default_origin,
                 metrics_listen,
+                tls: tls_cert.zip(tls_key),
             };
             server::run(options, server::shutdown_signal()).await?;
             Ok(ExitCode::SUCCESS)

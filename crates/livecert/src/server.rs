@@ -43,6 +43,9 @@ pub struct ServeOptions {
     pub default_origin: Option<crate::edge::origin::Origin>,
     /// Where the edge's metrics are served (`--metrics-listen`); `None`: not served.
     pub metrics_listen: Option<SocketAddr>,
+    /// `--tls-cert` and `--tls-key`: serve the API over TLS with this chain and key; `None`:
+    /// plain HTTP.
+    pub tls: Option<(PathBuf, PathBuf)>,
 }
 
 /// The SQLite database named by `--store` (or the data directory's).
@@ -78,6 +81,10 @@ pub async fn run(options: ServeOptions, shutdown: impl Future<Output = ()>) -> a
             "--metrics-listen serves the edge's metrics: drop --no-edge, or drop --metrics-listen"
         );
     }
+    let api_tls = match &options.tls {
+        Some((cert, key)) => Some(api::tls_config(cert, key)?),
+        None => None,
+    };
     let dir = DataDir::open(&options.data_dir)?;
     let _lock = DataDir::lock_for_serve(&store_path(&dir, options.store.as_deref())?)?;
     let store = open_store(&dir, options.store.as_deref())?;
@@ -111,7 +118,7 @@ pub async fn run(options: ServeOptions, shutdown: impl Future<Output = ()>) -> a
     let listener = TcpListener::bind(options.listen)
         .await
         .with_context(|| format!("binding the API to {}", options.listen))?;
-    info!(listen = %listener.local_addr()?, data_dir = %dir.path().display(), "livecert API listening");
+    info!(listen = %listener.local_addr()?, tls = api_tls.is_some(), data_dir = %dir.path().display(), "livecert API listening");
     let state = Arc::new(AppState {
         store,
         clock,
@@ -142,7 +149,12 @@ pub async fn run(options: ServeOptions, shutdown: impl Future<Output = ()>) -> a
         }
         tokio::spawn(edge.serve(listener, stopped_signal(stopped.clone())))
     });
-    let api = api::serve(listener, Arc::clone(&state), stopped_signal(stopped));
+    let api = api::serve_with(
+        listener,
+        Arc::clone(&state),
+        api_tls,
+        stopped_signal(stopped),
+    );
     let signal = async move {
         shutdown.await;
         let _ = stop.send(true);

@@ -19,6 +19,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use anyhow::Context;
 use bytes::Bytes;
 use http::{Method, Request, Response};
 use http_body_util::{BodyExt, Full, Limited};
@@ -50,6 +51,9 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 /// Time a client has to send a request's headers.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long a client of the API's TLS port has to complete its handshake.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Time a client has to send a request's body once its headers arrived.
 pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(60);
 /// Largest HTTP/2 header list (request target and headers), in bytes.
@@ -325,10 +329,23 @@ impl Failure {
 pub type OpResult = Result<Map<String, Value>, Failure>;
 
 /// Serves the API on `listener` until `shutdown` completes, then lets open requests finish (up to
-/// 10 s). Each connection speaks HTTP/1.1 or HTTP/2 (prior knowledge).
+/// 10 s). Each connection speaks HTTP/1.1 or HTTP/2 (prior knowledge). Plain HTTP: every call has
+/// `acs:SecureTransport` false.
 pub async fn serve(
     listener: TcpListener,
     state: Arc<AppState>,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    serve_with(listener, state, None, shutdown).await
+}
+
+/// Serves the API as [`serve`] does, over TLS when `tls` is given (`serve --tls-cert --tls-key`):
+/// each connection completes its handshake within 10 s, then speaks HTTP/1.1 or HTTP/2 as its
+/// ALPN says, and its calls have `acs:SecureTransport` true (spec/access.md).
+pub async fn serve_with(
+    listener: TcpListener,
+    state: Arc<AppState>,
+    tls: Option<Arc<rustls::ServerConfig>>,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
     let mut builder = auto::Builder::new(TokioExecutor::new());
@@ -342,6 +359,8 @@ pub async fn serve(
         .http2()
         .timer(TokioTimer::new())
         .max_header_list_size(MAX_H2_HEADER_LIST_BYTES);
+    let builder = Arc::new(builder);
+    let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
     loop {
@@ -357,11 +376,35 @@ pub async fn serve(
                 };
                 let _ = stream.set_nodelay(true);
                 let state = Arc::clone(&state);
-                let service = service_fn(move |req| handle(Arc::clone(&state), peer, req));
-                let connection = builder.serve_connection(TokioIo::new(stream), service).into_owned();
-                let watched = graceful.watch(connection);
+                let Some(acceptor) = acceptor.clone() else {
+                    let service = service_fn(move |req| handle(Arc::clone(&state), peer, req));
+                    let connection = builder.serve_connection(TokioIo::new(stream), service).into_owned();
+                    let watched = graceful.watch(connection);
+                    tokio::spawn(async move {
+                        let _ = watched.await;
+                    });
+                    continue;
+                };
+                let builder = Arc::clone(&builder);
+                let watcher = graceful.watcher();
                 tokio::spawn(async move {
-                    let _ = watched.await;
+                    let stream = match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                        Ok(Ok(stream)) => stream,
+                        Ok(Err(e)) => {
+                            info!(peer = %peer, error = %e, "API TLS handshake failed");
+                            return;
+                        }
+                        Err(_) => {
+                            info!(peer = %peer, "API TLS handshake timed out");
+                            return;
+                        }
+                    };
+                    let service = service_fn(move |mut req: Request<Incoming>| {
+                        req.extensions_mut().insert(SecureTransport);
+                        handle(Arc::clone(&state), peer, req)
+                    });
+                    let connection = builder.serve_connection(TokioIo::new(stream), service).into_owned();
+                    let _ = watcher.watch(connection).await;
                 });
             }
             () = &mut shutdown => break,
@@ -374,6 +417,29 @@ pub async fn serve(
     }
     Ok(())
 }
+
+/// The API's rustls configuration for `--tls-cert`/`--tls-key`: the chain and key of those PEM
+/// files, TLS 1.2 and 1.3 with aws-lc-rs, ALPN `h2` then `http/1.1`.
+/// Errors: a file that cannot be read, no certificate, a key that does not load or does not
+/// match the certificate.
+pub fn tls_config(
+    cert: &std::path::Path,
+    key: &std::path::Path,
+) -> anyhow::Result<Arc<rustls::ServerConfig>> {
+    let (chain, key) = crate::tlsfiles::read(cert, key)?;
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .context("--tls-cert and --tls-key")?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
+/// Marks a request that arrived over TLS (a request extension set by [`serve_with`]).
+#[derive(Debug, Clone, Copy)]
+struct SecureTransport;
 
 /// Answers one HTTP request. Never fails: every outcome is a response.
 pub async fn handle(
@@ -459,11 +525,14 @@ struct RawRequest {
     raw_query: Vec<u8>,
     headers: Vec<(String, Vec<u8>)>,
     body: Bytes,
+    /// It arrived over TLS (`acs:SecureTransport`).
+    secure_transport: bool,
 }
 
 /// Method, path and size checks, then the body read with a bound.
 async fn read_request(req: Request<Incoming>) -> Result<RawRequest, ApiError> {
     let method = req.method().clone();
+    let secure_transport = req.extensions().get::<SecureTransport>().is_some();
     if method != Method::GET && method != Method::POST {
         return Err(ApiError::new(
             ErrorCode::UnsupportedHttpMethod,
@@ -535,6 +604,7 @@ async fn read_request(req: Request<Incoming>) -> Result<RawRequest, ApiError> {
         raw_query,
         headers,
         body,
+        secure_transport,
     })
 }
 
@@ -571,6 +641,10 @@ async fn call(
     let format = prepared.format;
     let action = prepared.action;
     let access_key_id = prepared.access_key_id.clone();
+    let peer = Peer {
+        addr: peer,
+        secure_transport: raw.secure_transport,
+    };
     let outcome = authenticate_and_run(state, peer, &req, &prepared, request_id)
         .await
         .map_err(|f| (f, format))
@@ -584,7 +658,7 @@ async fn call(
 
 async fn authenticate_and_run(
     state: &AppState,
-    peer: SocketAddr,
+    peer: Peer,
     req: &HttpRequest<'_>,
     prepared: &protocol::Prepared,
     request_id: &str,
@@ -619,7 +693,7 @@ async fn authenticate_and_run(
         .as_ref()
         .is_err_and(|f| f.error.code == ErrorCode::ThrottlingUser);
     if prepared.action.is_state_changing() && !throttled {
-        audit(state, &key, peer, request_id, now, prepared, &result);
+        audit(state, &key, peer.addr, request_id, now, prepared, &result);
     }
     result
 }
@@ -627,7 +701,7 @@ async fn authenticate_and_run(
 /// The steps after the signature: SecurityToken, nonce, rate limit, then the operation.
 async fn run_verified(
     state: &AppState,
-    peer: SocketAddr,
+    peer: Peer,
     prepared: &protocol::Prepared,
     request_id: &str,
     key: &AccessKeyEntry,
@@ -692,10 +766,17 @@ async fn run_verified(
             .and_then(|sts| sts.session_policy.as_ref())
             .map(|doc| state.policy_cache.parsed(std::slice::from_ref(doc))),
         temporary: key.sts.is_some(),
-        source_ip: peer.ip(),
-        secure_transport: false,
+        source_ip: peer.addr.ip(),
+        secure_transport: peer.secure_transport,
     };
     dispatch(state, &caller, prepared.action, &prepared.params).await
+}
+
+/// Where a call came from: the peer's address and whether it arrived over TLS.
+#[derive(Debug, Clone, Copy)]
+struct Peer {
+    addr: SocketAddr,
+    secure_transport: bool,
 }
 
 /// Temporary credentials (access.md): an `STS.` key needs the SecurityToken it was issued with,

@@ -16,3 +16,4 @@ mod free;
 mod harness;
 mod limits;
 mod sdk;
+mod tls;
