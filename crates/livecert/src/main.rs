@@ -21,6 +21,8 @@ struct Cli {
     command: Command,
 }
 
+// Parsed once per process: the size of its largest variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Serve the API (SQLite in the data directory by default).
@@ -68,6 +70,13 @@ enum Command {
         /// The private key (PEM) of --tls-cert.
         #[arg(long, requires = "tls_cert")]
         tls_key: Option<PathBuf>,
+        /// The edge's certificate (PEM chain) for names no domain serves (no SNI, unknown name);
+        /// with --default-key. Without it such handshakes are refused.
+        #[arg(long, requires = "default_key")]
+        default_cert: Option<PathBuf>,
+        /// The private key (PEM) of --default-cert.
+        #[arg(long, requires = "default_cert")]
+        default_key: Option<PathBuf>,
     },
     /// Run an HTTPS edge alone against the store of a running serve (read only, no lock taken).
     Edge {
@@ -86,6 +95,13 @@ enum Command {
         /// Serve the metrics (Prometheus text, GET /metrics) on this address.
         #[arg(long)]
         metrics_listen: Option<SocketAddr>,
+        /// The edge's certificate (PEM chain) for names no domain serves (no SNI, unknown name);
+        /// with --default-key. Without it such handshakes are refused.
+        #[arg(long, requires = "default_key")]
+        default_cert: Option<PathBuf>,
+        /// The private key (PEM) of --default-cert.
+        #[arg(long, requires = "default_cert")]
+        default_key: Option<PathBuf>,
     },
     /// Call any operation, signed: livecert call <Action> --<Param> <value> … [--<Param>-file <path>]
     /// [--endpoint URL] [--credentials FILE] [--signature v1|v3] [--security-token TOKEN].
@@ -147,6 +163,8 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             metrics_listen,
             tls_cert,
             tls_key,
+            default_cert,
+            default_key,
         } => {
             let options = ServeOptions {
                 listen,
@@ -165,6 +183,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
                 default_origin,
                 metrics_listen,
                 tls: tls_cert.zip(tls_key),
+                default_cert: default_cert.zip(default_key),
             };
             server::run(options, server::shutdown_signal()).await?;
             Ok(ExitCode::SUCCESS)
@@ -175,6 +194,8 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             edge_listen,
             default_origin,
             metrics_listen,
+            default_cert,
+            default_key,
         } => {
             let options = livecert::edge::EdgeOptions {
                 listen: edge_listen,
@@ -182,6 +203,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
                 store,
                 default_origin,
                 metrics_listen,
+                default_cert: default_cert.zip(default_key),
             };
             livecert::edge::run(options, server::shutdown_signal()).await?;
             Ok(ExitCode::SUCCESS)

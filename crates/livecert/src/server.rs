@@ -46,6 +46,8 @@ pub struct ServeOptions {
     /// `--tls-cert` and `--tls-key`: serve the API over TLS with this chain and key; `None`:
     /// plain HTTP.
     pub tls: Option<(PathBuf, PathBuf)>,
+    /// The edge's `--default-cert` and `--default-key`.
+    pub default_cert: Option<(PathBuf, PathBuf)>,
 }
 
 /// The SQLite database named by `--store` (or the data directory's).
@@ -85,6 +87,7 @@ pub async fn run(options: ServeOptions, shutdown: impl Future<Output = ()>) -> a
         Some((cert, key)) => Some(api::tls_config(cert, key)?),
         None => None,
     };
+    let default_cert = crate::edge::default_certificate(options.default_cert.as_ref())?;
     let dir = DataDir::open(&options.data_dir)?;
     let _lock = DataDir::lock_for_serve(&store_path(&dir, options.store.as_deref())?)?;
     let store = open_store(&dir, options.store.as_deref())?;
@@ -106,7 +109,8 @@ pub async fn run(options: ServeOptions, shutdown: impl Future<Output = ()>) -> a
         Some(listen) => Some((
             crate::edge::Edge::load(store.clone())
                 .await?
-                .with_default_origin(options.default_origin.clone()),
+                .with_default_origin(options.default_origin.clone())
+                .with_default_certificate(default_cert)?,
             crate::edge::bind(listen).await?,
         )),
         None => None,

@@ -252,19 +252,33 @@ impl SharedMap {
     }
 }
 
-/// rustls's certificate choice: the SNI looked up in the current map. No SNI, or no entry:
-/// `None`, and rustls ends the handshake with `access_denied` before any certificate; each such
-/// refusal is counted in `refused` (the metrics' `outcome="refused"`).
+/// rustls's certificate choice: the SNI looked up in the current map. No SNI, or no entry: the
+/// operator's default certificate if there is one (`--default-cert`), else `None`, and rustls
+/// ends the handshake with `access_denied` before any certificate; each such refusal is counted
+/// in `refused` (the metrics' `outcome="refused"`). A bound domain is never answered with the
+/// default certificate, nor an unbound name with any tenant's.
 #[derive(Debug)]
 pub struct SniResolver {
     map: Arc<SharedMap>,
     refused: Arc<AtomicU64>,
+    default: Option<Arc<CertifiedKey>>,
 }
 
 impl SniResolver {
     /// A resolver over `map`, counting refusals in `refused`.
     pub fn new(map: Arc<SharedMap>, refused: Arc<AtomicU64>) -> Self {
-        Self { map, refused }
+        Self {
+            map,
+            refused,
+            default: None,
+        }
+    }
+
+    /// The same resolver, answering names the map does not serve with `default`.
+    #[must_use]
+    pub fn with_default(mut self, default: Option<Arc<CertifiedKey>>) -> Self {
+        self.default = default;
+        self
     }
 }
 
@@ -272,8 +286,10 @@ impl ResolvesServerCert for SniResolver {
     fn resolve(&self, client_hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
         let map = self.map.load();
         let Some((_, entry)) = client_hello.server_name().and_then(|n| map.lookup(n)) else {
-            self.refused.fetch_add(1, Ordering::Relaxed);
-            return None;
+            if self.default.is_none() {
+                self.refused.fetch_add(1, Ordering::Relaxed);
+            }
+            return self.default.clone();
         };
         entry.record.certified_key()
     }

@@ -6,8 +6,8 @@
 //! in-memory map swapped whole ([`map`]), loaded before the port opens and reloaded when the
 //! store's change counter moves ([`feed`]); after TLS, HTTP/1.1 or HTTP/2 forwarded by [`http`] to
 //! the domain's origin ([`origin`]), `421` when Host and SNI disagree; Prometheus metrics
-//! ([`metrics`]). Not yet: the plain-HTTP port (`--edge-http-listen`), an operator default
-//! certificate.
+//! ([`metrics`]); the operator's default certificate for names no domain serves
+//! (`--default-cert`). Not yet: the plain-HTTP port (`--edge-http-listen`).
 //!
 //! Code map:
 //! - [`map`]: the map, name rules, and rustls's resolver;
@@ -36,6 +36,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use livecert_store::Store;
+use rustls::sign::CertifiedKey;
 use rustls::ServerConfig;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -104,6 +105,19 @@ impl Edge {
     pub fn with_default_origin(mut self, origin: Option<Origin>) -> Self {
         self.proxy = Arc::new(Proxy::new(origin, Arc::clone(&self.metrics)));
         self
+    }
+
+    /// The same edge, answering handshakes for names it does not serve (no SNI, an unknown name)
+    /// with the operator's `default` certificate (`--default-cert`/`--default-key`) instead of
+    /// refusing them; requests on such connections are answered `421`.
+    /// Errors: the TLS configuration cannot be rebuilt.
+    pub fn with_default_certificate(
+        mut self,
+        default: Option<Arc<CertifiedKey>>,
+    ) -> anyhow::Result<Self> {
+        self.tls = tls_config_with_default(Arc::clone(&self.map), &self.metrics, default)
+            .context("building the edge's TLS configuration")?;
+        Ok(self)
     }
 
     /// The edge's metrics.
@@ -215,11 +229,23 @@ impl Edge {
 /// (refusals counted in `metrics`).
 /// Errors: the provider refuses the protocol versions, or the ticketer cannot start.
 pub fn tls_config(map: Arc<SharedMap>, metrics: &Metrics) -> anyhow::Result<Arc<ServerConfig>> {
+    tls_config_with_default(map, metrics, None)
+}
+
+/// [`tls_config`] with the operator's default certificate for names the map does not serve.
+/// Errors: as [`tls_config`].
+pub fn tls_config_with_default(
+    map: Arc<SharedMap>,
+    metrics: &Metrics,
+    default: Option<Arc<CertifiedKey>>,
+) -> anyhow::Result<Arc<ServerConfig>> {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let mut config = ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
         .with_no_client_auth()
-        .with_cert_resolver(Arc::new(SniResolver::new(map, metrics.refused_counter())));
+        .with_cert_resolver(Arc::new(
+            SniResolver::new(map, metrics.refused_counter()).with_default(default),
+        ));
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     config.ticketer = rustls::crypto::aws_lc_rs::Ticketer::new()?;
     Ok(Arc::new(config))
@@ -238,6 +264,8 @@ pub struct EdgeOptions {
     pub default_origin: Option<Origin>,
     /// `--metrics-listen`: where the metrics are served; `None`: not served.
     pub metrics_listen: Option<SocketAddr>,
+    /// `--default-cert` and `--default-key`: the certificate for names no domain serves.
+    pub default_cert: Option<(PathBuf, PathBuf)>,
 }
 
 /// `livecert edge`: an edge alone against an existing store, beside a `serve` (it does not take
@@ -245,6 +273,7 @@ pub struct EdgeOptions {
 /// open.
 /// Errors: no store yet, a master key that does not open it, a port that cannot be bound.
 pub async fn run(options: EdgeOptions, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+    let default_cert = default_certificate(options.default_cert.as_ref())?;
     let dir = DataDir::open(&options.data_dir)?;
     let path = crate::server::store_path(&dir, options.store.as_deref())?;
     anyhow::ensure!(
@@ -258,7 +287,8 @@ pub async fn run(options: EdgeOptions, shutdown: impl Future<Output = ()>) -> an
     )?;
     let edge = Edge::load(store)
         .await?
-        .with_default_origin(options.default_origin);
+        .with_default_origin(options.default_origin)
+        .with_default_certificate(default_cert)?;
     let listener = bind(options.listen).await?;
     let (stop, stopped) = watch::channel(false);
     let metrics = match options.metrics_listen {
@@ -286,6 +316,18 @@ pub async fn run(options: EdgeOptions, shutdown: impl Future<Output = ()>) -> an
     }
     info!("livecert edge stopped");
     Ok(())
+}
+
+/// Loads `--default-cert`/`--default-key` (checked to match) when given.
+/// Errors: as [`crate::tlsfiles::certified_key`].
+pub fn default_certificate(
+    files: Option<&(PathBuf, PathBuf)>,
+) -> anyhow::Result<Option<Arc<CertifiedKey>>> {
+    files
+        .map(|(cert, key)| {
+            crate::tlsfiles::certified_key(cert, key).context("--default-cert and --default-key")
+        })
+        .transpose()
 }
 
 /// Binds the metrics port (`--metrics-listen`) and logs it.
