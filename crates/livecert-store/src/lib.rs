@@ -379,6 +379,8 @@ pub struct EdgeBinding {
     pub private_key_pem: Secret,
     /// The domain's origin, `http://host:port`; `None`: the edge's default.
     pub origin: Option<String>,
+    /// HTTPS is required (`https_required`): the edge's plain-HTTP port redirects to HTTPS.
+    pub https_required: bool,
 }
 
 /// What an upload did (rows 25, 28, 29).
@@ -917,6 +919,7 @@ impl Store {
                 chain_pem: row.chain_pem,
                 private_key_pem: key,
                 origin: row.origin,
+                https_required: row.https_required,
             });
         }
         Ok(EdgeSnapshot {

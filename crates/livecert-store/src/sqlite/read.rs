@@ -235,6 +235,7 @@ pub(crate) struct EdgeRow {
     pub(crate) chain_pem: String,
     pub(crate) key_sealed: Vec<u8>,
     pub(crate) origin: Option<String>,
+    pub(crate) https_required: bool,
 }
 
 /// The change counter and every domain with HTTPS on, with its record, by domain name, read in one
@@ -245,7 +246,7 @@ pub(crate) fn edge_rows(conn: &mut Connection) -> rusqlite::Result<(u64, Vec<Edg
     let rows = {
         let mut stmt = tx.prepare_cached(
             "SELECT d.name, d.status, c.cert_id, c.status, c.not_after, c.chain_pem, \
-             c.private_key_sealed, d.origin \
+             c.private_key_sealed, d.origin, d.https_required \
              FROM domains d JOIN certificates c ON c.cert_id = d.cert_id \
              WHERE d.https = 1 ORDER BY d.name",
         )?;
@@ -263,6 +264,7 @@ pub(crate) fn edge_rows(conn: &mut Connection) -> rusqlite::Result<(u64, Vec<Edg
                 chain_pem: r.get(5)?,
                 key_sealed: r.get(6)?,
                 origin: r.get(7)?,
+                https_required: r.get(8)?,
             })
         })?;
         rows.collect::<rusqlite::Result<Vec<_>>>()?

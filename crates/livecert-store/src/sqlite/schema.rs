@@ -37,10 +37,15 @@ const MIGRATIONS: &[Migration] = &[
         name: "domain_origin",
         sql: include_str!("migrations/0003_domain_origin.sql"),
     },
+    Migration {
+        version: 4,
+        name: "edge_https_required",
+        sql: include_str!("migrations/0004_edge_https_required.sql"),
+    },
 ];
 
 /// The schema version this binary writes.
-pub(crate) const CURRENT_VERSION: i64 = 3;
+pub(crate) const CURRENT_VERSION: i64 = 4;
 
 /// Brings the database up to [`CURRENT_VERSION`].
 ///
@@ -119,7 +124,7 @@ mod tests {
             .unwrap()
             .collect::<Result<_, _>>()
             .unwrap();
-        assert_eq!(applied, vec![(1, 1), (2, 1), (3, 1)]);
+        assert_eq!(applied, vec![(1, 1), (2, 1), (3, 1), (4, 1)]);
         let version: i64 = conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .unwrap();

@@ -285,3 +285,39 @@ pub async fn a_domains_origin_reaches_the_edge_snapshot(b: &dyn Backend) {
             if e.code == livecert_core::error::ErrorCode::IllegalOperationDomain
     ));
 }
+
+/// The edge's plain-HTTP port redirects the domains that require HTTPS: the flag reaches the
+/// snapshot, and changing it moves the change counter (setting it again does not).
+pub async fn https_required_reaches_the_edge_snapshot(b: &dyn Backend) {
+    let store = b.open();
+    let a = account_with(&store, &["a.example.com"]).await;
+    let name = dn("a.example.com");
+    store
+        .set_upload(a, &name, cn("a"), false, upload(&["a.example.com"]), NOW)
+        .await
+        .unwrap();
+    assert!(!store.edge_snapshot().await.unwrap().bindings[0].https_required);
+    let required = DomainFlags {
+        https_required: true,
+        ..DomainFlags::default()
+    };
+    let before = store.change_counter().await.unwrap();
+    store
+        .set_domain_flags(&name, required.clone(), NOW + 1)
+        .await
+        .unwrap();
+    let moved = store.change_counter().await.unwrap();
+    assert!(moved > before);
+    assert!(store.edge_snapshot().await.unwrap().bindings[0].https_required);
+    store
+        .set_domain_flags(&name, required, NOW + 2)
+        .await
+        .unwrap();
+    assert_eq!(store.change_counter().await.unwrap(), moved);
+    store
+        .set_domain_flags(&name, DomainFlags::default(), NOW + 3)
+        .await
+        .unwrap();
+    assert!(store.change_counter().await.unwrap() > moved);
+    assert!(!store.edge_snapshot().await.unwrap().bindings[0].https_required);
+}

@@ -79,6 +79,7 @@ conformance!(
         listing::change_counter_moves_with_what_the_edge_serves,
         listing::edge_snapshot_lists_every_binding,
         listing::a_domains_origin_reaches_the_edge_snapshot,
+        listing::https_required_reaches_the_edge_snapshot,
         group_commit::concurrent_uploads_are_all_answered_and_present,
         group_commit::a_failing_call_does_not_roll_back_its_group,
         durability::data_survives_reopen,
