@@ -47,6 +47,8 @@ pub struct CallRequest {
     pub now: i64,
     /// Temporary credentials' SecurityToken (`ALIBABA_CLOUD_SECURITY_TOKEN`, `--security-token`).
     pub security_token: Option<String>,
+    /// For an `https://` endpoint: the PEM certificates to trust (`--cacert`).
+    pub ca_cert: Option<std::path::PathBuf>,
 }
 
 /// The answer: HTTP status and body text.
@@ -68,9 +70,11 @@ pub async fn send(call: &CallRequest) -> anyhow::Result<CallResponse> {
     let uri: http::Uri = endpoint
         .parse()
         .with_context(|| format!("--endpoint {endpoint} is not a URL"))?;
-    if uri.scheme_str() != Some("http") {
-        bail!("--endpoint must be http://host:port (HTTPS for the API comes with the edge's TLS support)");
-    }
+    let tls = match uri.scheme_str() {
+        Some("http") => false,
+        Some("https") => true,
+        _ => bail!("--endpoint must be http://host:port or https://host:port"),
+    };
     let authority = uri
         .authority()
         .map(ToString::to_string)
@@ -125,11 +129,20 @@ pub async fn send(call: &CallRequest) -> anyhow::Result<CallResponse> {
     let request = builder
         .body(Full::new(Bytes::from(body)))
         .context("building the request")?;
-    let client = Client::builder(TokioExecutor::new()).build_http();
-    let response = client
-        .request(request)
-        .await
-        .with_context(|| format!("calling {endpoint}"))?;
+    let response = if tls {
+        let ca = call.ca_cert.as_deref().context(
+            "an https endpoint needs --cacert <pem>: the certificate (or CA) the API serves",
+        )?;
+        send_tls(&uri, &authority, ca, request)
+            .await
+            .with_context(|| format!("calling {endpoint}"))?
+    } else {
+        let client = Client::builder(TokioExecutor::new()).build_http();
+        client
+            .request(request)
+            .await
+            .with_context(|| format!("calling {endpoint}"))?
+    };
     let status = response.status().as_u16();
     let bytes = response
         .into_body()
@@ -141,6 +154,57 @@ pub async fn send(call: &CallRequest) -> anyhow::Result<CallResponse> {
         status,
         body: String::from_utf8_lossy(&bytes).into_owned(),
     })
+}
+
+/// Sends one request over TLS (rustls, trusting only the certificates in `ca`), HTTP/1.1.
+async fn send_tls(
+    uri: &http::Uri,
+    authority: &str,
+    ca: &std::path::Path,
+    request: Request<Full<Bytes>>,
+) -> anyhow::Result<http::Response<hyper::body::Incoming>> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, ServerName};
+
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in
+        CertificateDer::pem_file_iter(ca).with_context(|| format!("reading {}", ca.display()))?
+    {
+        roots
+            .add(cert.with_context(|| format!("reading {}", ca.display()))?)
+            .with_context(|| format!("{} holds a certificate rustls cannot trust", ca.display()))?;
+    }
+    let config = rustls::ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let host = uri.host().context("--endpoint needs a host")?;
+    let name = ServerName::try_from(
+        host.trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned(),
+    )
+    .with_context(|| format!("{host} is not a server name"))?;
+    let port = uri.port_u16().unwrap_or(443);
+    let tcp = tokio::net::TcpStream::connect((host, port)).await?;
+    let tls = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config))
+        .connect(name, tcp)
+        .await
+        .context("TLS handshake")?;
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tls)).await?;
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    let (mut parts, body) = request.into_parts();
+    parts.uri = "/".parse()?;
+    if !parts.headers.contains_key(http::header::HOST) {
+        parts
+            .headers
+            .insert(http::header::HOST, http::HeaderValue::from_str(authority)?);
+    }
+    Ok(sender
+        .send_request(Request::from_parts(parts, body))
+        .await?)
 }
 
 /// The command line of `livecert call` after the action: `--<Param> <value>`,
@@ -155,6 +219,8 @@ pub struct CallArgs {
     pub signature: Option<String>,
     /// `--security-token <token>`.
     pub security_token: Option<String>,
+    /// `--cacert <pem>`.
+    pub ca_cert: Option<PathBuf>,
     /// The operation's parameters.
     pub params: Vec<Pair>,
 }
@@ -187,6 +253,7 @@ impl CallArgs {
                 "credentials" => out.credentials = Some(PathBuf::from(value()?)),
                 "signature" => out.signature = Some(value()?),
                 "security-token" => out.security_token = Some(value()?),
+                "cacert" => out.ca_cert = Some(PathBuf::from(value()?)),
                 _ if name.starts_with(|c: char| c.is_ascii_uppercase()) => {
                     if let Some(param) = name.strip_suffix("-file") {
                         let path = value()?;

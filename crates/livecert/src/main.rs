@@ -104,7 +104,7 @@ enum Command {
         default_key: Option<PathBuf>,
     },
     /// Call any operation, signed: livecert call <Action> --<Param> <value> … [--<Param>-file <path>]
-    /// [--endpoint URL] [--credentials FILE] [--signature v1|v3] [--security-token TOKEN].
+    /// [--endpoint URL] [--credentials FILE] [--signature v1|v3] [--security-token TOKEN] [--cacert PEM].
     #[command(disable_help_flag = false)]
     Call {
         /// The operation, e.g. SetLiveDomainCertificate.
@@ -250,6 +250,10 @@ async fn call(action: String, words: &[String]) -> anyhow::Result<ExitCode> {
             .clone()
             .or_else(|| std::env::var("ALIBABA_CLOUD_SECURITY_TOKEN").ok())
             .filter(|t| !t.is_empty()),
+        ca_cert: args
+            .ca_cert
+            .clone()
+            .or_else(|| std::env::var_os("LIVECERT_CACERT").map(PathBuf::from)),
     };
     let response = client::send(&request).await?;
     if (200..300).contains(&response.status) {

@@ -36,7 +36,7 @@ struct Servers {
     cert: Generated,
     store: Store,
     account: u64,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
     stop: watch::Sender<bool>,
 }
 
@@ -97,7 +97,7 @@ impl Servers {
             cert,
             store,
             account,
-            _dir: dir,
+            dir,
             stop,
         }
     }
@@ -267,4 +267,50 @@ async fn a_key_that_is_not_the_certificates_is_refused_at_start() {
     std::fs::write(&key, &b.key_pem).expect("write");
     let error = livecert::api::tls_config(&cert, &key).expect_err("mismatched key refused");
     assert!(format!("{error:#}").contains("--tls-cert"), "{error:#}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn livecert_call_reaches_the_api_over_tls() {
+    let servers = Servers::start().await;
+    let endpoint = format!("https://localhost:{}", servers.tls.port());
+    let ca = servers.dir.path().join("api-chain.pem");
+    for signature in ["v3", "v1"] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_livecert"))
+            .args([
+                "call",
+                "DescribeLiveCertificateList",
+                "--endpoint",
+                &endpoint,
+                "--signature",
+                signature,
+                "--cacert",
+            ])
+            .arg(&ca)
+            .env("ALIBABA_CLOUD_ACCESS_KEY_ID", TEST_ID)
+            .env("ALIBABA_CLOUD_ACCESS_KEY_SECRET", TEST_SECRET)
+            .output()
+            .expect("livecert call runs");
+        assert!(
+            out.status.success(),
+            "{signature}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(String::from_utf8_lossy(&out.stdout).contains("CertificateListModel"));
+    }
+    // Without the CA to trust, the call says what is missing.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_livecert"))
+        .args([
+            "call",
+            "DescribeLiveCertificateList",
+            "--endpoint",
+            &endpoint,
+        ])
+        .env("ALIBABA_CLOUD_ACCESS_KEY_ID", TEST_ID)
+        .env("ALIBABA_CLOUD_ACCESS_KEY_SECRET", TEST_SECRET)
+        .env_remove("LIVECERT_CACERT")
+        .output()
+        .expect("livecert call runs");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--cacert"));
+    let _ = servers.stop.send(true);
 }
