@@ -64,6 +64,10 @@ enum Command {
         /// Serve the edge's metrics (Prometheus text, GET /metrics) on this address.
         #[arg(long)]
         metrics_listen: Option<SocketAddr>,
+        /// Also serve plain HTTP on this address (0.0.0.0:80 in production): 308 to HTTPS for
+        /// domains that require it, forwarded to the origin otherwise. Off by default.
+        #[arg(long)]
+        edge_http_listen: Option<SocketAddr>,
         /// Serve the API over TLS with this certificate chain (PEM, leaf first); with --tls-key.
         #[arg(long, requires = "tls_key")]
         tls_cert: Option<PathBuf>,
@@ -95,6 +99,10 @@ enum Command {
         /// Serve the metrics (Prometheus text, GET /metrics) on this address.
         #[arg(long)]
         metrics_listen: Option<SocketAddr>,
+        /// Also serve plain HTTP on this address (0.0.0.0:80 in production): 308 to HTTPS for
+        /// domains that require it, forwarded to the origin otherwise. Off by default.
+        #[arg(long)]
+        edge_http_listen: Option<SocketAddr>,
         /// The edge's certificate (PEM chain) for names no domain serves (no SNI, unknown name);
         /// with --default-key. Without it such handshakes are refused.
         #[arg(long, requires = "default_key")]
@@ -161,6 +169,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             no_edge,
             default_origin,
             metrics_listen,
+            edge_http_listen,
             tls_cert,
             tls_key,
             default_cert,
@@ -182,6 +191,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
                 edge_listen: (!no_edge).then_some(edge_listen),
                 default_origin,
                 metrics_listen,
+                edge_http_listen,
                 tls: tls_cert.zip(tls_key),
                 default_cert: default_cert.zip(default_key),
             };
@@ -194,6 +204,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             edge_listen,
             default_origin,
             metrics_listen,
+            edge_http_listen,
             default_cert,
             default_key,
         } => {
@@ -204,6 +215,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
                 default_origin,
                 metrics_listen,
                 default_cert: default_cert.zip(default_key),
+                http_listen: edge_http_listen,
             };
             livecert::edge::run(options, server::shutdown_signal()).await?;
             Ok(ExitCode::SUCCESS)

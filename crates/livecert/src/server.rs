@@ -43,6 +43,8 @@ pub struct ServeOptions {
     pub default_origin: Option<crate::edge::origin::Origin>,
     /// Where the edge's metrics are served (`--metrics-listen`); `None`: not served.
     pub metrics_listen: Option<SocketAddr>,
+    /// The edge's plain-HTTP port (`--edge-http-listen`); `None` (the default): not served.
+    pub edge_http_listen: Option<SocketAddr>,
     /// `--tls-cert` and `--tls-key`: serve the API over TLS with this chain and key; `None`:
     /// plain HTTP.
     pub tls: Option<(PathBuf, PathBuf)>,
@@ -83,6 +85,11 @@ pub async fn run(options: ServeOptions, shutdown: impl Future<Output = ()>) -> a
             "--metrics-listen serves the edge's metrics: drop --no-edge, or drop --metrics-listen"
         );
     }
+    if options.edge_listen.is_none() && options.edge_http_listen.is_some() {
+        bail!(
+            "--edge-http-listen is the edge's plain-HTTP port: drop --no-edge, or drop --edge-http-listen"
+        );
+    }
     let api_tls = match &options.tls {
         Some((cert, key)) => Some(api::tls_config(cert, key)?),
         None => None,
@@ -119,6 +126,10 @@ pub async fn run(options: ServeOptions, shutdown: impl Future<Output = ()>) -> a
         Some(addr) => Some(crate::edge::bind_metrics(addr).await?),
         None => None,
     };
+    let http_listener = match options.edge_http_listen {
+        Some(addr) => Some(crate::edge::bind_http(addr).await?),
+        None => None,
+    };
     let listener = TcpListener::bind(options.listen)
         .await
         .with_context(|| format!("binding the API to {}", options.listen))?;
@@ -144,7 +155,14 @@ pub async fn run(options: ServeOptions, shutdown: impl Future<Output = ()>) -> a
         let _ = rx.wait_for(|s| *s).await;
     };
     let mut metrics_task = None;
+    let mut http_task = None;
     let edge_task = edge.map(|(edge, listener)| {
+        if let Some(http_listener) = http_listener {
+            http_task = Some(tokio::spawn(
+                edge.clone()
+                    .serve_http(http_listener, stopped_signal(stopped.clone())),
+            ));
+        }
         if let Some(metrics_listener) = metrics_listener {
             metrics_task = Some(tokio::spawn(
                 edge.clone()
@@ -173,6 +191,9 @@ pub async fn run(options: ServeOptions, shutdown: impl Future<Output = ()>) -> a
         }
     }
     if let Some(task) = metrics_task {
+        let _ = task.await;
+    }
+    if let Some(task) = http_task {
         let _ = task.await;
     }
     // Audit entries are written in batches: write the last ones before the process ends.

@@ -15,6 +15,10 @@
 //!   [`ORIGIN_CONNECT_TIMEOUT`] or fails before its response headers: `502`; one that accepts but
 //!   sends no response headers within [`ORIGIN_HEADERS_TIMEOUT`]: `504`. The body is one short
 //!   line; the cause, with the origin's address, goes to the log.
+//! - The plain-HTTP port ([`Proxy::answer_plain`], [`plain_route`]) routes by Host alone: the ACME
+//!   HTTP-01 path is `404` for now, a Host no domain serves is `404` (never the default origin),
+//!   a domain that requires HTTPS is `308` to `https://<host><path-and-query>` (the host without
+//!   its port: HTTPS is on 443), any other is forwarded as above with `X-Forwarded-Proto: http`.
 
 use std::convert::Infallible;
 use std::net::IpAddr;
@@ -104,42 +108,194 @@ impl Proxy {
             Ok((domain, origin)) => (domain.to_owned(), origin.cloned()),
             Err(misdirected) => return Ok(misdirected.response()),
         };
+        Ok(self
+            .forward(&domain, origin, peer, Scheme::Https, request)
+            .await)
+    }
+
+    /// Answers one request from `peer` on the plain-HTTP port (`--edge-http-listen`), routed by
+    /// its Host alone against the current `map`: an ACME HTTP-01 challenge path is `404` (not
+    /// served yet); a Host no domain serves is `404`; a domain that requires HTTPS is `308` to
+    /// `https://<host><path-and-query>`; any other domain is forwarded like the TLS side, with
+    /// `X-Forwarded-Proto: http`.
+    pub async fn answer_plain(
+        &self,
+        map: &CertMap,
+        peer: IpAddr,
+        request: Request<Incoming>,
+    ) -> Result<Response<EdgeBody>, Infallible> {
+        let (outcome, response) = match plain_route(map, &request) {
+            PlainRoute::AcmeChallenge => (
+                PlainOutcome::AcmeChallenge,
+                text(
+                    StatusCode::NOT_FOUND,
+                    "livecert edge: no ACME challenge is served here yet\n".to_owned(),
+                ),
+            ),
+            PlainRoute::NotServed => (
+                PlainOutcome::NotServed,
+                text(
+                    StatusCode::NOT_FOUND,
+                    "livecert edge: this host is not served here\n".to_owned(),
+                ),
+            ),
+            PlainRoute::Redirect(location) => (PlainOutcome::Redirected, redirect(&location)),
+            PlainRoute::Forward { domain, origin } => {
+                let domain = domain.to_owned();
+                let origin = origin.cloned();
+                self.metrics.plain_request(PlainOutcome::Forwarded);
+                return Ok(self
+                    .forward(&domain, origin, peer, Scheme::Http, request)
+                    .await);
+            }
+        };
+        self.metrics.plain_request(outcome);
+        Ok(response)
+    }
+
+    /// Forwards `request` for `domain` to `origin` (or the default origin) with
+    /// `X-Forwarded-Proto: <scheme>`: the origin's response, `502`/`504`, or `400` for a target
+    /// with no path.
+    async fn forward(
+        &self,
+        domain: &str,
+        origin: Option<Origin>,
+        peer: IpAddr,
+        scheme: Scheme,
+        request: Request<Incoming>,
+    ) -> Response<EdgeBody> {
         let Some(origin) = origin.or_else(|| self.default_origin.clone()) else {
-            return Ok(text(
+            return text(
                 StatusCode::BAD_GATEWAY,
                 format!("livecert edge: {domain} has no origin configured\n"),
-            ));
+            );
         };
-        let Some(request) = upstream_request(request, &origin, peer) else {
-            return Ok(text(
+        let Some(request) = upstream_request(request, &origin, peer, scheme) else {
+            return text(
                 StatusCode::BAD_REQUEST,
                 "livecert edge: this request target cannot be forwarded\n".to_owned(),
-            ));
+            );
         };
         let started = Instant::now();
         match tokio::time::timeout(ORIGIN_HEADERS_TIMEOUT, self.client.request(request)).await {
             Ok(Ok(mut response)) => {
                 self.metrics.upstream_answered(started.elapsed());
                 strip_hop_by_hop(response.headers_mut());
-                Ok(response.map(BodyExt::boxed))
+                response.map(BodyExt::boxed)
             }
             Ok(Err(e)) => {
                 self.metrics.upstream_failed();
                 warn!(%domain, %origin, error = %error_chain(&e), "origin unreachable");
-                Ok(text(
+                text(
                     StatusCode::BAD_GATEWAY,
                     format!("livecert edge: the origin of {domain} is unreachable\n"),
-                ))
+                )
             }
             Err(_) => {
                 self.metrics.upstream_failed();
                 warn!(%domain, %origin, "origin sent no response headers in time");
-                Ok(text(
+                text(
                     StatusCode::GATEWAY_TIMEOUT,
                     format!("livecert edge: the origin of {domain} did not answer in time\n"),
-                ))
+                )
             }
         }
+    }
+}
+
+/// The scheme a request arrived with, sent to the origin as `X-Forwarded-Proto`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheme {
+    /// The TLS port.
+    Https,
+    /// The plain-HTTP port.
+    Http,
+}
+
+impl Scheme {
+    fn header_value(self) -> HeaderValue {
+        HeaderValue::from_static(match self {
+            Self::Https => "https",
+            Self::Http => "http",
+        })
+    }
+}
+
+/// What the plain-HTTP port did with a request (the metrics' `outcome`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlainOutcome {
+    /// Forwarded to the domain's origin (whatever the origin then answered).
+    Forwarded,
+    /// Redirected to HTTPS (`308`): the domain requires HTTPS.
+    Redirected,
+    /// `404`: the Host is not a domain the edge serves.
+    NotServed,
+    /// `404`: an ACME HTTP-01 challenge path (not served yet).
+    AcmeChallenge,
+}
+
+/// Where the plain-HTTP port sends a request.
+#[derive(Debug, PartialEq, Eq)]
+pub enum PlainRoute<'m> {
+    /// A path under `/.well-known/acme-challenge/`, whatever the Host.
+    AcmeChallenge,
+    /// No Host, or one no bound domain serves.
+    NotServed,
+    /// The domain requires HTTPS: this `Location`.
+    Redirect(String),
+    /// The bound domain and its own origin.
+    Forward {
+        /// The bound domain (a wildcard is `*.parent`).
+        domain: &'m str,
+        /// Its origin; `None`: the edge's default.
+        origin: Option<&'m Origin>,
+    },
+}
+
+/// The path prefix of ACME HTTP-01 challenges (RFC 8555 §8.3).
+pub const ACME_CHALLENGE_PREFIX: &str = "/.well-known/acme-challenge/";
+
+/// Routes a plain-HTTP request by its Host (port and one trailing dot removed, lower case; the
+/// exact domain, then `*.<parent>`).
+pub fn plain_route<'m, B>(map: &'m CertMap, request: &Request<B>) -> PlainRoute<'m> {
+    if request.uri().path().starts_with(ACME_CHALLENGE_PREFIX) {
+        return PlainRoute::AcmeChallenge;
+    }
+    let Some(host) = request_host(request) else {
+        return PlainRoute::NotServed;
+    };
+    let Some((domain, entry)) = map.lookup(&host) else {
+        return PlainRoute::NotServed;
+    };
+    if entry.https_required {
+        let path = request
+            .uri()
+            .path_and_query()
+            .map(http::uri::PathAndQuery::as_str)
+            .filter(|p| p.starts_with('/'))
+            .unwrap_or("/");
+        return PlainRoute::Redirect(format!("https://{host}{path}"));
+    }
+    PlainRoute::Forward {
+        domain,
+        origin: entry.origin.as_ref(),
+    }
+}
+
+fn redirect(location: &str) -> Response<EdgeBody> {
+    let mut response = text(
+        StatusCode::PERMANENT_REDIRECT,
+        format!("livecert edge: this domain requires HTTPS: {location}\n"),
+    );
+    match HeaderValue::from_str(location) {
+        Ok(value) => {
+            response.headers_mut().insert(header::LOCATION, value);
+            response
+        }
+        Err(_) => text(
+            StatusCode::BAD_REQUEST,
+            "livecert edge: this request target cannot be redirected\n".to_owned(),
+        ),
     }
 }
 
@@ -186,12 +342,13 @@ pub fn route<'m, B>(
 }
 
 /// The request to send to `origin`: HTTP/1.1, the same method, path and query, headers minus the
-/// hop-by-hop ones, Host kept, the X-Forwarded headers set. `None` if the target has no path
+/// hop-by-hop ones, Host kept, the X-Forwarded headers set (`-Proto` from `scheme`). `None` if the target has no path
 /// (`OPTIONS *`, `CONNECT`).
 fn upstream_request(
     request: Request<Incoming>,
     origin: &Origin,
     peer: IpAddr,
+    scheme: Scheme,
 ) -> Option<Request<Incoming>> {
     let (mut parts, body) = request.into_parts();
     let path_and_query = parts.uri.path_and_query()?.as_str();
@@ -227,7 +384,7 @@ fn upstream_request(
     }
     parts
         .headers
-        .insert(X_FORWARDED_PROTO, HeaderValue::from_static("https"));
+        .insert(X_FORWARDED_PROTO, scheme.header_value());
     Some(Request::from_parts(parts, body))
 }
 

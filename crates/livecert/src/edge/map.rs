@@ -49,6 +49,9 @@ pub struct Entry {
     pub origin: Option<Origin>,
     /// The leaf's notAfter, Unix seconds.
     pub not_after: i64,
+    /// HTTPS is required (`livecert admin domain set --https-required`): the plain-HTTP port
+    /// redirects to HTTPS instead of forwarding.
+    pub https_required: bool,
 }
 
 /// One certificate record as the edge holds it: the DER chain (leaf first) and the key, with the
@@ -122,6 +125,7 @@ impl CertMap {
                     record,
                     origin,
                     not_after: binding.not_after,
+                    https_required: binding.https_required,
                 },
             );
         }
@@ -323,6 +327,7 @@ mod tests {
                         record: Arc::clone(&record),
                         origin: None,
                         not_after: 0,
+                        https_required: false,
                     };
                     ((*n).to_owned(), entry)
                 })

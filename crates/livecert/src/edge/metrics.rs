@@ -10,6 +10,9 @@
 //! counted by the resolver, which runs once per handshake), `error` (every other failure: no
 //! common protocol, a timeout, a broken client, a key that does not load). The accept path counts
 //! completed and failed handshakes; `error` is failed minus refused.
+//!
+//! Plain-HTTP requests (`--edge-http-listen`) by outcome: `forwarded`, `redirected` (308 to
+//! HTTPS), `not_served` (404, a Host no domain serves), `acme_challenge` (404 for now).
 
 use std::convert::Infallible;
 use std::fmt::Write as _;
@@ -26,6 +29,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tracing::warn;
 
+use super::http::PlainOutcome;
 use super::map::{CertMap, SharedMap};
 
 /// Upper bounds of the upstream latency histogram's buckets, seconds.
@@ -45,7 +49,17 @@ pub struct Metrics {
     latency_sum_micros: AtomicU64,
     /// Requests the edge answered 502/504 because the origin could not be reached in time.
     upstream_failures: AtomicU64,
+    /// Requests on the plain-HTTP port, by [`PlainOutcome`] (in [`PLAIN_OUTCOMES`]'s order).
+    plain_requests: [AtomicU64; PLAIN_OUTCOMES.len()],
 }
+
+/// The plain-HTTP port's outcomes with their label values, in the order they are rendered.
+const PLAIN_OUTCOMES: [(PlainOutcome, &str); 4] = [
+    (PlainOutcome::Forwarded, "forwarded"),
+    (PlainOutcome::Redirected, "redirected"),
+    (PlainOutcome::NotServed, "not_served"),
+    (PlainOutcome::AcmeChallenge, "acme_challenge"),
+];
 
 impl Metrics {
     /// The counter the resolver increments on each refusal.
@@ -80,6 +94,13 @@ impl Metrics {
     /// An origin could not be reached, or did not answer in time.
     pub fn upstream_failed(&self) {
         self.upstream_failures.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A request on the plain-HTTP port was answered with `outcome`.
+    pub fn plain_request(&self, outcome: PlainOutcome) {
+        if let Some(i) = PLAIN_OUTCOMES.iter().position(|(o, _)| *o == outcome) {
+            self.plain_requests[i].fetch_add(1, Ordering::Relaxed);
+        }
     }
 
     /// The metrics in the Prometheus text format (version 0.0.4), with the gauges of `map`.
@@ -158,6 +179,15 @@ impl Metrics {
             "livecert_edge_upstream_failures_total {}",
             self.upstream_failures.load(Ordering::Relaxed)
         );
+        out.push_str("# HELP livecert_edge_http_requests_total Requests on the plain-HTTP port (--edge-http-listen) by outcome.\n");
+        out.push_str("# TYPE livecert_edge_http_requests_total counter\n");
+        for ((_, outcome), n) in PLAIN_OUTCOMES.iter().zip(&self.plain_requests) {
+            let _ = writeln!(
+                out,
+                "livecert_edge_http_requests_total{{outcome=\"{outcome}\"}} {}",
+                n.load(Ordering::Relaxed)
+            );
+        }
         out
     }
 }
@@ -251,6 +281,8 @@ mod tests {
         m.refused_counter().fetch_add(2, Ordering::Relaxed);
         m.upstream_answered(Duration::from_millis(3));
         m.upstream_answered(Duration::from_secs(60));
+        m.plain_request(PlainOutcome::Redirected);
+        m.plain_request(PlainOutcome::Redirected);
         let text = m.render(&CertMap::default());
         for line in [
             "livecert_edge_handshakes_total{outcome=\"ok\"} 1",
@@ -263,6 +295,8 @@ mod tests {
             "livecert_edge_upstream_duration_seconds_bucket{le=\"+Inf\"} 2",
             "livecert_edge_upstream_duration_seconds_count 2",
             "livecert_edge_upstream_duration_seconds_sum 60.003",
+            "livecert_edge_http_requests_total{outcome=\"redirected\"} 2",
+            "livecert_edge_http_requests_total{outcome=\"forwarded\"} 0",
         ] {
             assert!(text.lines().any(|l| l == line), "{line} in\n{text}");
         }

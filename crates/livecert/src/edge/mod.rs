@@ -7,7 +7,9 @@
 //! store's change counter moves ([`feed`]); after TLS, HTTP/1.1 or HTTP/2 forwarded by [`http`] to
 //! the domain's origin ([`origin`]), `421` when Host and SNI disagree; Prometheus metrics
 //! ([`metrics`]); the operator's default certificate for names no domain serves
-//! (`--default-cert`). Not yet: the plain-HTTP port (`--edge-http-listen`).
+//! (`--default-cert`); the plain-HTTP port (`--edge-http-listen`, [`Edge::serve_http`]): `308` to
+//! HTTPS for domains that require it, forwarding for the others, `404` for other hosts and (for
+//! now) for ACME HTTP-01 challenges.
 //!
 //! Code map:
 //! - [`map`]: the map, name rules, and rustls's resolver;
@@ -224,6 +226,54 @@ impl Edge {
     }
 }
 
+impl Edge {
+    /// Serves plain HTTP/1.1 on `listener` (`--edge-http-listen`) until `shutdown` completes, then
+    /// lets open connections finish (up to 10 s). Requests are routed by Host over the same map
+    /// [`Edge::serve`] keeps current (run both: this one does not follow the store by itself):
+    /// see [`Proxy::answer_plain`].
+    pub async fn serve_http(self, listener: TcpListener, shutdown: impl Future<Output = ()>) {
+        let mut builder = hyper::server::conn::http1::Builder::new();
+        builder
+            .timer(TokioTimer::new())
+            .header_read_timeout(HEADER_READ_TIMEOUT);
+        let graceful = GracefulShutdown::new();
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                accepted = listener.accept() => {
+                    let (stream, peer) = match accepted {
+                        Ok(a) => a,
+                        Err(e) => {
+                            warn!(error = %e, "edge HTTP accept failed");
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                            continue;
+                        }
+                    };
+                    let _ = stream.set_nodelay(true);
+                    let map = Arc::clone(&self.map);
+                    let proxy = Arc::clone(&self.proxy);
+                    let service = service_fn(move |request| {
+                        let current = map.load();
+                        let proxy = Arc::clone(&proxy);
+                        async move { proxy.answer_plain(&current, peer.ip(), request).await }
+                    });
+                    let connection = builder.serve_connection(TokioIo::new(stream), service);
+                    let watched = graceful.watch(connection);
+                    tokio::spawn(async move {
+                        let _ = watched.await;
+                    });
+                }
+                () = &mut shutdown => break,
+            }
+        }
+        drop(listener);
+        tokio::select! {
+            () = graceful.shutdown() => {}
+            () = tokio::time::sleep(Duration::from_secs(10)) => warn!("edge HTTP connections still open after 10 s; closing"),
+        }
+    }
+}
+
 /// The edge's rustls configuration: TLS 1.2 and 1.3, ALPN `h2` then `http/1.1`, stateless
 /// session tickets (and rustls's session cache), certificates from `map` on every handshake
 /// (refusals counted in `metrics`).
@@ -266,6 +316,8 @@ pub struct EdgeOptions {
     pub metrics_listen: Option<SocketAddr>,
     /// `--default-cert` and `--default-key`: the certificate for names no domain serves.
     pub default_cert: Option<(PathBuf, PathBuf)>,
+    /// `--edge-http-listen`: the plain-HTTP port; `None` (the default): not served.
+    pub http_listen: Option<SocketAddr>,
 }
 
 /// `livecert edge`: an edge alone against an existing store, beside a `serve` (it does not take
@@ -290,7 +342,17 @@ pub async fn run(options: EdgeOptions, shutdown: impl Future<Output = ()>) -> an
         .with_default_origin(options.default_origin)
         .with_default_certificate(default_cert)?;
     let listener = bind(options.listen).await?;
+    let http_listener = match options.http_listen {
+        Some(addr) => Some(bind_http(addr).await?),
+        None => None,
+    };
     let (stop, stopped) = watch::channel(false);
+    let http = http_listener.map(|http_listener| {
+        let mut stopped = stopped.clone();
+        tokio::spawn(edge.clone().serve_http(http_listener, async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        }))
+    });
     let metrics = match options.metrics_listen {
         Some(addr) => {
             let metrics_listener = bind_metrics(addr).await?;
@@ -312,6 +374,9 @@ pub async fn run(options: EdgeOptions, shutdown: impl Future<Output = ()>) -> an
     })
     .await?;
     if let Some(task) = metrics {
+        let _ = task.await;
+    }
+    if let Some(task) = http {
         let _ = task.await;
     }
     info!("livecert edge stopped");
@@ -337,6 +402,16 @@ pub async fn bind_metrics(listen: SocketAddr) -> anyhow::Result<TcpListener> {
         .await
         .with_context(|| format!("binding the edge's metrics to {listen}"))?;
     info!(listen = %listener.local_addr()?, "livecert edge metrics listening");
+    Ok(listener)
+}
+
+/// Binds the edge's plain-HTTP port (`--edge-http-listen`) and logs it.
+/// Errors: the address cannot be bound.
+pub async fn bind_http(listen: SocketAddr) -> anyhow::Result<TcpListener> {
+    let listener = TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("binding the edge's plain HTTP to {listen}"))?;
+    info!(listen = %listener.local_addr()?, "livecert edge plain HTTP listening");
     Ok(listener)
 }
 

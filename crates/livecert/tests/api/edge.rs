@@ -1042,3 +1042,160 @@ async fn an_operator_default_certificate_answers_unknown_names_and_never_a_bound
     edge.stop().await;
     server.stop().await;
 }
+
+/// One plain-HTTP/1.1 GET of `path` with `host` on a new connection to `addr`: the response's
+/// head and body.
+async fn plain_get(addr: SocketAddr, host: &str, path: &str) -> (http::response::Parts, String) {
+    let tcp = TcpStream::connect(addr).await.expect("connect plain HTTP");
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))
+        .await
+        .expect("HTTP/1.1");
+    tokio::spawn(connection);
+    let request = http::Request::get(path)
+        .header(http::header::HOST, host)
+        .body(Empty::<Bytes>::new())
+        .expect("request");
+    let response = sender.send_request(request).await.expect("response");
+    let (parts, body) = response.into_parts();
+    let body = body.collect().await.expect("body").to_bytes();
+    (parts, String::from_utf8_lossy(&body).into_owned())
+}
+
+/// spec/edge.md: "when --edge-http-listen is given (off by default), a plain HTTP port that
+/// redirects to HTTPS when the domain requires it and will serve ACME HTTP-01 challenges": a
+/// domain that requires HTTPS is 308 to https (the change reaches a running edge), another is
+/// forwarded to its origin with X-Forwarded-Proto: http, an unknown Host (or one with HTTPS off)
+/// is 404 and never reaches anyone's origin, and the ACME path is 404 until ACME is built.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_plain_http_port_redirects_required_domains_forwards_others_and_404s_the_rest() {
+    let server = TestServer::start().await;
+    let now = server.clock_now();
+    for d in ["secure.example.com", "plain.example.com"] {
+        server.add_domain(d).await;
+        let g = self_signed(&[d], now - DAY, now + 90 * DAY, Alg::P256);
+        bind(&server, d, d, &g).await;
+    }
+    server.add_domain("off.example.com").await;
+    let origin = start_origin().await;
+    for d in ["secure.example.com", "plain.example.com"] {
+        set_origin(&server, d, &format!("http://{origin}")).await;
+    }
+    // The default origin would take any domain without its own: unknown hosts must not reach it.
+    let default = Origin::parse(&format!("http://{origin}")).expect("origin");
+    let edge = livecert::edge::Edge::load(server.store.clone())
+        .await
+        .expect("edge loads")
+        .with_default_origin(Some(default));
+    let tls = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let plain = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind plain");
+    let plain_addr = plain.local_addr().expect("plain addr");
+    let metrics = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind metrics");
+    let metrics_addr = metrics.local_addr().expect("metrics addr");
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let until_stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    let tasks = [
+        tokio::spawn(
+            edge.clone()
+                .serve_metrics(metrics, until_stopped(stopped.clone())),
+        ),
+        tokio::spawn(
+            edge.clone()
+                .serve_http(plain, until_stopped(stopped.clone())),
+        ),
+        tokio::spawn(async move {
+            let _ = edge.serve(tls, until_stopped(stopped)).await;
+        }),
+    ];
+
+    // Not required yet: forwarded, Host kept, X-Forwarded-Proto http.
+    let (parts, _) = plain_get(plain_addr, "secure.example.com", "/live/a.flv?t=1").await;
+    assert_eq!(parts.status, 200);
+    assert_eq!(header(&parts, "x-echo-xfp"), "http");
+
+    server
+        .store
+        .set_domain_flags(
+            &DomainName::parse("secure.example.com").expect("domain name"),
+            livecert_store::DomainFlags {
+                https_required: true,
+                ..livecert_store::DomainFlags::default()
+            },
+            now,
+        )
+        .await
+        .expect("flags set");
+    let redirected = within(Duration::from_secs(2), || async {
+        plain_get(plain_addr, "secure.example.com", "/")
+            .await
+            .0
+            .status
+            == 308
+    })
+    .await;
+    assert!(redirected, "the running edge follows https_required");
+    let (parts, body) = plain_get(
+        plain_addr,
+        "Secure.Example.COM.:8080",
+        "/live/a.flv?token=x&t=1",
+    )
+    .await;
+    assert_eq!(parts.status, 308, "{body}");
+    assert_eq!(
+        header(&parts, "location"),
+        "https://secure.example.com/live/a.flv?token=x&t=1"
+    );
+    assert!(parts.headers.get("x-echo-xfp").is_none(), "not forwarded");
+
+    // Not required: forwarded like the TLS side, with X-Forwarded-Proto: http.
+    let (parts, _) = plain_get(plain_addr, "PLAIN.example.com:80", "/live/b.m3u8?x=1").await;
+    assert_eq!(parts.status, 200);
+    assert_eq!(header(&parts, "x-echo-xfp"), "http");
+    assert_eq!(header(&parts, "x-echo-path"), "/live/b.m3u8?x=1");
+    assert_eq!(header(&parts, "x-echo-host"), "PLAIN.example.com:80");
+    assert_eq!(header(&parts, "x-echo-xff"), "127.0.0.1");
+
+    // Unknown Host, a domain with HTTPS off (not in the map) and the ACME path: 404, short, never
+    // forwarded (the default origin would echo).
+    for (host, path) in [
+        ("nobody.example.com", "/"),
+        ("off.example.com", "/"),
+        ("plain.example.com", "/.well-known/acme-challenge/abc123"),
+        ("secure.example.com", "/.well-known/acme-challenge/abc123"),
+    ] {
+        let (parts, body) = plain_get(plain_addr, host, path).await;
+        assert_eq!(parts.status, 404, "{host}{path}: {body}");
+        assert!(body.len() < 100, "a short body: {body}");
+        assert!(
+            parts.headers.get("x-echo-host").is_none(),
+            "{host}{path} reached an origin"
+        );
+    }
+
+    // Exact for the 404s; the redirect poll above may have been forwarded or redirected more
+    // than once before the map moved.
+    let (_, text) = scrape(metrics_addr).await;
+    let count = |outcome: &str| {
+        sample(
+            &text,
+            &format!("livecert_edge_http_requests_total{{outcome=\"{outcome}\"}}"),
+        )
+    };
+    assert_eq!(count("not_served"), 2);
+    assert_eq!(count("acme_challenge"), 2);
+    assert!(count("forwarded") >= 2, "{text}");
+    assert!(count("redirected") >= 2, "{text}");
+
+    let _ = stop.send(true);
+    for task in tasks {
+        let _ = task.await;
+    }
+    server.stop().await;
+}
