@@ -53,3 +53,63 @@ pub fn optional_enum<'a>(
         )),
     }
 }
+
+/// The input of the operations that change one domain and take nothing else (DeleteLiveDomain,
+/// StartLiveDomain, StopLiveDomain): `DomainName` and `DryRun`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DomainChangeInput {
+    /// `DomainName`, required.
+    pub domain: DomainName,
+    /// `DryRun`.
+    pub dry_run: bool,
+}
+
+impl DomainChangeInput {
+    /// Parses the parameters. Errors: `MissingParameter` / `InvalidParameter` for `DomainName`,
+    /// `InvalidParameter` for `DryRun`.
+    pub fn parse(params: &Params) -> Result<Self, ApiError> {
+        Ok(Self {
+            domain: required_domain(params)?,
+            dry_run: optional_bool(params, "DryRun")?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod domain_change_tests {
+    use super::*;
+    use crate::error::ErrorCode;
+
+    fn parse(pairs: &[(&str, &str)]) -> Result<DomainChangeInput, ApiError> {
+        DomainChangeInput::parse(&Params::from_pairs(
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), v.as_bytes().to_vec())),
+        ))
+    }
+
+    #[test]
+    fn domain_is_required_and_checked() {
+        assert_eq!(parse(&[]).unwrap_err().code, ErrorCode::MissingParameter);
+        assert_eq!(
+            parse(&[("DomainName", "")]).unwrap_err().code,
+            ErrorCode::MissingParameter
+        );
+        assert_eq!(
+            parse(&[("DomainName", "bad_name")]).unwrap_err().code,
+            ErrorCode::InvalidParameter
+        );
+        let input = parse(&[("DomainName", "Live.Example.COM")]).unwrap();
+        assert_eq!(input.domain.as_str(), "live.example.com");
+        assert!(!input.dry_run);
+    }
+
+    #[test]
+    fn dry_run_is_a_case_insensitive_boolean() {
+        let input = parse(&[("DomainName", "a.com"), ("DryRun", "True")]).unwrap();
+        assert!(input.dry_run);
+        let e = parse(&[("DomainName", "a.com"), ("DryRun", "yes")]).unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidParameter);
+        assert_eq!(e.name.as_deref(), Some("DryRun"));
+    }
+}
