@@ -17,6 +17,7 @@
 //! session storage or tickets), no ALPN, the server's chain not verified (the client's cost is not
 //! what is measured).
 
+use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -494,12 +495,13 @@ fn write_nginx(dir: &Path, pki: &Pki, n: usize, port: u16, workers: usize) -> Pa
         let (chain, _) = pki.chain(&domain(i));
         let path = dir.join("certs").join(format!("d{i}.pem"));
         std::fs::write(&path, chain).expect("chain");
-        conf.push_str(&format!(
-            "  server {{ listen 127.0.0.1:{port} ssl; server_name {}; ssl_certificate {}; ssl_certificate_key {}/key.pem; return 204; }}\n",
+        let _ = writeln!(
+            conf,
+            "  server {{ listen 127.0.0.1:{port} ssl; server_name {}; ssl_certificate {}; ssl_certificate_key {}/key.pem; return 204; }}",
             domain(i),
             path.display(),
             dir.display()
-        ));
+        );
     }
     conf.push_str("}\n");
     let conf_path = dir.join("nginx.conf");
@@ -519,17 +521,23 @@ fn main() {
     runtime.block_on(run(o));
 }
 
-async fn run(o: Options) {
+async fn run(opts: Options) {
     let bin = env!("CARGO_BIN_EXE_livecert");
-    let n = o.domains;
-    let pki = Arc::new(Pki::new(&o.key));
+    let domain_count = opts.domains;
+    let pki = Arc::new(Pki::new(&opts.key));
     let tmp = tempfile::tempdir_in(".").expect("temp dir on the working disk");
     let data = tmp.path().join("data");
 
-    eprintln!("building the store: {n} domains, key {}…", o.key);
-    let t = Instant::now();
-    let (_, chain_pem_bytes) = build_store(&data, &pki, n).await;
-    eprintln!("store built in {:.1} s", t.elapsed().as_secs_f64());
+    eprintln!(
+        "building the store: {domain_count} domains, key {}…",
+        opts.key
+    );
+    let build_started = Instant::now();
+    let (_, chain_pem_bytes) = build_store(&data, &pki, domain_count).await;
+    eprintln!(
+        "store built in {:.1} s",
+        build_started.elapsed().as_secs_f64()
+    );
     tokio::time::sleep(Duration::from_millis(500)).await;
 
     let mut rows = Vec::new();
@@ -549,16 +557,16 @@ async fn run(o: Options) {
     let pid = child.id();
     let startup = wait_open(addr, started, Duration::from_secs(120)).await;
     let rss_start = rss_kib(pid);
-    let l = load(addr, n, o.clients, o.seconds, &[pid]).await;
+    let measured = load(addr, domain_count, opts.clients, opts.seconds, &[pid]).await;
     let rss_after = rss_kib(pid);
     stop(child);
     eprintln!(
         "livecert edge: {} handshakes in {:.1} s, {:.0} µs CPU/handshake, startup {startup:?}, RSS {rss_start} -> {rss_after} KiB",
-        l.handshakes, l.seconds, l.cpu_us_per_handshake
+        measured.handshakes, measured.seconds, measured.cpu_us_per_handshake
     );
     rows.push((
         "livecert edge".to_owned(),
-        l,
+        measured,
         Some(startup),
         rss_start,
         rss_after,
@@ -566,11 +574,11 @@ async fn run(o: Options) {
 
     // nginx with one server block per domain.
     let mut reload_ms = Vec::new();
-    if o.nginx {
+    if opts.nginx {
         let dir = tmp.path().join("nginx");
         let addr = free_port();
-        eprintln!("writing {n} certificates and server blocks for nginx…");
-        let conf = write_nginx(&dir, &pki, n, addr.port(), o.nginx_workers);
+        eprintln!("writing {domain_count} certificates and server blocks for nginx…");
+        let conf = write_nginx(&dir, &pki, domain_count, addr.port(), opts.nginx_workers);
         let started = Instant::now();
         let child = Command::new("/usr/sbin/nginx")
             .args(["-c"])
@@ -583,17 +591,17 @@ async fn run(o: Options) {
         let master = child.id();
         let startup = wait_open(addr, started, Duration::from_secs(900)).await;
         let mut workers = children_of(master);
-        while workers.len() < o.nginx_workers {
+        while workers.len() < opts.nginx_workers {
             tokio::time::sleep(Duration::from_millis(50)).await;
             workers = children_of(master);
         }
         let mut pids = vec![master];
         pids.extend(&workers);
         let rss_start: u64 = pids.iter().map(|p| rss_kib(*p)).sum();
-        let l = load(addr, n, o.clients, o.seconds, &pids).await;
+        let measured = load(addr, domain_count, opts.clients, opts.seconds, &pids).await;
         eprintln!(
             "nginx: {} handshakes in {:.1} s, {:.0} µs CPU/handshake, startup {startup:?}",
-            l.handshakes, l.seconds, l.cpu_us_per_handshake
+            measured.handshakes, measured.seconds, measured.cpu_us_per_handshake
         );
         let rss_after: u64 = children_of(master)
             .iter()
@@ -602,11 +610,11 @@ async fn run(o: Options) {
             .sum();
         // Reload: one certificate changed on disk, `nginx -s reload`, until served.
         let tls = connector();
-        for k in 0..o.nginx_reloads {
-            let i = (k * 7919) % n;
+        for k in 0..opts.nginx_reloads {
+            let i = (k * 7919) % domain_count;
             let (chain, leaf) = pki.chain(&domain(i));
             std::fs::write(dir.join("certs").join(format!("d{i}.pem")), chain).expect("chain");
-            let t = Instant::now();
+            let timer = Instant::now();
             let status = Command::new("/usr/sbin/nginx")
                 .args(["-c"])
                 .arg(&conf)
@@ -615,13 +623,13 @@ async fn run(o: Options) {
                 .status()
                 .expect("nginx -s reload");
             assert!(status.success(), "nginx -s reload failed");
-            reload_ms.push(until_served(&tls, addr, &domain(i), &leaf, t).await);
+            reload_ms.push(until_served(&tls, addr, &domain(i), &leaf, timer).await);
         }
         stop(child);
         let _ = std::fs::remove_dir_all(&dir);
         rows.push((
-            format!("nginx ({} workers)", o.nginx_workers),
-            l,
+            format!("nginx ({} workers)", opts.nginx_workers),
+            measured,
             Some(startup),
             rss_start,
             rss_after,
@@ -630,7 +638,7 @@ async fn run(o: Options) {
 
     // Propagation through a real `livecert serve` (its own edge) on the same store.
     let mut prop = Vec::new();
-    if o.propagation && o.changes > 0 {
+    if opts.propagation && opts.changes > 0 {
         let api = free_port();
         let edge = free_port();
         let child = Command::new(bin)
@@ -649,14 +657,14 @@ async fn run(o: Options) {
             .stderr(Stdio::null())
             .spawn()
             .expect("livecert serve starts");
-        let t = Instant::now();
-        wait_open(api, t, Duration::from_secs(120)).await;
-        wait_open(edge, t, Duration::from_secs(120)).await;
+        let timer = Instant::now();
+        wait_open(api, timer, Duration::from_secs(120)).await;
+        wait_open(edge, timer, Duration::from_secs(120)).await;
         let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
         let tls = connector();
         let mut gap: u64 = u64::from(std::process::id()) | 1;
-        for k in 0..o.changes {
-            let i = (k * 7919 + 13) % n;
+        for k in 0..opts.changes {
+            let i = (k * 7919 + 13) % domain_count;
             let name = domain(i);
             let (chain, leaf) = pki.chain(&name);
             let req = signed(
@@ -689,22 +697,22 @@ async fn run(o: Options) {
     }
 
     println!(
-        "\ndomains: {n}, key: {}, clients: {}, seconds: {}, chain PEM bytes per domain: {chain_pem_bytes}, key PEM bytes: {}\n",
-        o.key,
-        o.clients,
-        o.seconds,
+        "\ndomains: {domain_count}, key: {}, clients: {}, seconds: {}, chain PEM bytes per domain: {chain_pem_bytes}, key PEM bytes: {}\n",
+        opts.key,
+        opts.clients,
+        opts.seconds,
         pki.leaf_key_pem.len()
     );
     println!("| server | domains | key | handshakes | failed | handshakes/s | server CPU µs/handshake | startup (spawn → port open) | RSS after start | RSS after load |");
     println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
-    for (name, l, startup, rss0, rss1) in &rows {
+    for (name, measured, startup, rss0, rss1) in &rows {
         println!(
-            "| {name} | {n} | {} | {} | {} | {:.0} | {:.0} | {} | {:.1} MiB | {:.1} MiB |",
-            o.key,
-            l.handshakes,
-            l.failures,
-            l.handshakes as f64 / l.seconds,
-            l.cpu_us_per_handshake,
+            "| {name} | {domain_count} | {} | {} | {} | {:.0} | {:.0} | {} | {:.1} MiB | {:.1} MiB |",
+            opts.key,
+            measured.handshakes,
+            measured.failures,
+            measured.handshakes as f64 / measured.seconds,
+            measured.cpu_us_per_handshake,
             startup.map_or("-".to_owned(), |d| format!(
                 "{:.0} ms",
                 d.as_secs_f64() * 1000.0
