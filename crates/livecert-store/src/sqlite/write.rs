@@ -76,19 +76,11 @@ pub(crate) fn set_account_active(
     account_id: AccountId,
     active: bool,
 ) -> Result<(), WriteError> {
-    let n = conn
-        .prepare_cached("UPDATE accounts SET status = ?2 WHERE id = ?1")
-        .and_then(|mut s| {
-            s.execute(params![
-                account_id,
-                if active { "active" } else { "suspended" }
-            ])
-        })
-        .map_err(sql_failed)?;
-    if n == 0 {
-        return Err(StoreError::Failed(format!("no account {account_id}")).into());
-    }
-    Ok(())
+    let status = if active { "active" } else { "suspended" };
+    let sql = "UPDATE accounts SET status = ?2 WHERE id = ?1";
+    set_status(conn, sql, &account_id, status, || {
+        format!("no account {account_id}")
+    })
 }
 
 /// Sets an AccessKey's status. Errors: `Failed` if there is no such key.
@@ -97,17 +89,27 @@ pub(crate) fn set_access_key_active(
     access_key_id: &str,
     active: bool,
 ) -> Result<(), WriteError> {
+    let status = if active { "active" } else { "inactive" };
+    let sql = "UPDATE access_keys SET status = ?2 WHERE id = ?1";
+    set_status(conn, sql, &access_key_id, status, || {
+        format!("no AccessKey {access_key_id}")
+    })
+}
+
+/// Runs a one-row status `UPDATE` (`?1` the id, `?2` the status); no row is `Failed(missing())`.
+fn set_status(
+    conn: &Connection,
+    sql: &str,
+    id: &dyn rusqlite::ToSql,
+    status: &str,
+    missing: impl FnOnce() -> String,
+) -> Result<(), WriteError> {
     let n = conn
-        .prepare_cached("UPDATE access_keys SET status = ?2 WHERE id = ?1")
-        .and_then(|mut s| {
-            s.execute(params![
-                access_key_id,
-                if active { "active" } else { "inactive" }
-            ])
-        })
+        .prepare_cached(sql)
+        .and_then(|mut s| s.execute(params![id, status]))
         .map_err(sql_failed)?;
     if n == 0 {
-        return Err(StoreError::Failed(format!("no AccessKey {access_key_id}")).into());
+        return Err(StoreError::Failed(missing()).into());
     }
     Ok(())
 }
