@@ -308,8 +308,8 @@ async fn another_account_can_neither_touch_nor_see_this_one() {
         .expect("attach");
     let intruder = ("intruderid".to_owned(), "intrudersecret".to_owned());
     let r = set(&s, &intruder, "a.example.com", &s.a, "stolen").await;
-    assert!(r.status >= 400, "{}", r.body);
-    assert_ne!(r.code(), "", "{}", r.body);
+    // RAM runs on the caller's own account's resource, which the policy (naming A) does not match.
+    denied(&r, "ImplicitDeny");
     let info = s
         .server
         .call(
