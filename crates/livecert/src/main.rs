@@ -68,6 +68,11 @@ enum Command {
         /// domains that require it, forwarded to the origin otherwise. Off by default.
         #[arg(long)]
         edge_http_listen: Option<SocketAddr>,
+        /// Answer ACME HTTP-01 challenges on the plain-HTTP port from
+        /// <dir>/.well-known/acme-challenge/<token> (certbot --webroot -w <dir>); without it they
+        /// go to the domain's origin. Needs --edge-http-listen.
+        #[arg(long)]
+        acme_webroot: Option<PathBuf>,
         /// Serve the API over TLS with this certificate chain (PEM, leaf first); with --tls-key.
         #[arg(long, requires = "tls_key")]
         tls_cert: Option<PathBuf>,
@@ -103,6 +108,11 @@ enum Command {
         /// domains that require it, forwarded to the origin otherwise. Off by default.
         #[arg(long)]
         edge_http_listen: Option<SocketAddr>,
+        /// Answer ACME HTTP-01 challenges on the plain-HTTP port from
+        /// <dir>/.well-known/acme-challenge/<token> (certbot --webroot -w <dir>); without it they
+        /// go to the domain's origin. Needs --edge-http-listen.
+        #[arg(long)]
+        acme_webroot: Option<PathBuf>,
         /// The edge's certificate (PEM chain) for names no domain serves (no SNI, unknown name);
         /// with --default-key. Without it such handshakes are refused.
         #[arg(long, requires = "default_key")]
@@ -170,6 +180,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             default_origin,
             metrics_listen,
             edge_http_listen,
+            acme_webroot,
             tls_cert,
             tls_key,
             default_cert,
@@ -192,6 +203,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
                 default_origin,
                 metrics_listen,
                 edge_http_listen,
+                acme_webroot,
                 tls: tls_cert.zip(tls_key),
                 default_cert: default_cert.zip(default_key),
             };
@@ -205,6 +217,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             default_origin,
             metrics_listen,
             edge_http_listen,
+            acme_webroot,
             default_cert,
             default_key,
         } => {
@@ -216,6 +229,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
                 metrics_listen,
                 default_cert: default_cert.zip(default_key),
                 http_listen: edge_http_listen,
+                acme_webroot,
             };
             livecert::edge::run(options, server::shutdown_signal()).await?;
             Ok(ExitCode::SUCCESS)

@@ -45,6 +45,9 @@ pub struct ServeOptions {
     pub metrics_listen: Option<SocketAddr>,
     /// The edge's plain-HTTP port (`--edge-http-listen`); `None` (the default): not served.
     pub edge_http_listen: Option<SocketAddr>,
+    /// `--acme-webroot`: where ACME clients leave HTTP-01 key authorizations; needs
+    /// `edge_http_listen`.
+    pub acme_webroot: Option<PathBuf>,
     /// `--tls-cert` and `--tls-key`: serve the API over TLS with this chain and key; `None`:
     /// plain HTTP.
     pub tls: Option<(PathBuf, PathBuf)>,
@@ -90,6 +93,10 @@ pub async fn run(options: ServeOptions, shutdown: impl Future<Output = ()>) -> a
             "--edge-http-listen is the edge's plain-HTTP port: drop --no-edge, or drop --edge-http-listen"
         );
     }
+    crate::edge::check_acme_webroot(
+        options.acme_webroot.as_deref(),
+        options.edge_http_listen.is_some(),
+    )?;
     let api_tls = match &options.tls {
         Some((cert, key)) => Some(api::tls_config(cert, key)?),
         None => None,
@@ -117,6 +124,7 @@ pub async fn run(options: ServeOptions, shutdown: impl Future<Output = ()>) -> a
             crate::edge::Edge::load(store.clone())
                 .await?
                 .with_default_origin(options.default_origin.clone())
+                .with_acme_webroot(options.acme_webroot.clone())
                 .with_default_certificate(default_cert)?,
             crate::edge::bind(listen).await?,
         )),

@@ -15,13 +15,19 @@
 //!   [`ORIGIN_CONNECT_TIMEOUT`] or fails before its response headers: `502`; one that accepts but
 //!   sends no response headers within [`ORIGIN_HEADERS_TIMEOUT`]: `504`. The body is one short
 //!   line; the cause, with the origin's address, goes to the log.
-//! - The plain-HTTP port ([`Proxy::answer_plain`], [`plain_route`]) routes by Host alone: the ACME
-//!   HTTP-01 path is `404` for now, a Host no domain serves is `404` (never the default origin),
-//!   a domain that requires HTTPS is `308` to `https://<host><path-and-query>` (the host without
-//!   its port: HTTPS is on 443), any other is forwarded as above with `X-Forwarded-Proto: http`.
+//! - The plain-HTTP port ([`Proxy::answer_plain`], [`plain_route`]) routes by Host alone: a Host
+//!   no domain serves is `404` (never the default origin), a domain that requires HTTPS is `308`
+//!   to `https://<host><path-and-query>` (the host without its port: HTTPS is on 443), any other
+//!   is forwarded as above with `X-Forwarded-Proto: http`.
+//! - ACME HTTP-01 challenges (RFC 8555 §8.3), `GET /.well-known/acme-challenge/<token>` on the
+//!   plain-HTTP port, are never redirected: the file `<token>` of the operator's
+//!   `--acme-webroot` (the layout certbot `--webroot`, lego `--http.webroot` and acme.sh
+//!   `--webroot` write) is served whatever the Host; without one, the request goes to the
+//!   domain's origin, where the domain's own ACME client answers; else `404`.
 
 use std::convert::Infallible;
 use std::net::IpAddr;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -70,6 +76,7 @@ const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto
 pub struct Proxy {
     client: Client<HttpConnector, Incoming>,
     default_origin: Option<Origin>,
+    acme_webroot: Option<PathBuf>,
     metrics: Arc<Metrics>,
 }
 
@@ -86,13 +93,28 @@ impl Proxy {
         Self {
             client,
             default_origin,
+            acme_webroot: None,
             metrics,
         }
+    }
+
+    /// The same proxy, answering ACME HTTP-01 challenges on the plain-HTTP port from
+    /// `<webroot>/.well-known/acme-challenge/<token>` (`--acme-webroot`); `None`: challenges go
+    /// to the domain's origin.
+    #[must_use]
+    pub fn with_acme_webroot(mut self, webroot: Option<PathBuf>) -> Self {
+        self.acme_webroot = webroot;
+        self
     }
 
     /// The edge's default origin.
     pub fn default_origin(&self) -> Option<&Origin> {
         self.default_origin.as_ref()
+    }
+
+    /// The operator's ACME webroot (`--acme-webroot`), if any.
+    pub fn acme_webroot(&self) -> Option<&Path> {
+        self.acme_webroot.as_deref()
     }
 
     /// Answers one request from `peer` on a connection whose SNI was `sni`, against the current
@@ -114,8 +136,9 @@ impl Proxy {
     }
 
     /// Answers one request from `peer` on the plain-HTTP port (`--edge-http-listen`), routed by
-    /// its Host alone against the current `map`: an ACME HTTP-01 challenge path is `404` (not
-    /// served yet); a Host no domain serves is `404`; a domain that requires HTTPS is `308` to
+    /// its Host alone against the current `map`: an ACME HTTP-01 challenge is answered from the
+    /// webroot, else forwarded to the domain's origin, else `404` ([`PlainRoute::AcmeChallenge`]);
+    /// a Host no domain serves is `404`; a domain that requires HTTPS is `308` to
     /// `https://<host><path-and-query>`; any other domain is forwarded like the TLS side, with
     /// `X-Forwarded-Proto: http`.
     pub async fn answer_plain(
@@ -125,13 +148,33 @@ impl Proxy {
         request: Request<Incoming>,
     ) -> Result<Response<EdgeBody>, Infallible> {
         let (outcome, response) = match plain_route(map, &request) {
-            PlainRoute::AcmeChallenge => (
-                PlainOutcome::AcmeChallenge,
-                text(
-                    StatusCode::NOT_FOUND,
-                    "livecert edge: no ACME challenge is served here yet\n".to_owned(),
-                ),
-            ),
+            PlainRoute::AcmeChallenge { token, forward_to } => {
+                let file = match (&token, self.acme_webroot()) {
+                    (Some(token), Some(webroot)) => acme_file(webroot, token).await,
+                    _ => None,
+                };
+                match (file, forward_to) {
+                    (Some(key_authorization), _) => (
+                        PlainOutcome::AcmeChallenge,
+                        acme_response(key_authorization),
+                    ),
+                    (None, Some((domain, origin))) if token.is_some() => {
+                        let domain = domain.to_owned();
+                        let origin = origin.cloned();
+                        self.metrics.plain_request(PlainOutcome::Forwarded);
+                        return Ok(self
+                            .forward(&domain, origin, peer, Scheme::Http, request)
+                            .await);
+                    }
+                    (None, _) => (
+                        PlainOutcome::NotServed,
+                        text(
+                            StatusCode::NOT_FOUND,
+                            "livecert edge: no ACME challenge with this token here\n".to_owned(),
+                        ),
+                    ),
+                }
+            }
             PlainRoute::NotServed => (
                 PlainOutcome::NotServed,
                 text(
@@ -228,17 +271,25 @@ pub enum PlainOutcome {
     Forwarded,
     /// Redirected to HTTPS (`308`): the domain requires HTTPS.
     Redirected,
-    /// `404`: the Host is not a domain the edge serves.
+    /// `404`: the Host is not a domain the edge serves, or an ACME HTTP-01 challenge that neither
+    /// the webroot nor a domain's origin can answer.
     NotServed,
-    /// `404`: an ACME HTTP-01 challenge path (not served yet).
+    /// `200`: an ACME HTTP-01 challenge answered from the operator's `--acme-webroot`.
     AcmeChallenge,
 }
 
 /// Where the plain-HTTP port sends a request.
 #[derive(Debug, PartialEq, Eq)]
 pub enum PlainRoute<'m> {
-    /// A path under `/.well-known/acme-challenge/`, whatever the Host.
-    AcmeChallenge,
+    /// A path under `/.well-known/acme-challenge/`, whatever the Host: never redirected.
+    AcmeChallenge {
+        /// The token, if the rest of the path is one (RFC 8555 §8.3: base64url, here 1 to
+        /// [`MAX_ACME_TOKEN_LEN`] characters of `A–Z a–z 0–9 - _`); `None`: answered `404`.
+        token: Option<String>,
+        /// The domain the Host resolves to and its own origin (`None`: the edge's default), where
+        /// the challenge goes when the webroot has no such file; `None`: no domain serves the Host.
+        forward_to: Option<(&'m str, Option<&'m Origin>)>,
+    },
     /// No Host, or one no bound domain serves.
     NotServed,
     /// The domain requires HTTPS: this `Location`.
@@ -255,13 +306,73 @@ pub enum PlainRoute<'m> {
 /// The path prefix of ACME HTTP-01 challenges (RFC 8555 §8.3).
 pub const ACME_CHALLENGE_PREFIX: &str = "/.well-known/acme-challenge/";
 
+/// The longest ACME token the plain-HTTP port looks up (RFC 8555 §8.3 asks for at least 128 bits
+/// of entropy, 22 base64url characters; Let's Encrypt sends 43).
+pub const MAX_ACME_TOKEN_LEN: usize = 256;
+
+/// The largest webroot file served as a key authorization (RFC 8555 §8.1: the token, a dot and
+/// the base64url SHA-256 thumbprint of the account key: under 300 bytes).
+pub const MAX_KEY_AUTHORIZATION_BYTES: u64 = 4096;
+
+/// The token of an ACME challenge path: the rest of the path after [`ACME_CHALLENGE_PREFIX`] when
+/// it is 1 to [`MAX_ACME_TOKEN_LEN`] base64url characters (so it can never name another file).
+pub fn acme_token(path: &str) -> Option<&str> {
+    let token = path.strip_prefix(ACME_CHALLENGE_PREFIX)?;
+    let well_formed = !token.is_empty()
+        && token.len() <= MAX_ACME_TOKEN_LEN
+        && token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    well_formed.then_some(token)
+}
+
+/// The key authorization the ACME client left for `token` in `webroot`
+/// (`<webroot>/.well-known/acme-challenge/<token>`): `None` if there is no such regular file, it
+/// cannot be read, or it is larger than [`MAX_KEY_AUTHORIZATION_BYTES`].
+async fn acme_file(webroot: &Path, token: &str) -> Option<Bytes> {
+    let path = webroot.join(".well-known/acme-challenge").join(token);
+    let metadata = tokio::fs::metadata(&path).await.ok()?;
+    if !metadata.is_file() || metadata.len() > MAX_KEY_AUTHORIZATION_BYTES {
+        return None;
+    }
+    match tokio::fs::read(&path).await {
+        Ok(bytes) => Some(Bytes::from(bytes)),
+        Err(e) => {
+            warn!(path = %path.display(), error = %e, "ACME challenge file cannot be read");
+            None
+        }
+    }
+}
+
+/// `200` with the key authorization as the body (`application/octet-stream`, as RFC 8555 §8.3's
+/// example response has no type of its own to follow: the validator reads the body only).
+fn acme_response(key_authorization: Bytes) -> Response<EdgeBody> {
+    let mut response = Response::new(
+        Full::new(key_authorization)
+            .map_err(|never| match never {})
+            .boxed(),
+    );
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
+    response
+}
+
 /// Routes a plain-HTTP request by its Host (port and one trailing dot removed, lower case; the
 /// exact domain, then `*.<parent>`).
 pub fn plain_route<'m, B>(map: &'m CertMap, request: &Request<B>) -> PlainRoute<'m> {
+    let host = request_host(request);
     if request.uri().path().starts_with(ACME_CHALLENGE_PREFIX) {
-        return PlainRoute::AcmeChallenge;
+        return PlainRoute::AcmeChallenge {
+            token: acme_token(request.uri().path()).map(str::to_owned),
+            forward_to: host
+                .as_deref()
+                .and_then(|h| map.lookup(h))
+                .map(|(domain, entry)| (domain, entry.origin.as_ref())),
+        };
     }
-    let Some(host) = request_host(request) else {
+    let Some(host) = host else {
         return PlainRoute::NotServed;
     };
     let Some((domain, entry)) = map.lookup(&host) else {
@@ -447,6 +558,28 @@ fn text(status: StatusCode, body: String) -> Response<EdgeBody> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn acme_tokens_are_base64url_and_nothing_else() {
+        let ok = "LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0";
+        assert_eq!(
+            acme_token(&format!("{ACME_CHALLENGE_PREFIX}{ok}")),
+            Some(ok)
+        );
+        assert_eq!(
+            acme_token(&format!("{ACME_CHALLENGE_PREFIX}a-_Z9")),
+            Some("a-_Z9")
+        );
+        let long = "a".repeat(MAX_ACME_TOKEN_LEN + 1);
+        for bad in ["", "..", "a/b", "a.b", "%2e", "a b", "é", long.as_str()] {
+            assert_eq!(
+                acme_token(&format!("{ACME_CHALLENGE_PREFIX}{bad}")),
+                None,
+                "{bad}"
+            );
+        }
+        assert_eq!(acme_token("/other/path"), None);
+    }
 
     #[test]
     fn hop_by_hop_headers_and_those_connection_names_are_removed() {

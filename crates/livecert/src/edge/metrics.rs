@@ -12,7 +12,8 @@
 //! completed and failed handshakes; `error` is failed minus refused.
 //!
 //! Plain-HTTP requests (`--edge-http-listen`) by outcome: `forwarded`, `redirected` (308 to
-//! HTTPS), `not_served` (404, a Host no domain serves), `acme_challenge` (404 for now).
+//! HTTPS), `not_served` (every 404: a Host no domain serves, an ACME challenge nobody answers),
+//! `acme_challenge` (an ACME HTTP-01 key authorization served from `--acme-webroot`).
 
 use std::convert::Infallible;
 use std::fmt::Write as _;

@@ -8,8 +8,8 @@
 //! the domain's origin ([`origin`]), `421` when Host and SNI disagree; Prometheus metrics
 //! ([`metrics`]); the operator's default certificate for names no domain serves
 //! (`--default-cert`); the plain-HTTP port (`--edge-http-listen`, [`Edge::serve_http`]): `308` to
-//! HTTPS for domains that require it, forwarding for the others, `404` for other hosts and (for
-//! now) for ACME HTTP-01 challenges.
+//! HTTPS for domains that require it, forwarding for the others, `404` for other hosts, and ACME
+//! HTTP-01 challenges from the operator's webroot or the domain's origin (`--acme-webroot`).
 //!
 //! Code map:
 //! - [`map`]: the map, name rules, and rustls's resolver;
@@ -28,7 +28,7 @@ pub mod origin;
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -105,7 +105,20 @@ impl Edge {
     /// The same edge, forwarding the domains without an origin of their own to `origin`
     /// (`--default-origin`); `None`: they are answered `502`.
     pub fn with_default_origin(mut self, origin: Option<Origin>) -> Self {
-        self.proxy = Arc::new(Proxy::new(origin, Arc::clone(&self.metrics)));
+        let webroot = self.proxy.acme_webroot().map(Path::to_path_buf);
+        self.proxy =
+            Arc::new(Proxy::new(origin, Arc::clone(&self.metrics)).with_acme_webroot(webroot));
+        self
+    }
+
+    /// The same edge, answering ACME HTTP-01 challenges on its plain-HTTP port from
+    /// `<webroot>/.well-known/acme-challenge/<token>` (`--acme-webroot`, where certbot
+    /// `--webroot -w <webroot>` writes them); `None`: challenges are forwarded to the domain's
+    /// origin.
+    pub fn with_acme_webroot(mut self, webroot: Option<PathBuf>) -> Self {
+        let origin = self.proxy.default_origin().cloned();
+        self.proxy =
+            Arc::new(Proxy::new(origin, Arc::clone(&self.metrics)).with_acme_webroot(webroot));
         self
     }
 
@@ -318,6 +331,9 @@ pub struct EdgeOptions {
     pub default_cert: Option<(PathBuf, PathBuf)>,
     /// `--edge-http-listen`: the plain-HTTP port; `None` (the default): not served.
     pub http_listen: Option<SocketAddr>,
+    /// `--acme-webroot`: where ACME clients leave HTTP-01 key authorizations
+    /// (`<dir>/.well-known/acme-challenge/<token>`); needs `http_listen`.
+    pub acme_webroot: Option<PathBuf>,
 }
 
 /// `livecert edge`: an edge alone against an existing store, beside a `serve` (it does not take
@@ -325,6 +341,10 @@ pub struct EdgeOptions {
 /// open.
 /// Errors: no store yet, a master key that does not open it, a port that cannot be bound.
 pub async fn run(options: EdgeOptions, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+    check_acme_webroot(
+        options.acme_webroot.as_deref(),
+        options.http_listen.is_some(),
+    )?;
     let default_cert = default_certificate(options.default_cert.as_ref())?;
     let dir = DataDir::open(&options.data_dir)?;
     let path = crate::server::store_path(&dir, options.store.as_deref())?;
@@ -340,6 +360,7 @@ pub async fn run(options: EdgeOptions, shutdown: impl Future<Output = ()>) -> an
     let edge = Edge::load(store)
         .await?
         .with_default_origin(options.default_origin)
+        .with_acme_webroot(options.acme_webroot)
         .with_default_certificate(default_cert)?;
     let listener = bind(options.listen).await?;
     let http_listener = match options.http_listen {
@@ -383,6 +404,25 @@ pub async fn run(options: EdgeOptions, shutdown: impl Future<Output = ()>) -> an
     Ok(())
 }
 
+/// Checks `--acme-webroot`: it needs the plain-HTTP port (`http_listen`) and must be a
+/// directory.
+/// Errors: either is not so.
+pub fn check_acme_webroot(webroot: Option<&Path>, http_listen: bool) -> anyhow::Result<()> {
+    let Some(webroot) = webroot else {
+        return Ok(());
+    };
+    anyhow::ensure!(
+        http_listen,
+        "--acme-webroot needs --edge-http-listen: ACME HTTP-01 challenges arrive over plain HTTP"
+    );
+    anyhow::ensure!(
+        webroot.is_dir(),
+        "--acme-webroot {}: not a directory (the ACME client writes .well-known/acme-challenge/<token> under it)",
+        webroot.display()
+    );
+    Ok(())
+}
+
 /// Loads `--default-cert`/`--default-key` (checked to match) when given.
 /// Errors: as [`crate::tlsfiles::certified_key`].
 pub fn default_certificate(
@@ -423,4 +463,21 @@ pub async fn bind(listen: SocketAddr) -> anyhow::Result<TcpListener> {
         .with_context(|| format!("binding the edge to {listen}"))?;
     info!(listen = %listener.local_addr()?, "livecert edge listening");
     Ok(listener)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_acme_webroot;
+
+    #[test]
+    fn an_acme_webroot_needs_the_plain_http_port_and_a_directory() {
+        let dir = tempfile::tempdir().expect("dir");
+        assert!(check_acme_webroot(None, false).is_ok());
+        assert!(check_acme_webroot(Some(dir.path()), true).is_ok());
+        let without_port = check_acme_webroot(Some(dir.path()), false).expect_err("no port");
+        assert!(without_port.to_string().contains("--edge-http-listen"));
+        let missing = dir.path().join("missing");
+        let not_dir = check_acme_webroot(Some(&missing), true).expect_err("missing");
+        assert!(not_dir.to_string().contains("not a directory"));
+    }
 }

@@ -1064,8 +1064,8 @@ async fn plain_get(addr: SocketAddr, host: &str, path: &str) -> (http::response:
 /// spec/edge.md: "when --edge-http-listen is given (off by default), a plain HTTP port that
 /// redirects to HTTPS when the domain requires it and will serve ACME HTTP-01 challenges": a
 /// domain that requires HTTPS is 308 to https (the change reaches a running edge), another is
-/// forwarded to its origin with X-Forwarded-Proto: http, an unknown Host (or one with HTTPS off)
-/// is 404 and never reaches anyone's origin, and the ACME path is 404 until ACME is built.
+/// forwarded to its origin with X-Forwarded-Proto: http, and an unknown Host (or one with HTTPS
+/// off) is 404 and never reaches anyone's origin. ACME challenges: the next test.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_plain_http_port_redirects_required_domains_forwards_others_and_404s_the_rest() {
     let server = TestServer::start().await;
@@ -1162,14 +1162,9 @@ async fn the_plain_http_port_redirects_required_domains_forwards_others_and_404s
     assert_eq!(header(&parts, "x-echo-host"), "PLAIN.example.com:80");
     assert_eq!(header(&parts, "x-echo-xff"), "127.0.0.1");
 
-    // Unknown Host, a domain with HTTPS off (not in the map) and the ACME path: 404, short, never
-    // forwarded (the default origin would echo).
-    for (host, path) in [
-        ("nobody.example.com", "/"),
-        ("off.example.com", "/"),
-        ("plain.example.com", "/.well-known/acme-challenge/abc123"),
-        ("secure.example.com", "/.well-known/acme-challenge/abc123"),
-    ] {
+    // Unknown Host and a domain with HTTPS off (not in the map): 404, short, never forwarded (the
+    // default origin would echo).
+    for (host, path) in [("nobody.example.com", "/"), ("off.example.com", "/")] {
         let (parts, body) = plain_get(plain_addr, host, path).await;
         assert_eq!(parts.status, 404, "{host}{path}: {body}");
         assert!(body.len() < 100, "a short body: {body}");
@@ -1189,7 +1184,7 @@ async fn the_plain_http_port_redirects_required_domains_forwards_others_and_404s
         )
     };
     assert_eq!(count("not_served"), 2);
-    assert_eq!(count("acme_challenge"), 2);
+    assert_eq!(count("acme_challenge"), 0);
     assert!(count("forwarded") >= 2, "{text}");
     assert!(count("redirected") >= 2, "{text}");
 
@@ -1197,5 +1192,128 @@ async fn the_plain_http_port_redirects_required_domains_forwards_others_and_404s
     for task in tasks {
         let _ = task.await;
     }
+    server.stop().await;
+}
+
+/// spec/edge.md: the plain-HTTP port "will serve ACME HTTP-01 challenges" (RFC 8555 §8.3): a key
+/// authorization the ACME client left in the operator's `--acme-webroot` is served for any Host;
+/// a token the webroot does not have goes to the domain's origin (where the domain's own ACME
+/// client answers), even for a domain that requires HTTPS (never redirected); a path whose last
+/// part is not a base64url token, or an unknown Host without a file, is 404 and reaches no origin.
+#[tokio::test(flavor = "multi_thread")]
+async fn acme_challenges_come_from_the_webroot_or_the_domains_origin_and_are_never_redirected() {
+    let server = TestServer::start().await;
+    let now = server.clock_now();
+    for d in ["secure.example.com", "plain.example.com"] {
+        server.add_domain(d).await;
+        let g = self_signed(&[d], now - DAY, now + 90 * DAY, Alg::P256);
+        bind(&server, d, d, &g).await;
+    }
+    let origin = start_origin().await;
+    for d in ["secure.example.com", "plain.example.com"] {
+        set_origin(&server, d, &format!("http://{origin}")).await;
+    }
+    server
+        .store
+        .set_domain_flags(
+            &DomainName::parse("secure.example.com").expect("domain name"),
+            livecert_store::DomainFlags {
+                https_required: true,
+                ..livecert_store::DomainFlags::default()
+            },
+            now,
+        )
+        .await
+        .expect("flags set");
+
+    // What certbot --webroot -w <webroot> leaves: <webroot>/.well-known/acme-challenge/<token>.
+    let webroot = tempfile::tempdir().expect("webroot");
+    let challenges = webroot.path().join(".well-known/acme-challenge");
+    std::fs::create_dir_all(&challenges).expect("challenge dir");
+    let token = "LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0";
+    let key_authorization = format!("{token}.9jg46WB3rR_AHD-EBXdN7cBkH1WOu0tA3M9fm21mqTI");
+    std::fs::write(challenges.join(token), &key_authorization).expect("token file");
+    std::fs::write(webroot.path().join("secret.txt"), "operator's file").expect("other file");
+    std::fs::create_dir(challenges.join("adirectory")).expect("a directory");
+    std::fs::write(challenges.join("toolarge"), vec![b'a'; 5000]).expect("large file");
+
+    let edge = livecert::edge::Edge::load(server.store.clone())
+        .await
+        .expect("edge loads")
+        .with_acme_webroot(Some(webroot.path().to_path_buf()));
+    let plain = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind plain");
+    let plain_addr = plain.local_addr().expect("plain addr");
+    let (stop, mut stopped) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(edge.serve_http(plain, async move {
+        let _ = stopped.wait_for(|s| *s).await;
+    }));
+
+    let path = format!("/.well-known/acme-challenge/{token}");
+    for host in [
+        "plain.example.com",
+        "secure.example.com",
+        "nobody.example.com",
+    ] {
+        let (parts, body) = plain_get(plain_addr, host, &path).await;
+        assert_eq!(parts.status, 200, "{host}: {body}");
+        assert_eq!(body, key_authorization, "{host}");
+        assert!(
+            parts.headers.get("x-echo-host").is_none(),
+            "{host}: from the webroot"
+        );
+    }
+
+    // Not in the webroot: the domain's origin answers, with no redirect for the HTTPS-required one.
+    for host in ["plain.example.com", "secure.example.com"] {
+        let (parts, body) = plain_get(
+            plain_addr,
+            host,
+            "/.well-known/acme-challenge/other-Token_1",
+        )
+        .await;
+        assert_eq!(parts.status, 200, "{host}: {body}");
+        assert_eq!(
+            header(&parts, "x-echo-path"),
+            "/.well-known/acme-challenge/other-Token_1"
+        );
+        assert_eq!(header(&parts, "x-echo-xfp"), "http");
+    }
+
+    // Not tokens, or nobody to ask: 404, short, no origin reached.
+    for (host, path) in [
+        (
+            "nobody.example.com",
+            "/.well-known/acme-challenge/other-Token_1",
+        ),
+        (
+            "plain.example.com",
+            "/.well-known/acme-challenge/../../secret.txt",
+        ),
+        (
+            "plain.example.com",
+            "/.well-known/acme-challenge/..%2f..%2fsecret.txt",
+        ),
+        ("plain.example.com", "/.well-known/acme-challenge/"),
+        ("plain.example.com", "/.well-known/acme-challenge/a/b"),
+        (
+            "nobody.example.com",
+            "/.well-known/acme-challenge/adirectory",
+        ),
+        ("nobody.example.com", "/.well-known/acme-challenge/toolarge"),
+    ] {
+        let (parts, body) = plain_get(plain_addr, host, path).await;
+        assert_eq!(parts.status, 404, "{host}{path}: {body}");
+        assert!(body.len() < 100, "a short body: {body}");
+        assert!(!body.contains("operator"), "{host}{path}: {body}");
+        assert!(
+            parts.headers.get("x-echo-host").is_none(),
+            "{host}{path} reached an origin"
+        );
+    }
+
+    let _ = stop.send(true);
+    let _ = task.await;
     server.stop().await;
 }
