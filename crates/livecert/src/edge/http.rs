@@ -159,12 +159,7 @@ impl Proxy {
                         acme_response(key_authorization),
                     ),
                     (None, Some((domain, origin))) if token.is_some() => {
-                        let domain = domain.to_owned();
-                        let origin = origin.cloned();
-                        self.metrics.plain_request(PlainOutcome::Forwarded);
-                        return Ok(self
-                            .forward(&domain, origin, peer, Scheme::Http, request)
-                            .await);
+                        return Ok(self.forward_plain(domain, origin, peer, request).await);
                     }
                     (None, _) => (
                         PlainOutcome::NotServed,
@@ -184,16 +179,27 @@ impl Proxy {
             ),
             PlainRoute::Redirect(location) => (PlainOutcome::Redirected, redirect(&location)),
             PlainRoute::Forward { domain, origin } => {
-                let domain = domain.to_owned();
-                let origin = origin.cloned();
-                self.metrics.plain_request(PlainOutcome::Forwarded);
-                return Ok(self
-                    .forward(&domain, origin, peer, Scheme::Http, request)
-                    .await);
+                return Ok(self.forward_plain(domain, origin, peer, request).await);
             }
         };
         self.metrics.plain_request(outcome);
         Ok(response)
+    }
+
+    /// Forwards a plain-HTTP request for `domain` (counted as `forwarded`) with
+    /// `X-Forwarded-Proto: http`.
+    async fn forward_plain(
+        &self,
+        domain: &str,
+        origin: Option<&Origin>,
+        peer: IpAddr,
+        request: Request<Incoming>,
+    ) -> Response<EdgeBody> {
+        let domain = domain.to_owned();
+        let origin = origin.cloned();
+        self.metrics.plain_request(PlainOutcome::Forwarded);
+        self.forward(&domain, origin, peer, Scheme::Http, request)
+            .await
     }
 
     /// Forwards `request` for `domain` to `origin` (or the default origin) with

@@ -1043,6 +1043,32 @@ async fn an_operator_default_certificate_answers_unknown_names_and_never_a_bound
     server.stop().await;
 }
 
+/// Adds `secure.example.com` and `plain.example.com`, each bound to a certificate of its own.
+async fn bind_plain_test_domains(server: &TestServer) {
+    let now = server.clock_now();
+    for d in ["secure.example.com", "plain.example.com"] {
+        server.add_domain(d).await;
+        let g = self_signed(&[d], now - DAY, now + 90 * DAY, Alg::P256);
+        bind(server, d, d, &g).await;
+    }
+}
+
+/// Turns `https_required` on for `domain` (`livecert admin domain set --https-required on`).
+async fn require_https(server: &TestServer, domain: &str) {
+    server
+        .store
+        .set_domain_flags(
+            &DomainName::parse(domain).expect("domain name"),
+            livecert_store::DomainFlags {
+                https_required: true,
+                ..livecert_store::DomainFlags::default()
+            },
+            server.clock_now(),
+        )
+        .await
+        .expect("flags set");
+}
+
 /// One plain-HTTP/1.1 GET of `path` with `host` on a new connection to `addr`: the response's
 /// head and body.
 async fn plain_get(addr: SocketAddr, host: &str, path: &str) -> (http::response::Parts, String) {
@@ -1069,12 +1095,7 @@ async fn plain_get(addr: SocketAddr, host: &str, path: &str) -> (http::response:
 #[tokio::test(flavor = "multi_thread")]
 async fn the_plain_http_port_redirects_required_domains_forwards_others_and_404s_the_rest() {
     let server = TestServer::start().await;
-    let now = server.clock_now();
-    for d in ["secure.example.com", "plain.example.com"] {
-        server.add_domain(d).await;
-        let g = self_signed(&[d], now - DAY, now + 90 * DAY, Alg::P256);
-        bind(&server, d, d, &g).await;
-    }
+    bind_plain_test_domains(&server).await;
     server.add_domain("off.example.com").await;
     let origin = start_origin().await;
     for d in ["secure.example.com", "plain.example.com"] {
@@ -1120,18 +1141,7 @@ async fn the_plain_http_port_redirects_required_domains_forwards_others_and_404s
     assert_eq!(parts.status, 200);
     assert_eq!(header(&parts, "x-echo-xfp"), "http");
 
-    server
-        .store
-        .set_domain_flags(
-            &DomainName::parse("secure.example.com").expect("domain name"),
-            livecert_store::DomainFlags {
-                https_required: true,
-                ..livecert_store::DomainFlags::default()
-            },
-            now,
-        )
-        .await
-        .expect("flags set");
+    require_https(&server, "secure.example.com").await;
     let redirected = within(Duration::from_secs(2), || async {
         plain_get(plain_addr, "secure.example.com", "/")
             .await
@@ -1203,28 +1213,12 @@ async fn the_plain_http_port_redirects_required_domains_forwards_others_and_404s
 #[tokio::test(flavor = "multi_thread")]
 async fn acme_challenges_come_from_the_webroot_or_the_domains_origin_and_are_never_redirected() {
     let server = TestServer::start().await;
-    let now = server.clock_now();
-    for d in ["secure.example.com", "plain.example.com"] {
-        server.add_domain(d).await;
-        let g = self_signed(&[d], now - DAY, now + 90 * DAY, Alg::P256);
-        bind(&server, d, d, &g).await;
-    }
+    bind_plain_test_domains(&server).await;
     let origin = start_origin().await;
     for d in ["secure.example.com", "plain.example.com"] {
         set_origin(&server, d, &format!("http://{origin}")).await;
     }
-    server
-        .store
-        .set_domain_flags(
-            &DomainName::parse("secure.example.com").expect("domain name"),
-            livecert_store::DomainFlags {
-                https_required: true,
-                ..livecert_store::DomainFlags::default()
-            },
-            now,
-        )
-        .await
-        .expect("flags set");
+    require_https(&server, "secure.example.com").await;
 
     // What certbot --webroot -w <webroot> leaves: <webroot>/.well-known/acme-challenge/<token>.
     let webroot = tempfile::tempdir().expect("webroot");
