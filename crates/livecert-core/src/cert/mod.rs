@@ -185,6 +185,39 @@ pub fn check_upload(
     })
 }
 
+/// The DER of each certificate of a chain as [`check_upload`] normalised and stored it
+/// ([`CheckedUpload::chain_pem`]: standard PEM, leaf first), in order: what the edge serves. The
+/// inverse of that encoding, so the certificates are not parsed again, only decoded.
+///
+/// Errors (a stored chain altered by hand): the armour does not pair up, a block is not a
+/// certificate, or its base64 does not decode; the text says which block.
+pub fn stored_chain_der(chain_pem: &str) -> Result<Vec<Vec<u8>>, String> {
+    let blocks =
+        pem::tokenize(chain_pem).map_err(|e| format!("the chain is not well-formed PEM: {e}"))?;
+    blocks
+        .iter()
+        .enumerate()
+        .map(|(i, block)| {
+            if !is_certificate(block.kind()) {
+                return Err(format!(
+                    "block #{} of the chain is {}, not a certificate",
+                    i + 1,
+                    block.label
+                ));
+            }
+            base64::engine::general_purpose::STANDARD
+                .decode(&block.body)
+                .map_err(|e| {
+                    format!(
+                        "certificate #{} of the chain does not decode: {}",
+                        i + 1,
+                        base64_reason(&e)
+                    )
+                })
+        })
+        .collect()
+}
+
 /// Which parameter a finding is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Param {
@@ -885,6 +918,22 @@ mod tests {
     // ---- Acceptance and normalisation --------------------------------------------------------
 
     #[test]
+    fn a_stored_chain_altered_by_hand_is_an_error_not_a_panic() {
+        assert_eq!(stored_chain_der(""), Ok(Vec::new()));
+        let key = "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n";
+        assert!(stored_chain_der(key)
+            .unwrap_err()
+            .contains("not a certificate"));
+        let bad = "-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n";
+        assert!(stored_chain_der(bad)
+            .unwrap_err()
+            .contains("does not decode"));
+        assert!(stored_chain_der("-----BEGIN CERTIFICATE-----\nAAAA\n")
+            .unwrap_err()
+            .contains("not well-formed"));
+    }
+
+    #[test]
     fn a_good_upload_is_normalised_with_its_facts() {
         let u = upload();
         let checked = check(&u.chain(), &u.leaf_key_pem).unwrap();
@@ -900,6 +949,11 @@ mod tests {
             assert!(line.len() <= pem::PEM_LINE_LEN);
         }
         assert!(!checked.chain_pem.contains('\r'));
+        // The stored chain decodes back to the same DER, in order.
+        assert_eq!(
+            stored_chain_der(&checked.chain_pem),
+            Ok(checked.chain_der.clone())
+        );
         assert!(checked
             .private_key_pem
             .expose_str()
