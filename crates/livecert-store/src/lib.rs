@@ -65,6 +65,7 @@ use livecert_core::error::ApiError;
 use livecert_core::names::{CertName, DomainName};
 use livecert_core::ops::set_live_domain_certificate::CertRef;
 use livecert_core::secret::{MasterKey, Secret, AAD_ACCESS_KEY_SECRET, AAD_CERT_KEY};
+use tokio::sync::watch;
 
 pub use crate::access::{
     AccessKeyInfo, AccountInfo, PolicyInfo, StsCredentials, UserInfo, MAX_POLICY_DOCUMENT_BYTES,
@@ -424,6 +425,8 @@ struct Inner {
     writer: Writer,
     readers: ReadPool,
     keys: Arc<KeyCache>,
+    /// The change counter as of this store's last commit that moved it (published by the writer).
+    changes: watch::Sender<u64>,
     /// Dropped last: its drop waits for the queued audit entries to be written.
     audit: AuditQueue,
 }
@@ -438,8 +441,10 @@ impl Store {
         let mut conn = sqlite::open_writer(path)?;
         sqlite::schema::migrate(&mut conn, unix_now())?;
         sqlite::sync_parent_dir(path);
+        let counter = read::change_counter(&conn).map_err(sql_error)?;
+        let (changes, _) = watch::channel(counter);
         let keys = Arc::new(KeyCache::default());
-        let writer = Writer::start(conn, keys.clone())?;
+        let writer = Writer::start(conn, keys.clone(), changes.clone())?;
         let audit = AuditQueue::start(writer.clone())?;
         Ok(Self {
             inner: Arc::new(Inner {
@@ -447,6 +452,7 @@ impl Store {
                 writer,
                 readers: ReadPool::new(path),
                 keys,
+                changes,
                 audit,
             }),
         })
@@ -971,12 +977,22 @@ impl Store {
     }
 
     /// The change counter: it only increases, and every commit that adds or removes a domain,
-    /// changes a domain's certificate, HTTPS switch or status, or changes the content or status of
-    /// a record bound to a domain, increases it (by at least one). The edge polls it and reloads
-    /// when it moves. Writes that change nothing the edge serves leave it alone.
+    /// changes a domain's certificate, HTTPS switch, status, origin or `https_required`, or changes
+    /// the content or status of a record bound to a domain, increases it (by at least one). Writes
+    /// that change nothing the edge serves leave it alone. The edge learns of this process's
+    /// commits from [`Store::subscribe_changes`] and polls this for other processes' (`livecert
+    /// admin`, a `serve` beside a `livecert edge`), then asks [`Store::edge_changes_since`].
     pub async fn change_counter(&self) -> Result<u64, StoreError> {
         self.read(|c| read::change_counter(c).map_err(sql_error))
             .await
+    }
+
+    /// The change counter as published by this store's writer after each commit that moved it,
+    /// before the calls of that commit are answered; starts at the counter when the store was
+    /// opened. Dry runs and failed groups publish nothing. Only this process's writes are seen
+    /// here: another process's show in [`Store::change_counter`].
+    pub fn subscribe_changes(&self) -> watch::Receiver<u64> {
+        self.inner.changes.subscribe()
     }
 
     /// The domains bound to a record (any account: CertIds are global), by name.

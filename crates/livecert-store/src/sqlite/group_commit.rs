@@ -15,6 +15,12 @@
 //! answer every call of the group
 //! ```
 //!
+//! After a COMMIT of a group with at least one real (not dry-run) call, the writer reads the change
+//! counter and, if it moved, publishes it on the store's change channel
+//! ([`crate::Store::subscribe_changes`]) before answering the calls: the edge in the same process
+//! learns of a change before the API answers it. A failed group, or one of dry runs only, publishes
+//! nothing.
+//!
 //! No call is answered before COMMIT returns, so an acknowledged write survives `kill -9` and
 //! power loss. If BEGIN fails every call gets its error (`Unavailable` when busy); if COMMIT or a
 //! savepoint statement fails, or SQLite rolls the transaction back on its own (disk full, I/O
@@ -35,10 +41,10 @@ use std::sync::mpsc;
 use std::sync::Arc;
 
 use rusqlite::Connection;
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 
 use crate::key_cache::KeyCache;
-use crate::sqlite::{sql_error, sql_failed};
+use crate::sqlite::{read, sql_error, sql_failed};
 use crate::{StoreError, WriteError};
 
 /// Most calls in one transaction.
@@ -63,12 +69,17 @@ pub(crate) enum Touches {
 
 impl Writer {
     /// Starts the writer thread on `conn` (already configured: WAL, `synchronous=FULL`,
-    /// foreign keys, busy timeout).
-    pub(crate) fn start(conn: Connection, keys: Arc<KeyCache>) -> Result<Self, StoreError> {
+    /// foreign keys, busy timeout), publishing the change counter on `changes` after each commit
+    /// that moved it.
+    pub(crate) fn start(
+        conn: Connection,
+        keys: Arc<KeyCache>,
+        changes: watch::Sender<u64>,
+    ) -> Result<Self, StoreError> {
         let (queue, inbox) = mpsc::channel();
         std::thread::Builder::new()
             .name("livecert-store-writer".into())
-            .spawn(move || run(&conn, &inbox, &keys))
+            .spawn(move || run(&conn, &inbox, &keys, &changes))
             .map_err(|e| StoreError::Unavailable(format!("cannot start the writer thread: {e}")))?;
         Ok(Self { queue })
     }
@@ -206,7 +217,12 @@ where
 }
 
 /// The writer thread's loop.
-fn run(conn: &Connection, inbox: &mpsc::Receiver<Message>, keys: &KeyCache) {
+fn run(
+    conn: &Connection,
+    inbox: &mpsc::Receiver<Message>,
+    keys: &KeyCache,
+    changes: &watch::Sender<u64>,
+) {
     let mut jobs: Vec<Box<dyn Job>> = Vec::with_capacity(MAX_GROUP);
     let mut checkpoints = Vec::new();
     while let Ok(first) = inbox.recv() {
@@ -224,11 +240,16 @@ fn run(conn: &Connection, inbox: &mpsc::Receiver<Message>, keys: &KeyCache) {
             let group = run_group(conn, &mut jobs);
             if let Err(e) = &group {
                 tracing::warn!(calls = jobs.len(), error = %e, "a write group failed");
-            } else if jobs
-                .iter()
-                .any(|j| j.touches() == Touches::Keys && !j.dry_run())
-            {
-                keys.invalidate();
+            } else {
+                if jobs
+                    .iter()
+                    .any(|j| j.touches() == Touches::Keys && !j.dry_run())
+                {
+                    keys.invalidate();
+                }
+                if jobs.iter().any(|j| !j.dry_run()) {
+                    publish_change_counter(conn, changes);
+                }
             }
             for job in jobs.drain(..) {
                 job.answer(group.as_ref().copied());
@@ -273,6 +294,21 @@ fn run_one(conn: &Connection, job: &mut dyn Job) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Reads the change counter after a commit and publishes it if it moved. A failed read is only
+/// logged: the edge's poll of the counter catches up.
+fn publish_change_counter(conn: &Connection, changes: &watch::Sender<u64>) {
+    match read::change_counter(conn) {
+        Ok(counter) => {
+            changes.send_if_modified(|published| {
+                let moved = *published != counter;
+                *published = counter;
+                moved
+            });
+        }
+        Err(e) => tracing::warn!(error = %e, "cannot read the change counter after a commit"),
+    }
+}
+
 fn rollback(conn: &Connection) {
     if !conn.is_autocommit() {
         if let Err(e) = conn.execute_batch("ROLLBACK") {
@@ -308,23 +344,41 @@ mod tests {
     use std::sync::Arc;
 
     use rusqlite::Connection;
+    use tokio::sync::watch;
 
     use super::{Touches, Writer};
     use crate::key_cache::KeyCache;
     use crate::{StoreError, WriteError};
 
     fn writer() -> (tempfile::TempDir, Writer, std::path::PathBuf) {
+        let (dir, writer, path, _) = writer_with_changes();
+        (dir, writer, path)
+    }
+
+    /// A writer on a table `t` whose inserts move a change counter, with the channel it
+    /// publishes the counter on.
+    fn writer_with_changes() -> (
+        tempfile::TempDir,
+        Writer,
+        std::path::PathBuf,
+        watch::Receiver<u64>,
+    ) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.db");
         let conn = crate::sqlite::open_writer(&path).unwrap();
         conn.execute_batch(
             "CREATE TABLE parent (id INTEGER PRIMARY KEY);
              CREATE TABLE t (v INTEGER PRIMARY KEY,
-                 parent INTEGER REFERENCES parent (id) DEFERRABLE INITIALLY DEFERRED);",
+                 parent INTEGER REFERENCES parent (id) DEFERRABLE INITIALLY DEFERRED);
+             CREATE TABLE changes (id INTEGER PRIMARY KEY, counter INTEGER NOT NULL);
+             INSERT INTO changes (id, counter) VALUES (1, 0);
+             CREATE TRIGGER t_inserted AFTER INSERT ON t
+             BEGIN UPDATE changes SET counter = counter + 1 WHERE id = 1; END;",
         )
         .unwrap();
-        let writer = Writer::start(conn, Arc::new(KeyCache::default())).unwrap();
-        (dir, writer, path)
+        let (changes, subscribed) = watch::channel(0);
+        let writer = Writer::start(conn, Arc::new(KeyCache::default()), changes).unwrap();
+        (dir, writer, path, subscribed)
     }
 
     fn insert(v: i64, parent: Option<i64>) -> impl FnOnce(&Connection) -> Result<(), WriteError> {
@@ -491,5 +545,54 @@ mod tests {
             .unwrap();
         assert_eq!(rows(&path), vec![7, 100]);
         writer.checkpoint().await.unwrap();
+    }
+
+    /// The change counter is published after a commit that moved it, before the calls are
+    /// answered; a dry run, a failed call and a failed group publish nothing.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_commit_that_moved_the_counter_is_published_and_nothing_else() {
+        let (_dir, writer, _path, mut changes) = writer_with_changes();
+        writer
+            .call(Touches::Library, insert(1, None))
+            .await
+            .unwrap();
+        // Published before the call was answered.
+        assert!(changes.has_changed().unwrap());
+        assert_eq!(*changes.borrow_and_update(), 1);
+
+        writer
+            .call_with(Touches::Library, true, insert(2, None))
+            .await
+            .unwrap();
+        let failed = writer
+            .call(Touches::Library, |c| {
+                insert(3, None)(c)?;
+                insert(3, None)(c)
+            })
+            .await;
+        assert!(failed.is_err());
+        // A group whose COMMIT fails (a deferred foreign key).
+        let group = writer.call(Touches::Library, insert(4, Some(999))).await;
+        assert!(matches!(
+            group,
+            Err(WriteError::Store(StoreError::Failed(_)))
+        ));
+        // A write that does not move the counter.
+        writer
+            .call(Touches::Library, |c| {
+                c.execute("INSERT INTO parent (id) VALUES (1)", [])
+                    .map(|_| ())
+                    .map_err(|e| StoreError::Failed(e.to_string()).into())
+            })
+            .await
+            .unwrap();
+        assert!(!changes.has_changed().unwrap());
+
+        writer
+            .call(Touches::Library, insert(5, Some(1)))
+            .await
+            .unwrap();
+        assert!(changes.has_changed().unwrap());
+        assert_eq!(*changes.borrow_and_update(), 2);
     }
 }

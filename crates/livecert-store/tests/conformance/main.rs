@@ -13,6 +13,7 @@ mod audit;
 mod domains;
 mod dry_run;
 mod durability;
+mod edge;
 mod free;
 mod group_commit;
 mod https_off;
@@ -80,6 +81,7 @@ conformance!(
         listing::edge_snapshot_lists_every_binding,
         listing::a_domains_origin_reaches_the_edge_snapshot,
         listing::https_required_reaches_the_edge_snapshot,
+        edge::committed_changes_are_published_in_process,
         group_commit::concurrent_uploads_are_all_answered_and_present,
         group_commit::a_failing_call_does_not_roll_back_its_group,
         durability::data_survives_reopen,
