@@ -6,7 +6,8 @@
 //! conformance suite (`tests/conformance/`) is written against a backend factory so that it runs
 //! unchanged on both. Private keys and AccessKey secrets are sealed with the [`MasterKey`] before
 //! they reach the database and opened only on the way out ([`Store::access_key`],
-//! [`Store::certificate_private_key`], [`Store::edge_snapshot`]).
+//! [`Store::certificate_private_key`]; the edge gets private keys still sealed, with a
+//! [`CertKeyOpener`] to open each on its first handshake).
 //!
 //! Code map:
 //! - this file: the public types and [`Store`], whose methods seal secrets, queue writes and run
@@ -29,7 +30,9 @@
 //! it is bound to a record, and only to a record of its own account (both are constraints of the
 //! schema); CertIds come from one global sequence and are never reused; the change counter
 //! ([`Store::change_counter`]) only increases and is bumped, by triggers, by every commit that
-//! changes what the edge serves.
+//! changes what the edge serves, and the same triggers record each domain concerned with the new
+//! value (`edge_changes`, one row per domain name, kept when the domain is deleted), so that
+//! [`Store::edge_changes_since`] lists exactly the domains changed after a counter value.
 //!
 //! Decisions where the spec is silent:
 //! - Write calls re-check the domain rules that precede them (rows 7–11, and 12 for HTTPS off)
@@ -355,33 +358,113 @@ pub struct NewCredentials {
 /// ([`Store::edge_snapshot`]).
 #[derive(Debug, Clone)]
 pub struct EdgeSnapshot {
-    /// The change counter this snapshot reflects: reload when [`Store::change_counter`] differs.
+    /// The change counter this snapshot reflects: ask [`Store::edge_changes_since`] for what
+    /// changed after it.
     pub change_counter: u64,
-    /// Every domain with HTTPS on, by name.
+    /// Every domain of every account, whatever its status, HTTPS on or off, by name.
     pub bindings: Vec<EdgeBinding>,
 }
 
-/// One domain with HTTPS on and its bound record, private key opened.
+/// What changed for the edge after one value of the change counter
+/// ([`Store::edge_changes_since`]): the domains whose last edge-relevant change came after it, each
+/// as it is now.
 #[derive(Debug, Clone)]
+pub struct EdgeDelta {
+    /// The change counter this delta brings the edge to (the counter when it was read). Below the
+    /// counter asked for: the database was replaced or restored, so reload the whole
+    /// [`EdgeSnapshot`].
+    pub change_counter: u64,
+    /// Domains added or changed (certificate, the bound record's content or status, HTTPS switch,
+    /// status, origin, `https_required`), each as it is now, by name.
+    pub changed: Vec<EdgeBinding>,
+    /// Domains deleted, by name.
+    pub removed: Vec<DomainName>,
+}
+
+/// One domain as the edge sees it: its status and settings, and its record if HTTPS is on.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EdgeBinding {
     /// The domain (a wildcard domain is `*.parent`).
     pub domain: DomainName,
     /// Its status: the edge serves only `Online` domains.
     pub domain_status: DomainStatus,
-    /// The bound record.
-    pub cert_id: u64,
-    /// The record's status: the edge does not serve `revoked` records.
-    pub cert_status: String,
-    /// The leaf's notAfter, Unix seconds.
-    pub not_after: i64,
-    /// The normalised chain PEM, leaf first.
-    pub chain_pem: String,
-    /// The private key PEM.
-    pub private_key_pem: Secret,
     /// The domain's origin, `http://host:port`; `None`: the edge's default.
     pub origin: Option<String>,
     /// HTTPS is required (`https_required`): the edge's plain-HTTP port redirects to HTTPS.
     pub https_required: bool,
+    /// The bound record when HTTPS is on; `None`: HTTPS off.
+    pub record: Option<EdgeRecord>,
+}
+
+/// A record as the edge loads it: the chain as DER and the private key still sealed (spec/edge.md:
+/// the map holds "the DER chain and the still-encrypted key"; [`CertKeyOpener`] opens it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EdgeRecord {
+    /// The record's CertId.
+    pub cert_id: u64,
+    /// The record's status: the edge does not serve `revoked` records.
+    pub status: String,
+    /// The leaf's notAfter, Unix seconds.
+    pub not_after: i64,
+    /// The DER of each certificate of the chain, leaf first. Empty when the stored chain does not
+    /// decode (altered by hand; logged): such a record cannot be served.
+    pub chain_der: Vec<Vec<u8>>,
+    /// The private key PEM, sealed with the master key.
+    pub key_sealed: SealedKey,
+}
+
+/// A private key PEM sealed with the master key (AES-256-GCM, label
+/// [`AAD_CERT_KEY`]): `nonce ‖ ciphertext ‖ tag`, as stored. `Debug` shows only its length.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SealedKey(Vec<u8>);
+
+impl SealedKey {
+    /// Wraps sealed bytes as read from the store.
+    pub fn new(sealed: Vec<u8>) -> Self {
+        Self(sealed)
+    }
+
+    /// The sealed bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for SealedKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SealedKey(<{} bytes>)", self.0.len())
+    }
+}
+
+/// Opens the [`SealedKey`]s of [`EdgeRecord`]s, and nothing else: a handle on the store's master
+/// key for the edge ([`Store::cert_key_opener`]), which opens a record's key on its first
+/// handshake. Cheap to clone; `Debug` is redacted.
+#[derive(Clone)]
+pub struct CertKeyOpener {
+    master_key: Arc<MasterKey>,
+}
+
+impl CertKeyOpener {
+    /// An opener with `master_key` (the store's: [`Store::cert_key_opener`]).
+    pub fn new(master_key: Arc<MasterKey>) -> Self {
+        Self { master_key }
+    }
+
+    /// The private key PEM of a record.
+    ///
+    /// Errors: `Secret` if it does not open with this store's master key (another key, or bytes
+    /// altered).
+    pub fn open(&self, sealed: &SealedKey) -> Result<Secret, StoreError> {
+        self.master_key
+            .open(AAD_CERT_KEY, sealed.as_bytes())
+            .map_err(|e| StoreError::Secret(format!("a certificate private key: {e}")))
+    }
+}
+
+impl std::fmt::Debug for CertKeyOpener {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CertKeyOpener(<redacted>)")
+    }
 }
 
 /// What an upload did (rows 25, 28, 29).
@@ -893,45 +976,42 @@ impl Store {
             .transpose()
     }
 
-    /// Everything the edge serves: every domain with HTTPS on (any account, any status) with its
-    /// record and opened private key, read in one transaction together with the change counter.
-    /// Each record's key is opened once however many domains share it.
-    ///
-    /// Errors: `Secret` if a key does not open with this master key.
+    /// Everything the edge serves: every domain of every account (any status, HTTPS on or off)
+    /// with its record if HTTPS is on — the chain as DER, the private key still sealed (open it
+    /// with [`Store::cert_key_opener`]) — read in one transaction together with the change
+    /// counter.
     pub async fn edge_snapshot(&self) -> Result<EdgeSnapshot, StoreError> {
-        let (change_counter, rows) = self.read(|c| read::edge_rows(c).map_err(sql_error)).await?;
-        let mut opened: std::collections::HashMap<u64, Secret> = std::collections::HashMap::new();
-        let mut bindings = Vec::with_capacity(rows.len());
-        for row in rows {
-            let key = if let Some(key) = opened.get(&row.cert_id) {
-                key.clone()
-            } else {
-                let key = self
-                    .inner
-                    .master_key
-                    .open(AAD_CERT_KEY, &row.key_sealed)
-                    .map_err(|e| {
-                        StoreError::Secret(format!("private key of {}: {e}", row.cert_id))
-                    })?;
-                opened.insert(row.cert_id, key.clone());
-                key
-            };
-            bindings.push(EdgeBinding {
-                domain: row.domain,
-                domain_status: row.domain_status,
-                cert_id: row.cert_id,
-                cert_status: row.cert_status,
-                not_after: row.not_after,
-                chain_pem: row.chain_pem,
-                private_key_pem: key,
-                origin: row.origin,
-                https_required: row.https_required,
-            });
-        }
+        let (change_counter, bindings) = self
+            .read(|c| read::edge_snapshot(c).map_err(sql_error))
+            .await?;
         Ok(EdgeSnapshot {
             change_counter,
             bindings,
         })
+    }
+
+    /// What changed for the edge after the change counter was `counter` (an earlier
+    /// [`EdgeSnapshot::change_counter`] or [`EdgeDelta::change_counter`]): every domain whose last
+    /// edge-relevant change came later, as in [`Store::edge_snapshot`], and the names of the
+    /// domains deleted since, read in one transaction together with the counter. A change to a
+    /// record's content or status lists every domain bound to it. Applying the delta to the state
+    /// as of `counter` gives the state as of [`EdgeDelta::change_counter`].
+    pub async fn edge_changes_since(&self, counter: u64) -> Result<EdgeDelta, StoreError> {
+        let (change_counter, changed, removed) = self
+            .read(move |c| read::edge_changes_since(c, counter).map_err(sql_error))
+            .await?;
+        Ok(EdgeDelta {
+            change_counter,
+            changed,
+            removed,
+        })
+    }
+
+    /// The handle the edge opens the records' sealed private keys with ([`EdgeRecord::key_sealed`]).
+    pub fn cert_key_opener(&self) -> CertKeyOpener {
+        CertKeyOpener {
+            master_key: Arc::clone(&self.inner.master_key),
+        }
     }
 
     /// Every account id, oldest first.

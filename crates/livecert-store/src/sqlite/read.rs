@@ -9,10 +9,13 @@
 use rusqlite::types::Type;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
-use livecert_core::cert::{CertFacts, KeyAlgorithm};
+use livecert_core::cert::{stored_chain_der, CertFacts, KeyAlgorithm};
 use livecert_core::names::{CertName, DomainName};
 
-use crate::{AccountId, CertRecord, DomainRecord, DomainStatus, Principal, StsInfo, UserId};
+use crate::{
+    AccountId, CertRecord, DomainRecord, DomainStatus, EdgeBinding, EdgeRecord, Principal,
+    SealedKey, StsInfo, UserId,
+};
 
 /// The columns [`domain_from_row`] reads, in order.
 pub(crate) const DOMAIN_COLUMNS: &str =
@@ -225,52 +228,97 @@ pub(crate) fn private_key_sealed(
         .optional()
 }
 
-/// A binding as the edge loads it: the private key still sealed.
-pub(crate) struct EdgeRow {
-    pub(crate) domain: DomainName,
-    pub(crate) domain_status: DomainStatus,
-    pub(crate) cert_id: u64,
-    pub(crate) cert_status: String,
-    pub(crate) not_after: i64,
-    pub(crate) chain_pem: String,
-    pub(crate) key_sealed: Vec<u8>,
-    pub(crate) origin: Option<String>,
-    pub(crate) https_required: bool,
-}
+/// The columns [`edge_binding_from_row`] reads, in order: a domain with its record, if any
+/// (`FROM domains d LEFT JOIN certificates c ON c.cert_id = d.cert_id`).
+const EDGE_COLUMNS: &str = "d.name, d.status, d.origin, d.https_required, \
+     c.cert_id, c.status, c.not_after, c.chain_pem, c.private_key_sealed";
 
-/// The change counter and every domain with HTTPS on, with its record, by domain name, read in one
-/// read transaction so that the rows are exactly the state the counter names.
-pub(crate) fn edge_rows(conn: &mut Connection) -> rusqlite::Result<(u64, Vec<EdgeRow>)> {
+/// The change counter and every domain with its record if HTTPS is on, by domain name, read in
+/// one read transaction so that the rows are exactly the state the counter names.
+pub(crate) fn edge_snapshot(conn: &mut Connection) -> rusqlite::Result<(u64, Vec<EdgeBinding>)> {
     let tx = conn.transaction()?;
     let counter = change_counter(&tx)?;
-    let rows = {
-        let mut stmt = tx.prepare_cached(
-            "SELECT d.name, d.status, c.cert_id, c.status, c.not_after, c.chain_pem, \
-             c.private_key_sealed, d.origin, d.https_required \
-             FROM domains d JOIN certificates c ON c.cert_id = d.cert_id \
-             WHERE d.https = 1 ORDER BY d.name",
-        )?;
-        let rows = stmt.query_map([], |r| {
-            Ok(EdgeRow {
-                domain: domain_name(r, 0)?,
-                domain_status: {
-                    let text: String = r.get(1)?;
-                    DomainStatus::from_name(&text)
-                        .ok_or_else(|| bad(1, format!("unknown domain status {text:?}")))?
-                },
-                cert_id: r.get(2)?,
-                cert_status: r.get(3)?,
-                not_after: r.get(4)?,
-                chain_pem: r.get(5)?,
-                key_sealed: r.get(6)?,
-                origin: r.get(7)?,
-                https_required: r.get(8)?,
-            })
-        })?;
+    let bindings = {
+        let mut stmt = tx.prepare_cached(&format!(
+            "SELECT {EDGE_COLUMNS} FROM domains d \
+             LEFT JOIN certificates c ON c.cert_id = d.cert_id ORDER BY d.name"
+        ))?;
+        let rows = stmt.query_map([], |r| edge_binding_from_row(r, 0))?;
         rows.collect::<rusqlite::Result<Vec<_>>>()?
     };
     tx.commit()?;
-    Ok((counter, rows))
+    Ok((counter, bindings))
+}
+
+/// The change counter, the domains whose last edge-relevant change is after `since` (as
+/// [`edge_snapshot`] reads them) and the names of those deleted since, each by name, read in one
+/// read transaction.
+pub(crate) fn edge_changes_since(
+    conn: &mut Connection,
+    since: u64,
+) -> rusqlite::Result<(u64, Vec<EdgeBinding>, Vec<DomainName>)> {
+    let tx = conn.transaction()?;
+    let counter = change_counter(&tx)?;
+    let mut changed = Vec::new();
+    let mut removed = Vec::new();
+    {
+        let mut stmt = tx.prepare_cached(&format!(
+            "SELECT e.domain, d.name IS NULL, {EDGE_COLUMNS} FROM edge_changes e \
+             LEFT JOIN domains d ON d.name = e.domain \
+             LEFT JOIN certificates c ON c.cert_id = d.cert_id \
+             WHERE e.counter > ?1 ORDER BY e.domain"
+        ))?;
+        let mut rows = stmt.query(params![since])?;
+        while let Some(r) = rows.next()? {
+            if r.get::<_, bool>(1)? {
+                removed.push(domain_name(r, 0)?);
+            } else {
+                changed.push(edge_binding_from_row(r, 2)?);
+            }
+        }
+    }
+    tx.commit()?;
+    Ok((counter, changed, removed))
+}
+
+/// Maps the [`EDGE_COLUMNS`] of a row, from column `at`. The chain is decoded to DER here, from
+/// the borrowed text (no copy of the PEM is kept); a chain that does not decode gives an empty
+/// chain, logged.
+fn edge_binding_from_row(r: &Row<'_>, at: usize) -> rusqlite::Result<EdgeBinding> {
+    let domain = domain_name(r, at)?;
+    let record = match r.get::<_, Option<u64>>(at + 4)? {
+        None => None,
+        Some(cert_id) => {
+            let chain_pem = r.get_ref(at + 7)?.as_str().map_err(|e| {
+                rusqlite::Error::FromSqlConversionFailure(at + 7, Type::Text, e.into())
+            })?;
+            let chain_der = match stored_chain_der(chain_pem) {
+                Ok(der) => der,
+                Err(why) => {
+                    tracing::warn!(cert_id, %why, "a stored chain does not decode: the edge cannot serve it");
+                    Vec::new()
+                }
+            };
+            Some(EdgeRecord {
+                cert_id,
+                status: r.get(at + 5)?,
+                not_after: r.get(at + 6)?,
+                chain_der,
+                key_sealed: SealedKey::new(r.get(at + 8)?),
+            })
+        }
+    };
+    Ok(EdgeBinding {
+        domain,
+        domain_status: {
+            let text: String = r.get(at + 1)?;
+            DomainStatus::from_name(&text)
+                .ok_or_else(|| bad(at + 1, format!("unknown domain status {text:?}")))?
+        },
+        origin: r.get(at + 2)?,
+        https_required: r.get(at + 3)?,
+        record,
+    })
 }
 
 /// Every account id, oldest first.

@@ -42,10 +42,15 @@ const MIGRATIONS: &[Migration] = &[
         name: "edge_https_required",
         sql: include_str!("migrations/0004_edge_https_required.sql"),
     },
+    Migration {
+        version: 5,
+        name: "edge_changes",
+        sql: include_str!("migrations/0005_edge_changes.sql"),
+    },
 ];
 
 /// The schema version this binary writes.
-pub(crate) const CURRENT_VERSION: i64 = 4;
+pub(crate) const CURRENT_VERSION: i64 = 5;
 
 /// Brings the database up to [`CURRENT_VERSION`].
 ///
@@ -124,7 +129,7 @@ mod tests {
             .unwrap()
             .collect::<Result<_, _>>()
             .unwrap();
-        assert_eq!(applied, vec![(1, 1), (2, 1), (3, 1), (4, 1)]);
+        assert_eq!(applied, vec![(1, 1), (2, 1), (3, 1), (4, 1), (5, 1)]);
         let version: i64 = conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .unwrap();
@@ -192,5 +197,54 @@ mod tests {
             })
             .unwrap();
         assert_eq!(fk_errors, 0);
+    }
+
+    /// A version-4 database keeps its domains through migration 5, and from then on each change
+    /// the edge must see records its domain with the counter value it moved to; a deletion keeps
+    /// the row.
+    #[test]
+    fn version_5_records_each_changed_domain_with_its_counter() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let mut conn = crate::sqlite::open_writer(&path).unwrap();
+        for m in &MIGRATIONS[..4] {
+            conn.execute_batch(m.sql).unwrap();
+        }
+        conn.execute_batch(
+            "INSERT INTO sequences (name, next) VALUES ('cert_id', 1000000);
+             PRAGMA user_version = 4;
+             INSERT INTO accounts (id, status, created) VALUES (1234567890123456, 'active', 5);
+             INSERT INTO domains (name, account_id, status, live_domain_type, region, scope,
+                 created, modified)
+                 VALUES ('live.example.com', 1234567890123456, 'online', 'liveVideo', 'r', 's', 5, 5);",
+        )
+        .unwrap();
+        migrate(&mut conn, 7).unwrap();
+        let rows = |conn: &Connection| -> Vec<(String, i64)> {
+            conn.prepare("SELECT domain, counter FROM edge_changes ORDER BY domain")
+                .unwrap()
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap()
+        };
+        let counter = |conn: &Connection| -> i64 {
+            conn.query_row("SELECT counter FROM changes WHERE id = 1", [], |r| r.get(0))
+                .unwrap()
+        };
+        assert!(rows(&conn).is_empty());
+        conn.execute_batch("UPDATE domains SET status = 'offline'")
+            .unwrap();
+        assert_eq!(
+            rows(&conn),
+            vec![("live.example.com".to_owned(), counter(&conn))]
+        );
+        conn.execute_batch("DELETE FROM domains").unwrap();
+        assert_eq!(
+            rows(&conn),
+            vec![("live.example.com".to_owned(), counter(&conn))]
+        );
+        // The insert under version 4, the update and the delete.
+        assert_eq!(counter(&conn), 3);
     }
 }

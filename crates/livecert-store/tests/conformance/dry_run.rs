@@ -41,16 +41,16 @@ async fn everything(b: &dyn Backend, store: &Store) -> String {
     }
     let edge = store.edge_snapshot().await.unwrap();
     let _ = writeln!(out, "edge at {}", edge.change_counter);
+    let opener = store.cert_key_opener();
     for binding in edge.bindings {
+        let key = binding
+            .record
+            .as_ref()
+            .map(|r| opener.open(&r.key_sealed).unwrap());
         let _ = writeln!(
             out,
-            "{} {:?} {} {} {} {}",
-            binding.domain,
-            binding.domain_status,
-            binding.cert_id,
-            binding.cert_status,
-            binding.not_after,
-            String::from_utf8_lossy(binding.private_key_pem.expose())
+            "{binding:?} {:?}",
+            key.as_ref().map(|k| String::from_utf8_lossy(k.expose()))
         );
     }
     out.push_str(&b.dump());

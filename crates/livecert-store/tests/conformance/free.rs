@@ -50,8 +50,12 @@ pub async fn row_37_free_record_is_created_and_bound(b: &dyn Backend) {
     // The edge serves it with its key.
     let snapshot = store.edge_snapshot().await.unwrap();
     assert_eq!(snapshot.bindings.len(), 1);
-    assert_eq!(snapshot.bindings[0].cert_id, cert_id);
-    assert_eq!(snapshot.bindings[0].private_key_pem, issued.private_key_pem);
+    let record = snapshot.bindings[0].record.as_ref().unwrap();
+    assert_eq!(record.cert_id, cert_id);
+    assert_eq!(
+        store.cert_key_opener().open(&record.key_sealed).unwrap(),
+        issued.private_key_pem
+    );
 }
 
 /// Rows 23 and 26 as for an upload; a forced replacement makes the record the type of the call

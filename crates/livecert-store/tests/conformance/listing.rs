@@ -194,8 +194,8 @@ pub async fn change_counter_moves_with_what_the_edge_serves(b: &dyn Backend) {
     moved(store.change_counter().await.unwrap(), true, "delete");
 }
 
-/// The edge's view: every HTTPS domain of every account with its chain and opened key, and the
-/// counter it reflects.
+/// The edge's view: every domain of every account, HTTPS on or off, with its record's DER chain
+/// and sealed key, and the counter it reflects.
 pub async fn edge_snapshot_lists_every_binding(b: &dyn Backend) {
     let store = b.open();
     let a = account_with(
@@ -224,21 +224,39 @@ pub async fn edge_snapshot_lists_every_binding(b: &dyn Backend) {
     let snap = store.edge_snapshot().await.unwrap();
     assert_eq!(snap.change_counter, store.change_counter().await.unwrap());
     let names: Vec<&str> = snap.bindings.iter().map(|x| x.domain.as_str()).collect();
-    assert_eq!(names, ["a.example.com", "b.example.com", "z.example.com"]);
+    assert_eq!(
+        names,
+        [
+            "a.example.com",
+            "b.example.com",
+            "plain.example.com",
+            "z.example.com"
+        ]
+    );
     let by = |n: &str| {
         snap.bindings
             .iter()
             .find(|x| x.domain.as_str() == n)
             .unwrap()
     };
-    assert_eq!(by("a.example.com").cert_id, by("b.example.com").cert_id);
-    assert_eq!(by("a.example.com").chain_pem, ab.chain_pem);
-    assert_eq!(by("a.example.com").private_key_pem, ab.private_key_pem);
+    let record = |n: &str| by(n).record.clone().expect("HTTPS on");
+    let opener = store.cert_key_opener();
+    assert_eq!(record("a.example.com"), record("b.example.com"));
+    assert_eq!(record("a.example.com").chain_der, ab.chain_der);
+    assert_eq!(
+        opener.open(&record("a.example.com").key_sealed).unwrap(),
+        ab.private_key_pem
+    );
     assert_eq!(by("a.example.com").domain_status, DomainStatus::Online);
     assert_eq!(by("b.example.com").domain_status, DomainStatus::Offline);
-    assert_eq!(by("z.example.com").private_key_pem, z.private_key_pem);
-    assert_eq!(by("z.example.com").cert_status, "success");
-    assert_eq!(by("z.example.com").not_after, z.facts.not_after);
+    assert_eq!(by("plain.example.com").domain_status, DomainStatus::Online);
+    assert_eq!(by("plain.example.com").record, None, "HTTPS off");
+    assert_eq!(
+        opener.open(&record("z.example.com").key_sealed).unwrap(),
+        z.private_key_pem
+    );
+    assert_eq!(record("z.example.com").status, "success");
+    assert_eq!(record("z.example.com").not_after, z.facts.not_after);
 }
 
 /// An origin set by the operator is kept with the domain, carried in the edge's snapshot, and

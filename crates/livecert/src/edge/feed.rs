@@ -48,7 +48,7 @@ pub async fn follow(store: Store, map: Arc<SharedMap>, mut feed: watch::Receiver
         }
         match store.edge_snapshot().await {
             Ok(snapshot) => {
-                let next = CertMap::build(&snapshot, Some(&current));
+                let next = CertMap::build(snapshot, Some(&current), current.opener().clone());
                 debug!(
                     change_counter = next.change_counter(),
                     domains = next.len(),

@@ -381,7 +381,8 @@ pub fn plain_route<'m, B>(map: &'m CertMap, request: &Request<B>) -> PlainRoute<
     let Some(host) = host else {
         return PlainRoute::NotServed;
     };
-    let Some((domain, entry)) = map.lookup(&host) else {
+    // For now only domains served over TLS are served here (HTTPS-off domains: 404).
+    let Some((domain, entry)) = map.lookup(&host).filter(|(_, e)| e.record.is_some()) else {
         return PlainRoute::NotServed;
     };
     if entry.https_required {
@@ -437,7 +438,7 @@ impl Misdirected {
 }
 
 /// The bound domain a request is for, with its own origin: the entry its Host resolves to, which
-/// must be the entry the connection's SNI resolved to.
+/// must be the entry the connection's SNI resolved to, and be served over TLS (have a record).
 /// Errors: [`Misdirected`] otherwise.
 pub fn route<'m, B>(
     map: &'m CertMap,
@@ -451,7 +452,7 @@ pub fn route<'m, B>(
         None => by_sni,
     };
     match (by_sni, by_host) {
-        (Some((served, entry)), Some((asked, _))) if served == asked => {
+        (Some((served, entry)), Some((asked, _))) if served == asked && entry.record.is_some() => {
             Ok((served, entry.origin.as_ref()))
         }
         _ => Err(Misdirected { host }),

@@ -1,23 +1,30 @@
 //! The certificate map (spec/edge.md, "Certificate choice by SNI"): an immutable map from each
-//! domain bound through the API to its record's chain and key, built from one
-//! [`EdgeSnapshot`] and replaced whole ([`SharedMap::store`]) when the store changes. The resolver
-//! ([`SniResolver`]) only reads it: no database access during a handshake.
+//! online domain to what the edge serves for it, built from one [`EdgeSnapshot`] at start, then
+//! brought forward by applying each [`EdgeDelta`] ([`CertMap::apply`]) into a new map that is
+//! swapped in whole ([`SharedMap::store`]). The resolver ([`SniResolver`]) only reads it: no
+//! database access during a handshake.
 //!
 //! Names are compared lower case with one trailing dot removed ([`normalise`]); a name is looked
 //! up as itself, then as the wildcard `*.<parent>` (one label), then not at all. The map is keyed
 //! by the bound domains only, never by the names written inside certificates.
 //!
-//! Each bound domain is one [`Entry`]: its record, its origin and its leaf's notAfter. Each record
-//! is one [`Record`], shared by its domains. Its signing key ([`CertifiedKey`]) is
-//! built on the record's first handshake and cached; a rebuilt map reuses the records whose chain
-//! and key did not change, caches included.
+//! Each online domain is one [`Entry`]: its origin, its `https_required` flag and, when it is
+//! served over TLS, its [`Record`]; a domain with HTTPS off (or whose record is revoked or does
+//! not load) has no record, and the resolver refuses it exactly as an unknown name — it does not
+//! fall through to a wildcard. A record holds the DER chain and the still-sealed private key; its
+//! signing key ([`CertifiedKey`]) is built on the record's first handshake (the key opened with
+//! the store's [`CertKeyOpener`]) and cached. A record is shared by the domains bound to it, and
+//! kept, cache included, by every new map while its chain and sealed key are unchanged.
+//!
+//! The maps are persistent hash maps (`imbl`): a new map shares all but the changed paths with the
+//! one before, so applying a delta of one domain costs microseconds whatever the size of the map.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 
-use livecert_core::secret::Secret;
-use livecert_store::{DomainStatus, EdgeSnapshot};
+use livecert_store::{
+    CertKeyOpener, DomainStatus, EdgeBinding, EdgeDelta, EdgeRecord, EdgeSnapshot, SealedKey,
+};
 use rustls::crypto::aws_lc_rs::sign::any_supported_type;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
@@ -30,39 +37,46 @@ use super::origin::Origin;
 /// The record status the edge never serves.
 pub const REVOKED: &str = "revoked";
 
-/// What the edge serves as of one value of the change counter. Immutable once built.
-#[derive(Debug, Default)]
+/// What the edge serves as of one value of the change counter. Immutable once built; cloning it
+/// is cheap (the maps are shared).
+#[derive(Debug, Clone)]
 pub struct CertMap {
     change_counter: u64,
     /// When this map was built, Unix seconds.
     built_at: i64,
-    /// Bound domain (lower case; a wildcard is `*.parent`) → its entry.
-    domains: HashMap<String, Entry>,
+    /// Online domain (lower case; a wildcard is `*.parent`) → its entry.
+    domains: imbl::HashMap<Arc<str>, Arc<Entry>>,
+    /// CertId → the record its domains share, and how many entries of this map hold it.
+    records: imbl::HashMap<u64, (Arc<Record>, usize)>,
+    /// How many entries have a record (are served over TLS).
+    served: usize,
+    /// Opens the records' sealed keys on their first handshake.
+    opener: CertKeyOpener,
 }
 
-/// One bound domain as the edge serves it.
-#[derive(Debug, Clone)]
+/// One online domain as the edge serves it.
+#[derive(Debug)]
 pub struct Entry {
-    /// Its record (shared by every domain bound to it).
-    pub record: Arc<Record>,
+    /// Its record (shared by every domain bound to it); `None`: not served over TLS (HTTPS off,
+    /// or a record that is revoked or does not load).
+    pub record: Option<Arc<Record>>,
     /// Its origin (`livecert admin domain set --origin`); `None`: the edge's default.
     pub origin: Option<Origin>,
-    /// The leaf's notAfter, Unix seconds.
-    pub not_after: i64,
     /// HTTPS is required (`livecert admin domain set --https-required`): the plain-HTTP port
     /// redirects to HTTPS instead of forwarding.
     pub https_required: bool,
 }
 
-/// One certificate record as the edge holds it: the DER chain (leaf first) and the key, with the
-/// signing key built on first use.
+/// One certificate record as the edge holds it: the DER chain (leaf first) and the sealed key,
+/// with the signing key built on first use.
 #[derive(Debug)]
 pub struct Record {
     /// The record's CertId.
     pub cert_id: u64,
-    chain_pem: String,
+    /// The leaf's notAfter, Unix seconds.
+    pub not_after: i64,
     chain: Vec<CertificateDer<'static>>,
-    key_pem: Secret,
+    key_sealed: SealedKey,
     certified: OnceLock<Option<Arc<CertifiedKey>>>,
 }
 
@@ -73,67 +87,51 @@ pub fn normalise(name: &str) -> String {
 }
 
 impl CertMap {
-    /// Builds the map from a snapshot: only `online` domains whose record is not `revoked`.
-    /// Records of `previous` whose chain and key are unchanged are reused (with their cached
-    /// signing keys). A record whose chain does not parse is left out, with a warning.
-    pub fn build(snapshot: &EdgeSnapshot, previous: Option<&CertMap>) -> Self {
-        let mut reusable: HashMap<u64, &Arc<Record>> = HashMap::new();
-        if let Some(previous) = previous {
-            for entry in previous.domains.values() {
-                reusable.insert(entry.record.cert_id, &entry.record);
-            }
-        }
-        let mut records: HashMap<u64, Arc<Record>> = HashMap::new();
-        let mut domains = HashMap::with_capacity(snapshot.bindings.len());
-        for binding in &snapshot.bindings {
-            if binding.domain_status != DomainStatus::Online || binding.cert_status == REVOKED {
-                continue;
-            }
-            let record = if let Some(r) = records.get(&binding.cert_id) {
-                Arc::clone(r)
-            } else {
-                let reused = reusable.get(&binding.cert_id).filter(|r| {
-                    r.chain_pem == binding.chain_pem && r.key_pem == binding.private_key_pem
-                });
-                let record = match reused {
-                    Some(r) => Arc::clone(r),
-                    None => match Record::new(
-                        binding.cert_id,
-                        &binding.chain_pem,
-                        binding.private_key_pem.clone(),
-                    ) {
-                        Some(r) => Arc::new(r),
-                        None => continue,
-                    },
-                };
-                records.insert(binding.cert_id, Arc::clone(&record));
-                record
-            };
-            let origin = binding
-                .origin
-                .as_deref()
-                .and_then(|o| match Origin::parse(o) {
-                    Ok(origin) => Some(origin),
-                    Err(e) => {
-                        warn!(domain = %binding.domain, error = %e, "stored origin does not parse: the default origin is used");
-                        None
-                    }
-                });
-            domains.insert(
-                normalise(binding.domain.as_str()),
-                Entry {
-                    record,
-                    origin,
-                    not_after: binding.not_after,
-                    https_required: binding.https_required,
-                },
-            );
-        }
+    /// An empty map at change counter 0, whose records' keys `opener` opens.
+    pub fn empty(opener: CertKeyOpener) -> Self {
         Self {
-            change_counter: snapshot.change_counter,
+            change_counter: 0,
             built_at: unix_now(),
-            domains,
+            domains: imbl::HashMap::new(),
+            records: imbl::HashMap::new(),
+            served: 0,
+            opener,
         }
+    }
+
+    /// Builds the map from a whole snapshot: an entry per `online` domain, with its record unless
+    /// HTTPS is off or the record is `revoked` or its chain is empty (warned). Records of
+    /// `previous` whose chain and sealed key are unchanged are reused, with their cached signing
+    /// keys. The snapshot's chains and keys are moved in, not copied.
+    pub fn build(
+        snapshot: EdgeSnapshot,
+        previous: Option<&CertMap>,
+        opener: CertKeyOpener,
+    ) -> Self {
+        let mut map = Self::empty(opener);
+        map.change_counter = snapshot.change_counter;
+        let reusable = previous.map(|p| &p.records);
+        for binding in snapshot.bindings {
+            map.upsert(binding, reusable);
+        }
+        map
+    }
+
+    /// The map brought forward by `delta` (from [`livecert_store::Store::edge_changes_since`]
+    /// this map's counter): its removed domains taken out, its changed domains replaced as
+    /// [`CertMap::build`] would make them, every other entry and record shared with this map.
+    #[must_use]
+    pub fn apply(&self, delta: EdgeDelta) -> Self {
+        let mut next = self.clone();
+        next.change_counter = delta.change_counter;
+        next.built_at = unix_now();
+        for name in &delta.removed {
+            next.remove(&normalise(name.as_str()));
+        }
+        for binding in delta.changed {
+            next.upsert(binding, None);
+        }
+        next
     }
 
     /// The change counter this map reflects.
@@ -141,67 +139,187 @@ impl CertMap {
         self.change_counter
     }
 
-    /// When this map was built, Unix seconds.
+    /// When this map was built or last brought forward, Unix seconds.
     pub fn built_at(&self) -> i64 {
         self.built_at
     }
 
-    /// Every bound domain with its entry, in no particular order.
+    /// Every online domain with its entry, in no particular order.
     pub fn entries(&self) -> impl Iterator<Item = (&str, &Entry)> {
-        self.domains.iter().map(|(d, e)| (d.as_str(), e))
+        self.domains.iter().map(|(d, e)| (&**d, &**e))
     }
 
-    /// How many domains the map serves.
+    /// How many online domains the map holds (served over TLS or not).
     pub fn len(&self) -> usize {
         self.domains.len()
     }
 
-    /// Whether the map serves no domain.
+    /// Whether the map holds no domain.
     pub fn is_empty(&self) -> bool {
         self.domains.is_empty()
     }
 
-    /// The bound domain that serves `name` (SNI or Host) and its entry: the exact domain, then
-    /// the wildcard `*.<parent>`, else `None`.
+    /// How many domains are served over TLS (entries with a record).
+    pub fn served(&self) -> usize {
+        self.served
+    }
+
+    /// How many distinct records the entries hold.
+    pub fn records(&self) -> usize {
+        self.records.len()
+    }
+
+    /// The handle that opens the records' sealed keys.
+    pub fn opener(&self) -> &CertKeyOpener {
+        &self.opener
+    }
+
+    /// The online domain that answers for `name` (SNI or Host) and its entry: the exact domain,
+    /// then the wildcard `*.<parent>`, else `None`. The entry may have no record (not served
+    /// over TLS).
     pub fn lookup(&self, name: &str) -> Option<(&str, &Entry)> {
         let name = normalise(name);
         if name.is_empty() || name.starts_with("*.") {
             return None;
         }
-        if let Some((key, entry)) = self.domains.get_key_value(&name) {
-            return Some((key.as_str(), entry));
+        if let Some((key, entry)) = self.domains.get_key_value(name.as_str()) {
+            return Some((&**key, &**entry));
         }
         let (_, parent) = name.split_once('.')?;
         if parent.is_empty() {
             return None;
         }
         self.domains
-            .get_key_value(&format!("*.{parent}"))
-            .map(|(key, entry)| (key.as_str(), entry))
+            .get_key_value(format!("*.{parent}").as_str())
+            .map(|(key, entry)| (&**key, &**entry))
+    }
+
+    /// The signing key for `name` (SNI), built on its record's first handshake; `None` when no
+    /// entry answers for the name, the entry has no record, or the key does not load.
+    pub fn certified_key(&self, name: &str) -> Option<Arc<CertifiedKey>> {
+        let (_, entry) = self.lookup(name)?;
+        entry.record.as_ref()?.certified_key(&self.opener)
+    }
+
+    /// Replaces (or adds, or with an offline status removes) the entry of `binding`'s domain.
+    fn upsert(
+        &mut self,
+        binding: EdgeBinding,
+        reusable: Option<&imbl::HashMap<u64, (Arc<Record>, usize)>>,
+    ) {
+        let name = normalise(binding.domain.as_str());
+        self.remove(&name);
+        if binding.domain_status != DomainStatus::Online {
+            return;
+        }
+        let record = binding
+            .record
+            .and_then(|record| self.hold_record(record, reusable));
+        if record.is_some() {
+            self.served += 1;
+        }
+        let origin = binding
+            .origin
+            .as_deref()
+            .and_then(|o| match Origin::parse(o) {
+                Ok(origin) => Some(origin),
+                Err(e) => {
+                    warn!(domain = %binding.domain, error = %e, "stored origin does not parse: the default origin is used");
+                    None
+                }
+            });
+        let entry = Entry {
+            record,
+            origin,
+            https_required: binding.https_required,
+        };
+        self.domains.insert(Arc::from(name), Arc::new(entry));
+    }
+
+    /// Takes the entry of `name` out, releasing its record.
+    fn remove(&mut self, name: &str) {
+        let Some(entry) = self.domains.remove(name) else {
+            return;
+        };
+        let Some(record) = &entry.record else {
+            return;
+        };
+        self.served -= 1;
+        let cert_id = record.cert_id;
+        let unused = match self.records.get_mut(&cert_id) {
+            // A record replaced in the index by a newer content of the same CertId is no longer
+            // counted: only the current one is.
+            Some((held, users)) if Arc::ptr_eq(held, record) => {
+                *users -= 1;
+                *users == 0
+            }
+            _ => false,
+        };
+        if unused {
+            self.records.remove(&cert_id);
+        }
+    }
+
+    /// The record to serve for `record`, counted as held once more: the one this map (or
+    /// `reusable`) already holds for its CertId if its content is the same, else a new one. `None`
+    /// for a revoked record or one without a certificate (warned).
+    fn hold_record(
+        &mut self,
+        record: EdgeRecord,
+        reusable: Option<&imbl::HashMap<u64, (Arc<Record>, usize)>>,
+    ) -> Option<Arc<Record>> {
+        if record.status == REVOKED {
+            return None;
+        }
+        let cert_id = record.cert_id;
+        if let Some((held, users)) = self.records.get_mut(&cert_id) {
+            if held.same_content(&record) {
+                *users += 1;
+                return Some(Arc::clone(held));
+            }
+        }
+        let held = match reusable.and_then(|r| r.get(&cert_id)) {
+            Some((previous, _)) if previous.same_content(&record) => Arc::clone(previous),
+            _ => Arc::new(Record::new(record)?),
+        };
+        self.records.insert(cert_id, (Arc::clone(&held), 1));
+        Some(held)
     }
 }
 
 impl Record {
-    fn new(cert_id: u64, chain_pem: &str, key_pem: Secret) -> Option<Self> {
-        let chain: Result<Vec<_>, _> =
-            CertificateDer::pem_slice_iter(chain_pem.as_bytes()).collect();
-        match chain {
-            Ok(chain) if !chain.is_empty() => Some(Self {
-                cert_id,
-                chain_pem: chain_pem.to_owned(),
-                chain,
-                key_pem,
-                certified: OnceLock::new(),
-            }),
-            Ok(_) => {
-                warn!(cert_id, "record has no certificate: not served");
-                None
-            }
-            Err(e) => {
-                warn!(cert_id, error = %e, "record's chain does not parse: not served");
-                None
-            }
+    /// A record from the store's; `None` (warned) if it has no certificate.
+    fn new(record: EdgeRecord) -> Option<Self> {
+        if record.chain_der.is_empty() {
+            warn!(
+                cert_id = record.cert_id,
+                "record has no certificate: not served"
+            );
+            return None;
         }
+        Some(Self {
+            cert_id: record.cert_id,
+            not_after: record.not_after,
+            chain: record
+                .chain_der
+                .into_iter()
+                .map(CertificateDer::from)
+                .collect(),
+            key_sealed: record.key_sealed,
+            certified: OnceLock::new(),
+        })
+    }
+
+    /// Whether `record` has this record's chain, sealed key and notAfter.
+    fn same_content(&self, record: &EdgeRecord) -> bool {
+        self.key_sealed == record.key_sealed
+            && self.not_after == record.not_after
+            && self.chain.len() == record.chain_der.len()
+            && self
+                .chain
+                .iter()
+                .zip(&record.chain_der)
+                .all(|(held, new)| held.as_ref() == new.as_slice())
     }
 
     /// The chain, leaf first.
@@ -209,13 +327,22 @@ impl Record {
         &self.chain
     }
 
-    /// The signing key with its chain, built on first call and cached; `None` (logged once) if
-    /// the key does not load.
-    pub fn certified_key(&self) -> Option<Arc<CertifiedKey>> {
+    /// Whether the signing key has been built (the record had its first handshake).
+    pub fn is_loaded(&self) -> bool {
+        self.certified.get().is_some()
+    }
+
+    /// The signing key with its chain, built on first call (the sealed key opened with `opener`)
+    /// and cached; `None` (logged once) if the key does not open or load.
+    pub fn certified_key(&self, opener: &CertKeyOpener) -> Option<Arc<CertifiedKey>> {
         self.certified
             .get_or_init(|| {
-                let built = PrivateKeyDer::from_pem_slice(self.key_pem.expose())
+                let built = opener
+                    .open(&self.key_sealed)
                     .map_err(|e| e.to_string())
+                    .and_then(|pem| {
+                        PrivateKeyDer::from_pem_slice(pem.expose()).map_err(|e| e.to_string())
+                    })
                     .and_then(|der| any_supported_type(&der).map_err(|e| e.to_string()))
                     .map(|key| Arc::new(CertifiedKey::new(self.chain.clone(), key)));
                 match built {
@@ -232,7 +359,7 @@ impl Record {
 
 /// The current [`CertMap`], replaced whole. Readers take a clone of the `Arc` and never wait
 /// for a build.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct SharedMap {
     current: RwLock<Arc<CertMap>>,
 }
@@ -256,8 +383,8 @@ impl SharedMap {
     }
 }
 
-/// rustls's certificate choice: the SNI looked up in the current map. No SNI, or no entry: the
-/// operator's default certificate if there is one (`--default-cert`), else `None`, and rustls
+/// rustls's certificate choice: the SNI looked up in the current map. No SNI, no entry, or an
+/// entry without a record (HTTPS off, revoked): the operator's default certificate if there is one (`--default-cert`), else `None`, and rustls
 /// ends the handshake with `access_denied` before any certificate; each such refusal is counted
 /// in `refused` (the metrics' `outcome="refused"`). A bound domain is never answered with the
 /// default certificate, nor an unbound name with any tenant's.
@@ -289,13 +416,17 @@ impl SniResolver {
 impl ResolvesServerCert for SniResolver {
     fn resolve(&self, client_hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
         let map = self.map.load();
-        let Some((_, entry)) = client_hello.server_name().and_then(|n| map.lookup(n)) else {
+        let Some(record) = client_hello
+            .server_name()
+            .and_then(|n| map.lookup(n))
+            .and_then(|(_, entry)| entry.record.as_ref())
+        else {
             if self.default.is_none() {
                 self.refused.fetch_add(1, Ordering::Relaxed);
             }
             return self.default.clone();
         };
-        entry.record.certified_key()
+        record.certified_key(map.opener())
     }
 }
 
@@ -307,32 +438,88 @@ fn unix_now() -> i64 {
 
 #[cfg(test)]
 mod tests {
+    use livecert_core::names::DomainName;
+    use livecert_core::secret::{MasterKey, AAD_CERT_KEY};
+    use livecert_store::EdgeDelta;
+    use rcgen::{CertificateParams, KeyPair};
+
     use super::*;
 
-    fn map_of(names: &[&str]) -> CertMap {
-        let record = Arc::new(Record {
-            cert_id: 1,
-            chain_pem: String::new(),
-            chain: vec![CertificateDer::from(vec![0u8])],
-            key_pem: Secret::new(Vec::new()),
-            certified: OnceLock::new(),
-        });
-        CertMap {
-            change_counter: 1,
-            built_at: 0,
-            domains: names
+    /// Seals keys as the store does and opens them as the edge does.
+    struct Keys {
+        master: Arc<MasterKey>,
+    }
+
+    impl Keys {
+        fn new() -> Self {
+            Self {
+                master: Arc::new(MasterKey::generate().unwrap().0),
+            }
+        }
+
+        fn opener(&self) -> CertKeyOpener {
+            CertKeyOpener::new(Arc::clone(&self.master))
+        }
+
+        /// A record `cert_id` with a new self-signed P-256 certificate for `names`.
+        fn record(&self, cert_id: u64, names: &[&str]) -> EdgeRecord {
+            let key = KeyPair::generate().unwrap();
+            let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
+            let cert = CertificateParams::new(names)
+                .unwrap()
+                .self_signed(&key)
+                .unwrap();
+            EdgeRecord {
+                cert_id,
+                status: "success".to_owned(),
+                not_after: 2_000_000_000,
+                chain_der: vec![cert.der().to_vec()],
+                key_sealed: SealedKey::new(
+                    self.master
+                        .seal(AAD_CERT_KEY, key.serialize_pem().as_bytes())
+                        .unwrap(),
+                ),
+            }
+        }
+    }
+
+    fn binding(name: &str, record: Option<&EdgeRecord>) -> EdgeBinding {
+        EdgeBinding {
+            domain: DomainName::parse(name).unwrap(),
+            domain_status: DomainStatus::Online,
+            origin: None,
+            https_required: false,
+            record: record.cloned(),
+        }
+    }
+
+    fn snapshot(change_counter: u64, bindings: Vec<EdgeBinding>) -> EdgeSnapshot {
+        EdgeSnapshot {
+            change_counter,
+            bindings,
+        }
+    }
+
+    fn delta(change_counter: u64, changed: Vec<EdgeBinding>, removed: &[&str]) -> EdgeDelta {
+        EdgeDelta {
+            change_counter,
+            changed,
+            removed: removed
                 .iter()
-                .map(|n| {
-                    let entry = Entry {
-                        record: Arc::clone(&record),
-                        origin: None,
-                        not_after: 0,
-                        https_required: false,
-                    };
-                    ((*n).to_owned(), entry)
-                })
+                .map(|n| DomainName::parse(n).unwrap())
                 .collect(),
         }
+    }
+
+    fn record_of<'m>(map: &'m CertMap, name: &str) -> &'m Arc<Record> {
+        map.lookup(name)
+            .and_then(|(_, e)| e.record.as_ref())
+            .unwrap_or_else(|| panic!("{name} has no record"))
+    }
+
+    fn leaf(map: &CertMap, name: &str) -> Option<Vec<u8>> {
+        map.certified_key(name)
+            .map(|k| k.end_entity_cert().unwrap().to_vec())
     }
 
     #[test]
@@ -343,7 +530,19 @@ mod tests {
 
     #[test]
     fn exact_then_wildcard_of_one_label_then_nothing() {
-        let map = map_of(&["a.example.com", "*.example.com"]);
+        let keys = Keys::new();
+        let r = keys.record(1, &["a.example.com", "*.example.com"]);
+        let map = CertMap::build(
+            snapshot(
+                1,
+                vec![
+                    binding("a.example.com", Some(&r)),
+                    binding("*.example.com", Some(&r)),
+                ],
+            ),
+            None,
+            keys.opener(),
+        );
         assert_eq!(
             map.lookup("A.EXAMPLE.com.").map(|m| m.0),
             Some("a.example.com")
@@ -357,5 +556,232 @@ mod tests {
         assert_eq!(map.lookup("*.example.com").map(|m| m.0), None);
         assert_eq!(map.lookup("").map(|m| m.0), None);
         assert_eq!(map.lookup("com").map(|m| m.0), None);
+        assert_eq!(map.records(), 1, "one record shared by both domains");
+        assert_eq!(leaf(&map, "b.example.com"), Some(r.chain_der[0].clone()));
+    }
+
+    /// Online domains only; HTTPS off, revoked and certificate-less records are entries without a
+    /// record, which the resolver refuses like unknown names — without falling through to the
+    /// wildcard of another domain.
+    #[test]
+    fn only_online_domains_and_entries_without_a_record_are_not_served() {
+        let keys = Keys::new();
+        let wild = keys.record(1, &["*.example.com"]);
+        let mut revoked = keys.record(2, &["revoked.example.com"]);
+        revoked.status = REVOKED.to_owned();
+        let mut empty = keys.record(3, &["empty.example.com"]);
+        empty.chain_der.clear();
+        let mut offline = binding("offline.example.org", Some(&keys.record(4, &["x"])));
+        offline.domain_status = DomainStatus::Offline;
+        let map = CertMap::build(
+            snapshot(
+                9,
+                vec![
+                    binding("*.example.com", Some(&wild)),
+                    binding("plain.example.com", None),
+                    binding("revoked.example.com", Some(&revoked)),
+                    binding("empty.example.com", Some(&empty)),
+                    offline,
+                ],
+            ),
+            None,
+            keys.opener(),
+        );
+        assert_eq!((map.len(), map.served(), map.records()), (4, 1, 1));
+        assert_eq!(map.change_counter(), 9);
+        assert!(map.lookup("offline.example.org").is_none());
+        for name in [
+            "plain.example.com",
+            "revoked.example.com",
+            "empty.example.com",
+        ] {
+            let (domain, entry) = map.lookup(name).unwrap();
+            assert_eq!(domain, name);
+            assert!(entry.record.is_none(), "{name}");
+            assert!(map.certified_key(name).is_none(), "{name}");
+        }
+        assert!(map.certified_key("other.example.com").is_some());
+    }
+
+    #[test]
+    fn a_delta_adds_changes_and_removes_domains_and_wildcards() {
+        let keys = Keys::new();
+        let a = keys.record(1, &["a.example.com"]);
+        let map = CertMap::build(
+            snapshot(1, vec![binding("a.example.com", Some(&a))]),
+            None,
+            keys.opener(),
+        );
+        let wild = keys.record(2, &["*.example.com"]);
+        let added = map.apply(delta(
+            2,
+            vec![
+                binding("*.example.com", Some(&wild)),
+                binding("plain.example.com", None),
+            ],
+            &[],
+        ));
+        assert_eq!(added.change_counter(), 2);
+        assert_eq!((added.len(), added.served()), (3, 2));
+        assert_eq!(
+            leaf(&added, "b.example.com"),
+            Some(wild.chain_der[0].clone())
+        );
+        assert!(leaf(&added, "plain.example.com").is_none());
+        // The map it came from is unchanged.
+        assert_eq!((map.len(), map.change_counter()), (1, 1));
+        assert!(map.lookup("b.example.com").is_none());
+
+        // Changed: a rotated, plain.example.com gets HTTPS and an origin, the wildcard goes.
+        let rotated = keys.record(1, &["a.example.com"]);
+        let plain = keys.record(3, &["plain.example.com"]);
+        let mut with_origin = binding("plain.example.com", Some(&plain));
+        with_origin.origin = Some("http://127.0.0.1:8081".to_owned());
+        with_origin.https_required = true;
+        let changed = added.apply(delta(
+            5,
+            vec![binding("a.example.com", Some(&rotated)), with_origin],
+            &["*.example.com"],
+        ));
+        assert_eq!(
+            (changed.len(), changed.served(), changed.records()),
+            (2, 2, 2)
+        );
+        assert_eq!(
+            leaf(&changed, "a.example.com"),
+            Some(rotated.chain_der[0].clone())
+        );
+        assert_eq!(leaf(&added, "a.example.com"), Some(a.chain_der[0].clone()));
+        let (_, entry) = changed.lookup("plain.example.com").unwrap();
+        assert!(entry.https_required);
+        assert_eq!(
+            entry.origin,
+            Some(Origin::parse("http://127.0.0.1:8081").unwrap())
+        );
+        assert!(changed.lookup("b.example.com").is_none());
+
+        // Stopped (offline) and deleted: gone; an unknown removal changes nothing.
+        let mut stopped = binding("a.example.com", Some(&rotated));
+        stopped.domain_status = DomainStatus::Offline;
+        let gone = changed.apply(delta(
+            7,
+            vec![stopped],
+            &["plain.example.com", "never.example.com"],
+        ));
+        assert!(gone.is_empty());
+        assert_eq!((gone.served(), gone.records()), (0, 0));
+    }
+
+    /// A record shared by several domains is one `Arc`, and it stays the same (its signing key
+    /// cached) across deltas that do not change its content — a domain's settings, another domain
+    /// bound to it, a snapshot reload; a content change replaces it for every domain bound.
+    #[test]
+    fn an_unchanged_record_keeps_its_cached_key_across_updates() {
+        let keys = Keys::new();
+        let ab = keys.record(7, &["a.example.com", "b.example.com", "c.example.com"]);
+        let map = CertMap::build(
+            snapshot(
+                1,
+                vec![
+                    binding("a.example.com", Some(&ab)),
+                    binding("b.example.com", Some(&ab)),
+                ],
+            ),
+            None,
+            keys.opener(),
+        );
+        assert!(Arc::ptr_eq(
+            record_of(&map, "a.example.com"),
+            record_of(&map, "b.example.com")
+        ));
+        assert!(!record_of(&map, "a.example.com").is_loaded());
+        let key = map.certified_key("a.example.com").unwrap();
+        assert!(record_of(&map, "b.example.com").is_loaded());
+
+        let mut b = binding("b.example.com", Some(&ab));
+        b.origin = Some("http://127.0.0.1:1".to_owned());
+        let next = map.apply(delta(2, vec![b, binding("c.example.com", Some(&ab))], &[]));
+        assert_eq!(next.records(), 1);
+        for name in ["a.example.com", "b.example.com", "c.example.com"] {
+            assert!(Arc::ptr_eq(
+                record_of(&next, name),
+                record_of(&map, "a.example.com")
+            ));
+            assert!(Arc::ptr_eq(&next.certified_key(name).unwrap(), &key));
+        }
+
+        // A whole reload with the same content reuses it too.
+        let reloaded = CertMap::build(
+            snapshot(
+                2,
+                vec![
+                    binding("a.example.com", Some(&ab)),
+                    binding("c.example.com", Some(&ab)),
+                ],
+            ),
+            Some(&next),
+            keys.opener(),
+        );
+        assert!(Arc::ptr_eq(
+            &reloaded.certified_key("c.example.com").unwrap(),
+            &key
+        ));
+
+        // The content changes (fanned out to every domain bound): one new record for all.
+        let renewed = keys.record(7, &["a.example.com", "b.example.com", "c.example.com"]);
+        let rotated = next.apply(delta(
+            3,
+            ["a.example.com", "b.example.com", "c.example.com"]
+                .iter()
+                .map(|n| binding(n, Some(&renewed)))
+                .collect(),
+            &[],
+        ));
+        assert_eq!(rotated.records(), 1);
+        let new_key = rotated.certified_key("b.example.com").unwrap();
+        assert!(!Arc::ptr_eq(&new_key, &key));
+        for name in ["a.example.com", "c.example.com"] {
+            assert!(Arc::ptr_eq(&rotated.certified_key(name).unwrap(), &new_key));
+        }
+        assert_eq!(
+            leaf(&rotated, "a.example.com"),
+            Some(renewed.chain_der[0].clone())
+        );
+
+        // Unbinding every domain releases the record.
+        let released = rotated.apply(delta(
+            4,
+            ["a.example.com", "b.example.com", "c.example.com"]
+                .iter()
+                .map(|n| binding(n, None))
+                .collect(),
+            &[],
+        ));
+        assert_eq!(
+            (released.len(), released.served(), released.records()),
+            (3, 0, 0)
+        );
+    }
+
+    /// A key that does not open (another master key) is not served, and does not stop the others.
+    #[test]
+    fn a_key_that_does_not_open_is_refused_alone() {
+        let keys = Keys::new();
+        let other = Keys::new();
+        let good = keys.record(1, &["good.example.com"]);
+        let foreign = other.record(2, &["bad.example.com"]);
+        let map = CertMap::build(
+            snapshot(
+                1,
+                vec![
+                    binding("good.example.com", Some(&good)),
+                    binding("bad.example.com", Some(&foreign)),
+                ],
+            ),
+            None,
+            keys.opener(),
+        );
+        assert!(map.certified_key("bad.example.com").is_none());
+        assert!(map.certified_key("good.example.com").is_some());
     }
 }

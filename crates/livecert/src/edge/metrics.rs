@@ -127,18 +127,21 @@ impl Metrics {
         out.push_str("# TYPE livecert_edge_certificate_not_after_timestamp_seconds gauge\n");
         let mut entries: Vec<_> = map.entries().collect();
         entries.sort_unstable_by_key(|(domain, _)| *domain);
-        for (domain, entry) in entries {
+        for (domain, record) in entries
+            .into_iter()
+            .filter_map(|(domain, entry)| Some((domain, entry.record.as_ref()?)))
+        {
             let _ = writeln!(
                 out,
                 "livecert_edge_certificate_not_after_timestamp_seconds{{domain=\"{}\"}} {}",
                 escape_label(domain),
-                entry.not_after
+                record.not_after
             );
         }
 
-        out.push_str("# HELP livecert_edge_map_domains Domains the edge serves.\n");
+        out.push_str("# HELP livecert_edge_map_domains Domains the edge serves over TLS.\n");
         out.push_str("# TYPE livecert_edge_map_domains gauge\n");
-        let _ = writeln!(out, "livecert_edge_map_domains {}", map.len());
+        let _ = writeln!(out, "livecert_edge_map_domains {}", map.served());
         out.push_str("# HELP livecert_edge_map_last_update_timestamp_seconds When the served map was last built, Unix seconds.\n");
         out.push_str("# TYPE livecert_edge_map_last_update_timestamp_seconds gauge\n");
         let _ = writeln!(
@@ -284,7 +287,9 @@ mod tests {
         m.upstream_answered(Duration::from_secs(60));
         m.plain_request(PlainOutcome::Redirected);
         m.plain_request(PlainOutcome::Redirected);
-        let text = m.render(&CertMap::default());
+        let (master_key, _) = livecert_core::secret::MasterKey::generate().unwrap();
+        let opener = livecert_store::CertKeyOpener::new(std::sync::Arc::new(master_key));
+        let text = m.render(&CertMap::empty(opener));
         for line in [
             "livecert_edge_handshakes_total{outcome=\"ok\"} 1",
             "livecert_edge_handshakes_total{outcome=\"refused\"} 2",

@@ -81,14 +81,19 @@ impl std::fmt::Debug for Edge {
 
 impl Edge {
     /// Loads the whole map from `store` and builds the TLS configuration. Call it before the
-    /// port opens, so that no handshake meets an empty map.
-    /// Errors: the snapshot cannot be read (a key that does not open with the master key).
+    /// port opens, so that no handshake meets an empty map. Private keys stay sealed until each
+    /// record's first handshake (a key that does not open then is logged and not served).
+    /// Errors: the snapshot cannot be read.
     pub async fn load(store: Store) -> anyhow::Result<Self> {
         let snapshot = store
             .edge_snapshot()
             .await
             .context("loading the edge's certificates")?;
-        let map = Arc::new(SharedMap::new(CertMap::build(&snapshot, None)));
+        let map = Arc::new(SharedMap::new(CertMap::build(
+            snapshot,
+            None,
+            store.cert_key_opener(),
+        )));
         let metrics = Arc::new(Metrics::default());
         let tls = tls_config(Arc::clone(&map), &metrics)
             .context("building the edge's TLS configuration")?;
