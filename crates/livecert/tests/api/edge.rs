@@ -482,6 +482,39 @@ async fn a_new_certificate_is_served_without_restart_and_open_connections_keep_w
     server.stop().await;
 }
 
+/// spec/edge.md, "Updates": rotations made through the API, one after the other, are each served
+/// by the edge of the same process (told of the commit by the store, not by its poll), and once
+/// the new leaf is served the old one is not served again.
+#[tokio::test(flavor = "multi_thread")]
+async fn rotations_through_the_api_are_served_by_the_in_process_edge() {
+    let server = TestServer::start().await;
+    let now = server.clock_now();
+    for d in ["a.example.com", "b.example.com"] {
+        server.add_domain(d).await;
+        let g = self_signed(&[d], now - DAY, now + 90 * DAY, Alg::P256);
+        bind(&server, d, &format!("{d}-0"), &g).await;
+    }
+    let edge = TestEdge::start(&server).await;
+    for round in 1..=5 {
+        for d in ["a.example.com", "b.example.com"] {
+            let name = format!("{d}-{round}");
+            let g = self_signed(&[d], now - DAY, now + 90 * DAY, Alg::P256);
+            bind(&server, d, &name, &g).await;
+            let expected = fingerprint(&server, &name).await;
+            let served = within(Duration::from_secs(2), || async {
+                handshake(edge.addr, d).await.leaf_fingerprint() == expected
+            })
+            .await;
+            assert!(served, "{name} is not served 2 s after the call");
+            for _ in 0..3 {
+                assert_eq!(handshake(edge.addr, d).await.leaf_fingerprint(), expected);
+            }
+        }
+    }
+    edge.stop().await;
+    server.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_session_of_a_stopped_domain_does_not_resume() {
     let server = TestServer::start().await;
