@@ -1,11 +1,24 @@
-//! Live updates (spec/edge.md, "Updates"): a change feed publishes the store's change counter
-//! into a `watch` channel, and [`follow`] reloads the map whenever the published value differs
-//! from the map's. The feed here polls [`Store::change_counter`]; a PostgreSQL LISTEN/NOTIFY feed
-//! replaces [`poll_change_counter`] by publishing into the same channel, and [`follow`] is
-//! unchanged.
+//! Live updates (spec/edge.md, "Updates"): change feeds publish the store's change counter into
+//! one `watch` channel, and [`follow`] brings the map forward whenever the published value differs
+//! from the map's, by applying only what changed since the map's counter
+//! ([`Store::edge_changes_since`], [`CertMap::apply`]).
 //!
-//! A reload builds a new map beside the current one and swaps it in: handshakes in progress keep
-//! the map they read, and established connections are not touched.
+//! Two feeds publish into the channel:
+//! - [`forward_commits`]: this process's own commits, from the store's writer
+//!   ([`Store::subscribe_changes`]), published before the API answers the call — the edge beside
+//!   `serve` learns of a change without waiting;
+//! - [`poll_change_counter`]: a read of [`Store::change_counter`] every [`POLL_INTERVAL`], for
+//!   writes of other processes (`livecert admin`, or the `serve` a separate `livecert edge`
+//!   follows), published only when it differs from the map's (so a failed update is retried on
+//!   the next read).
+//!
+//! A PostgreSQL LISTEN/NOTIFY feed would publish into the same channel in place of the poller, and
+//! [`follow`] is unchanged.
+//!
+//! Each update builds a new map beside the current one, sharing everything unchanged, and swaps it
+//! in: handshakes in progress keep the map they read, and established connections are not touched.
+//! The whole snapshot is read again only when a delta cannot be read or the counter went back (a
+//! database replaced or restored).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,28 +30,53 @@ use tracing::{debug, warn};
 use super::map::{CertMap, SharedMap};
 
 /// How often the poller reads the change counter.
-pub const POLL_INTERVAL: Duration = Duration::from_millis(150);
+pub const POLL_INTERVAL: Duration = Duration::from_millis(50);
 
-/// Publishes the change counter every `interval` (every read, so that a reload that failed is
-/// retried on the next one). Ends when every receiver is gone.
-pub async fn poll_change_counter(store: Store, interval: Duration, feed: watch::Sender<u64>) {
+/// Deltas with more changes than this are applied on tokio's blocking pool, so that a bulk change
+/// does not hold a worker thread that handshakes need.
+const INLINE_CHANGES: usize = 1024;
+
+/// Publishes each change counter this process's store commits (`commits`, from
+/// [`Store::subscribe_changes`]) into `feed`, starting with the current one. Ends when either side
+/// is gone.
+pub async fn forward_commits(mut commits: watch::Receiver<u64>, feed: watch::Sender<u64>) {
+    loop {
+        let counter = *commits.borrow_and_update();
+        if feed.send(counter).is_err() || commits.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Reads the change counter every `interval` and publishes it into `feed` when it differs from
+/// `map`'s. Ends when every receiver is gone.
+pub async fn poll_change_counter(
+    store: Store,
+    map: Arc<SharedMap>,
+    interval: Duration,
+    feed: watch::Sender<u64>,
+) {
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;
+        if feed.is_closed() {
+            return;
+        }
         match store.change_counter().await {
-            Ok(counter) => {
+            Ok(counter) if counter != map.load().change_counter() => {
                 if feed.send(counter).is_err() {
                     return;
                 }
             }
+            Ok(_) => {}
             Err(e) => warn!(error = %e, "the edge cannot read the change counter"),
         }
     }
 }
 
-/// Reloads `map` from the store whenever the feed publishes a counter other than the map's.
-/// Ends when the feed is gone. A failed reload keeps the current map (logged).
+/// Brings `map` forward whenever the feed publishes a counter other than the map's. Ends when the
+/// feed is gone. A failed update keeps the current map (logged); the poller's next read retries.
 pub async fn follow(store: Store, map: Arc<SharedMap>, mut feed: watch::Receiver<u64>) {
     while feed.changed().await.is_ok() {
         let published = *feed.borrow_and_update();
@@ -46,19 +84,65 @@ pub async fn follow(store: Store, map: Arc<SharedMap>, mut feed: watch::Receiver
         if published == current.change_counter() {
             continue;
         }
-        match store.edge_snapshot().await {
-            Ok(snapshot) => {
-                let next = CertMap::build(snapshot, Some(&current), current.opener().clone());
-                debug!(
-                    change_counter = next.change_counter(),
-                    domains = next.len(),
-                    "edge map reloaded"
-                );
-                map.store(next);
-            }
-            Err(e) => {
-                warn!(error = %e, "the edge cannot reload its certificates; keeping the current ones");
-            }
+        if let Some(next) = bring_forward(&store, current).await {
+            debug!(
+                change_counter = next.change_counter(),
+                domains = next.len(),
+                "edge map updated"
+            );
+            map.store(next);
         }
     }
+}
+
+/// The map after what changed in the store since `current`: the delta applied, or — if the delta
+/// cannot be read, or the counter went back — a map built from a whole new snapshot (reusing
+/// `current`'s unchanged records). `None`: nothing changed, or nothing could be read (logged).
+pub async fn bring_forward(store: &Store, current: Arc<CertMap>) -> Option<CertMap> {
+    let since = current.change_counter();
+    match store.edge_changes_since(since).await {
+        Ok(delta) if delta.change_counter >= since => {
+            if delta.change_counter == since && delta.changed.is_empty() && delta.removed.is_empty()
+            {
+                return None;
+            }
+            if delta.changed.len() + delta.removed.len() <= INLINE_CHANGES {
+                return Some(current.apply(delta));
+            }
+            tokio::task::spawn_blocking(move || current.apply(delta))
+                .await
+                .map_err(|e| warn!(error = %e, "applying the edge's changes failed"))
+                .ok()
+        }
+        Ok(delta) => {
+            warn!(
+                since,
+                now = delta.change_counter,
+                "the store's change counter went back (database replaced or restored): the edge reloads everything"
+            );
+            reload(store, current).await
+        }
+        Err(e) => {
+            warn!(error = %e, "the edge cannot read the store's changes: it reloads everything");
+            reload(store, current).await
+        }
+    }
+}
+
+/// A map built from a whole snapshot, reusing `current`'s unchanged records; `None` if the
+/// snapshot cannot be read (logged).
+async fn reload(store: &Store, current: Arc<CertMap>) -> Option<CertMap> {
+    let snapshot = match store.edge_snapshot().await {
+        Ok(snapshot) => snapshot,
+        Err(e) => {
+            warn!(error = %e, "the edge cannot reload its certificates; keeping the current ones");
+            return None;
+        }
+    };
+    tokio::task::spawn_blocking(move || {
+        CertMap::build(snapshot, Some(&current), current.opener().clone())
+    })
+    .await
+    .map_err(|e| warn!(error = %e, "rebuilding the edge's map failed"))
+    .ok()
 }

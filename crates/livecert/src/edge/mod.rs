@@ -3,8 +3,8 @@
 //!
 //! What it does: rustls 0.23 (aws-lc-rs, the provider the API validates keys with), TLS 1.2 and
 //! 1.3, ALPN `h2` and `http/1.1`, session tickets; certificate choice by SNI over an immutable
-//! in-memory map swapped whole ([`map`]), loaded before the port opens and reloaded when the
-//! store's change counter moves ([`feed`]); after TLS, HTTP/1.1 or HTTP/2 forwarded by [`http`] to
+//! in-memory map swapped whole ([`map`]), loaded before the port opens and brought forward with
+//! only the changed domains when the store's change counter moves ([`feed`]); after TLS, HTTP/1.1 or HTTP/2 forwarded by [`http`] to
 //! the domain's origin ([`origin`]), `421` when Host and SNI disagree; Prometheus metrics
 //! ([`metrics`]); the operator's default certificate for names no domain serves
 //! (`--default-cert`); the plain-HTTP port (`--edge-http-listen`, [`Edge::serve_http`]): `308` to
@@ -13,7 +13,8 @@
 //!
 //! Code map:
 //! - [`map`]: the map, name rules, and rustls's resolver;
-//! - [`feed`]: the change feed (a poller today) and the reloader;
+//! - [`feed`]: the change feeds (this process's commits, and a poller for other processes') and
+//!   the follower that applies each delta;
 //! - [`http`]: routing and the proxy to origins;
 //! - [`origin`]: the checked `http://host:port` of an origin;
 //! - [`metrics`]: the counters and the `/metrics` endpoint.
@@ -164,8 +165,13 @@ impl Edge {
         shutdown: impl Future<Output = ()>,
     ) -> std::io::Result<()> {
         let (feed_tx, feed_rx) = watch::channel(self.map.load().change_counter());
+        let commits = tokio::spawn(feed::forward_commits(
+            self.store.subscribe_changes(),
+            feed_tx.clone(),
+        ));
         let poller = tokio::spawn(feed::poll_change_counter(
             self.store.clone(),
+            Arc::clone(&self.map),
             feed::POLL_INTERVAL,
             feed_tx,
         ));
@@ -234,6 +240,7 @@ impl Edge {
             }
         }
         drop(listener);
+        commits.abort();
         poller.abort();
         follower.abort();
         tokio::select! {
