@@ -46,7 +46,7 @@ cert one e2e.example.com
 call SetLiveDomainCertificate --DomainName e2e.example.com --SSLProtocol on --CertName e2e \
     --SSLPub-file "$work/one.pem" --SSLPri-file "$work/one.key"
 
-# The edge picks the change up from the store's change counter (polled every 150 ms).
+# The edge in serve is told of the commit by the store, and applies the changed domain.
 bound=
 for _ in $(seq 20); do
     [[ $(served e2e.example.com) == "$(fingerprint "$work/one.pem")" ]] && { bound=yes; break; }
