@@ -374,7 +374,8 @@ async fn until_served(
 
 // ---- the store -----------------------------------------------------------------------------------
 
-async fn build_store(dir: &Path, pki: &Arc<Pki>, n: usize) -> (u64, u64) {
+/// Builds the store; the account, and per domain the chain's PEM bytes and DER bytes.
+async fn build_store(dir: &Path, pki: &Arc<Pki>, n: usize) -> (u64, u64, u64) {
     let now = SystemClock.now();
     let data = DataDir::open(dir).expect("data dir");
     let store = livecert::server::open_store(&data, None).expect("store");
@@ -391,9 +392,15 @@ async fn build_store(dir: &Path, pki: &Arc<Pki>, n: usize) -> (u64, u64) {
     let sem = Arc::new(tokio::sync::Semaphore::new(256));
     let mut tasks = Vec::new();
     let chain_bytes = Arc::new(AtomicU64::new(0));
+    let der_bytes = Arc::new(AtomicU64::new(0));
     for i in 0..n {
         let permit = Arc::clone(&sem).acquire_owned().await.expect("permit");
-        let (store, pki, chain_bytes) = (store.clone(), Arc::clone(pki), Arc::clone(&chain_bytes));
+        let (store, pki, chain_bytes, der_bytes) = (
+            store.clone(),
+            Arc::clone(pki),
+            Arc::clone(&chain_bytes),
+            Arc::clone(&der_bytes),
+        );
         tasks.push(tokio::spawn(async move {
             let name = DomainName::parse(&domain(i)).expect("domain");
             store
@@ -420,6 +427,10 @@ async fn build_store(dir: &Path, pki: &Arc<Pki>, n: usize) -> (u64, u64) {
             )
             .expect("certificate checks");
             chain_bytes.fetch_add(chain.len() as u64, Ordering::Relaxed);
+            der_bytes.fetch_add(
+                upload.chain_der.iter().map(|d| d.len() as u64).sum(),
+                Ordering::Relaxed,
+            );
             store
                 .set_upload(
                     account,
@@ -447,6 +458,7 @@ async fn build_store(dir: &Path, pki: &Arc<Pki>, n: usize) -> (u64, u64) {
     (
         account,
         chain_bytes.load(Ordering::Relaxed) / n.max(1) as u64,
+        der_bytes.load(Ordering::Relaxed) / n.max(1) as u64,
     )
 }
 
@@ -533,7 +545,7 @@ async fn run(opts: Options) {
         opts.key
     );
     let build_started = Instant::now();
-    let (_, chain_pem_bytes) = build_store(&data, &pki, domain_count).await;
+    let (_, chain_pem_bytes, chain_der_bytes) = build_store(&data, &pki, domain_count).await;
     eprintln!(
         "store built in {:.1} s",
         build_started.elapsed().as_secs_f64()
@@ -686,8 +698,8 @@ async fn run(opts: Options) {
             let answered = Instant::now();
             prop.push(until_served(&tls, edge, &name, &leaf, answered).await);
             // A random pause of 0–199 ms, so that the changes do not phase-lock with the edge's
-            // 150 ms poll (a fixed pause close to the period made every change land at the same
-            // point of it).
+            // poll of the change counter (a fixed pause close to the period made every change
+            // land at the same point of it).
             gap ^= gap << 13;
             gap ^= gap >> 7;
             gap ^= gap << 17;
@@ -696,12 +708,16 @@ async fn run(opts: Options) {
         stop(child);
     }
 
+    // What the edge's map must hold per domain: the DER chain and the sealed key (the key PEM,
+    // a 12-byte nonce and a 16-byte tag).
+    let sealed_key_bytes = pki.leaf_key_pem.len() as u64 + 28;
     println!(
-        "\ndomains: {domain_count}, key: {}, clients: {}, seconds: {}, chain PEM bytes per domain: {chain_pem_bytes}, key PEM bytes: {}\n",
+        "\ndomains: {domain_count}, key: {}, clients: {}, seconds: {}, chain PEM bytes per domain: {chain_pem_bytes}, key PEM bytes: {}, certificate bytes per domain (DER chain {chain_der_bytes} + sealed key {sealed_key_bytes}): {}\n",
         opts.key,
         opts.clients,
         opts.seconds,
-        pki.leaf_key_pem.len()
+        pki.leaf_key_pem.len(),
+        chain_der_bytes + sealed_key_bytes
     );
     println!("| server | domains | key | handshakes | failed | handshakes/s | server CPU µs/handshake | startup (spawn → port open) | RSS after start | RSS after load |");
     println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
