@@ -375,6 +375,8 @@ pub fn plain_route<'m, B>(map: &'m CertMap, request: &Request<B>) -> PlainRoute<
             forward_to: host
                 .as_deref()
                 .and_then(|h| map.lookup(h))
+                // As below: for now only domains served over TLS.
+                .filter(|(_, e)| e.record.is_some())
                 .map(|(domain, entry)| (domain, entry.origin.as_ref())),
         };
     }
