@@ -16,9 +16,9 @@
 //!   sends no response headers within [`ORIGIN_HEADERS_TIMEOUT`]: `504`. The body is one short
 //!   line; the cause, with the origin's address, goes to the log.
 //! - The plain-HTTP port ([`Proxy::answer_plain`], [`plain_route`]) routes by Host alone: a Host
-//!   no domain serves is `404` (never the default origin), a domain that requires HTTPS is `308`
-//!   to `https://<host><path-and-query>` (the host without its port: HTTPS is on 443), any other
-//!   is forwarded as above with `X-Forwarded-Proto: http`.
+//!   no online domain serves is `404` (never the default origin), a domain that requires HTTPS is
+//!   `308` to `https://<host><path-and-query>` (the host without its port: HTTPS is on 443), any
+//!   other online domain — HTTPS on or off — is forwarded as above with `X-Forwarded-Proto: http`.
 //! - ACME HTTP-01 challenges (RFC 8555 §8.3), `GET /.well-known/acme-challenge/<token>` on the
 //!   plain-HTTP port, are never redirected: the file `<token>` of the operator's
 //!   `--acme-webroot` (the layout certbot `--webroot`, lego `--http.webroot` and acme.sh
@@ -375,16 +375,15 @@ pub fn plain_route<'m, B>(map: &'m CertMap, request: &Request<B>) -> PlainRoute<
             forward_to: host
                 .as_deref()
                 .and_then(|h| map.lookup(h))
-                // As below: for now only domains served over TLS.
-                .filter(|(_, e)| e.record.is_some())
+                .filter(|(_, e)| e.online)
                 .map(|(domain, entry)| (domain, entry.origin.as_ref())),
         };
     }
     let Some(host) = host else {
         return PlainRoute::NotServed;
     };
-    // For now only domains served over TLS are served here (HTTPS-off domains: 404).
-    let Some((domain, entry)) = map.lookup(&host).filter(|(_, e)| e.record.is_some()) else {
+    // Every online domain, HTTPS on or off; a stopped one is not served (nor its wildcard's).
+    let Some((domain, entry)) = map.lookup(&host).filter(|(_, e)| e.online) else {
         return PlainRoute::NotServed;
     };
     if entry.https_required {

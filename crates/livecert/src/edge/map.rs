@@ -1,5 +1,5 @@
 //! The certificate map (spec/edge.md, "Certificate choice by SNI"): an immutable map from each
-//! online domain to what the edge serves for it, built from one [`EdgeSnapshot`] at start, then
+//! domain to what the edge serves for it, built from one [`EdgeSnapshot`] at start, then
 //! brought forward by applying each [`EdgeDelta`] ([`CertMap::apply`]) into a new map that is
 //! swapped in whole ([`SharedMap::store`]). The resolver ([`SniResolver`]) only reads it: no
 //! database access during a handshake.
@@ -8,10 +8,12 @@
 //! up as itself, then as the wildcard `*.<parent>` (one label), then not at all. The map is keyed
 //! by the bound domains only, never by the names written inside certificates.
 //!
-//! Each online domain is one [`Entry`]: its origin, its `https_required` flag and, when it is
-//! served over TLS, its [`Record`]; a domain with HTTPS off (or whose record is revoked or does
-//! not load) has no record, and the resolver refuses it exactly as an unknown name — it does not
-//! fall through to a wildcard. A record holds the DER chain and the still-sealed private key; its
+//! Each domain is one [`Entry`]: whether it is online, its origin, its `https_required` flag and,
+//! when it is served over TLS, its [`Record`]; a domain with HTTPS off (or whose record is revoked
+//! or does not load) has no record, and an offline domain (StopLiveDomain) has neither record nor
+//! origin: the resolver refuses both exactly as an unknown name — they do not fall through to a
+//! wildcard, since the name is another domain's, perhaps another tenant's. The plain-HTTP port
+//! serves online entries, with a record or not. A record holds the DER chain and the still-sealed private key; its
 //! signing key ([`CertifiedKey`]) is built on the record's first handshake (the key opened with
 //! the store's [`CertKeyOpener`]) and cached. A record is shared by the domains bound to it, and
 //! kept, cache included, by every new map while its chain and sealed key are unchanged.
@@ -44,7 +46,7 @@ pub struct CertMap {
     change_counter: u64,
     /// When this map was built, Unix seconds.
     built_at: i64,
-    /// Online domain (lower case; a wildcard is `*.parent`) → its entry.
+    /// Domain (lower case; a wildcard is `*.parent`) → its entry.
     domains: imbl::HashMap<Arc<str>, Arc<Entry>>,
     /// CertId → the record its domains share, and how many entries of this map hold it.
     records: imbl::HashMap<u64, (Arc<Record>, usize)>,
@@ -54,9 +56,12 @@ pub struct CertMap {
     opener: CertKeyOpener,
 }
 
-/// One online domain as the edge serves it.
+/// One domain as the edge serves it.
 #[derive(Debug)]
 pub struct Entry {
+    /// The domain is `online`; an offline entry (StopLiveDomain) only keeps its name from falling
+    /// through to a wildcard, and has no record and no origin.
+    pub online: bool,
     /// Its record (shared by every domain bound to it); `None`: not served over TLS (HTTPS off,
     /// or a record that is revoked or does not load).
     pub record: Option<Arc<Record>>,
@@ -99,8 +104,8 @@ impl CertMap {
         }
     }
 
-    /// Builds the map from a whole snapshot: an entry per `online` domain, with its record unless
-    /// HTTPS is off or the record is `revoked` or its chain is empty (warned). Records of
+    /// Builds the map from a whole snapshot: an entry per domain (an offline one with neither
+    /// record nor origin), with its record unless HTTPS is off or the record is `revoked` or its chain is empty (warned). Records of
     /// `previous` whose chain and sealed key are unchanged are reused, with their cached signing
     /// keys. The snapshot's chains and keys are moved in, not copied.
     pub fn build(
@@ -144,12 +149,12 @@ impl CertMap {
         self.built_at
     }
 
-    /// Every online domain with its entry, in no particular order.
+    /// Every domain with its entry (offline ones included), in no particular order.
     pub fn entries(&self) -> impl Iterator<Item = (&str, &Entry)> {
         self.domains.iter().map(|(d, e)| (&**d, &**e))
     }
 
-    /// How many online domains the map holds (served over TLS or not).
+    /// How many domains the map holds (online or not, served over TLS or not).
     pub fn len(&self) -> usize {
         self.domains.len()
     }
@@ -174,9 +179,9 @@ impl CertMap {
         &self.opener
     }
 
-    /// The online domain that answers for `name` (SNI or Host) and its entry: the exact domain,
-    /// then the wildcard `*.<parent>`, else `None`. The entry may have no record (not served
-    /// over TLS).
+    /// The domain that answers for `name` (SNI or Host) and its entry: the exact domain,
+    /// then the wildcard `*.<parent>`, else `None`. The entry may be offline, or have no record
+    /// (not served over TLS).
     pub fn lookup(&self, name: &str) -> Option<(&str, &Entry)> {
         let name = normalise(name);
         if name.is_empty() || name.starts_with("*.") {
@@ -210,6 +215,13 @@ impl CertMap {
         let name = normalise(binding.domain.as_str());
         self.remove(&name);
         if binding.domain_status != DomainStatus::Online {
+            let stopped = Entry {
+                online: false,
+                record: None,
+                origin: None,
+                https_required: false,
+            };
+            self.domains.insert(Arc::from(name), Arc::new(stopped));
             return;
         }
         let record = binding
@@ -229,6 +241,7 @@ impl CertMap {
                 }
             });
         let entry = Entry {
+            online: true,
             record,
             origin,
             https_required: binding.https_required,
@@ -560,9 +573,9 @@ mod tests {
         assert_eq!(leaf(&map, "b.example.com"), Some(r.chain_der[0].clone()));
     }
 
-    /// Online domains only; HTTPS off, revoked and certificate-less records are entries without a
-    /// record, which the resolver refuses like unknown names — without falling through to the
-    /// wildcard of another domain.
+    /// HTTPS off, revoked and certificate-less records are entries without a record, and an
+    /// offline domain an entry without anything: the resolver refuses them like unknown names —
+    /// without falling through to the wildcard of another domain.
     #[test]
     fn only_online_domains_and_entries_without_a_record_are_not_served() {
         let keys = Keys::new();
@@ -571,7 +584,7 @@ mod tests {
         revoked.status = REVOKED.to_owned();
         let mut empty = keys.record(3, &["empty.example.com"]);
         empty.chain_der.clear();
-        let mut offline = binding("offline.example.org", Some(&keys.record(4, &["x"])));
+        let mut offline = binding("offline.example.com", Some(&keys.record(4, &["x"])));
         offline.domain_status = DomainStatus::Offline;
         let map = CertMap::build(
             snapshot(
@@ -587,9 +600,11 @@ mod tests {
             None,
             keys.opener(),
         );
-        assert_eq!((map.len(), map.served(), map.records()), (4, 1, 1));
+        assert_eq!((map.len(), map.served(), map.records()), (5, 1, 1));
         assert_eq!(map.change_counter(), 9);
-        assert!(map.lookup("offline.example.org").is_none());
+        let (_, stopped) = map.lookup("offline.example.com").unwrap();
+        assert!(!stopped.online && stopped.record.is_none());
+        assert!(map.certified_key("offline.example.com").is_none());
         for name in [
             "plain.example.com",
             "revoked.example.com",
@@ -668,7 +683,8 @@ mod tests {
             vec![stopped],
             &["plain.example.com", "never.example.com"],
         ));
-        assert!(gone.is_empty());
+        assert_eq!(gone.len(), 1, "the stopped domain keeps an entry");
+        assert!(!gone.lookup("a.example.com").unwrap().1.online);
         assert_eq!((gone.served(), gone.records()), (0, 0));
     }
 

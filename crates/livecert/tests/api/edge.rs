@@ -1123,15 +1123,31 @@ async fn plain_get(addr: SocketAddr, host: &str, path: &str) -> (http::response:
 /// spec/edge.md: "when --edge-http-listen is given (off by default), a plain HTTP port that
 /// redirects to HTTPS when the domain requires it and will serve ACME HTTP-01 challenges": a
 /// domain that requires HTTPS is 308 to https (the change reaches a running edge), another is
-/// forwarded to its origin with X-Forwarded-Proto: http, and an unknown Host (or one with HTTPS
-/// off) is 404 and never reaches anyone's origin. ACME challenges: the next test.
+/// forwarded to its origin with X-Forwarded-Proto: http (HTTPS on or off), and an unknown Host or
+/// a stopped domain (even under a wildcard) is 404 and never reaches anyone's origin. ACME
+/// challenges: the next test.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_plain_http_port_redirects_required_domains_forwards_others_and_404s_the_rest() {
     let server = TestServer::start().await;
     bind_plain_test_domains(&server).await;
     server.add_domain("off.example.com").await;
+    // A wildcard domain, and a stopped domain under it: the stopped name must not fall through.
+    let now = server.clock_now();
+    for d in ["*.wild.example.com", "stopped.wild.example.com"] {
+        server.add_domain(d).await;
+        let g = self_signed(&[d], now - DAY, now + 90 * DAY, Alg::P256);
+        bind(&server, d, d, &g).await;
+    }
+    server
+        .call(
+            Scheme::V3,
+            "StopLiveDomain",
+            &[("DomainName", "stopped.wild.example.com")],
+        )
+        .await
+        .ok();
     let origin = start_origin().await;
-    for d in ["secure.example.com", "plain.example.com"] {
+    for d in ["secure.example.com", "plain.example.com", "off.example.com"] {
         set_origin(&server, d, &format!("http://{origin}")).await;
     }
     // The default origin would take any domain without its own: unknown hosts must not reach it.
@@ -1143,6 +1159,7 @@ async fn the_plain_http_port_redirects_required_domains_forwards_others_and_404s
     let tls = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
+    let tls_addr = tls.local_addr().expect("tls addr");
     let plain = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind plain");
@@ -1205,9 +1222,21 @@ async fn the_plain_http_port_redirects_required_domains_forwards_others_and_404s
     assert_eq!(header(&parts, "x-echo-host"), "PLAIN.example.com:80");
     assert_eq!(header(&parts, "x-echo-xff"), "127.0.0.1");
 
-    // Unknown Host and a domain with HTTPS off (not in the map): 404, short, never forwarded (the
-    // default origin would echo).
-    for (host, path) in [("nobody.example.com", "/"), ("off.example.com", "/")] {
+    // HTTPS off: plain HTTP is still served (a live domain without a certificate yet), and the
+    // wildcard domain's other names too.
+    for host in ["off.example.com", "any.wild.example.com"] {
+        let (parts, body) = plain_get(plain_addr, host, "/live/c.flv").await;
+        assert_eq!(parts.status, 200, "{host}: {body}");
+        assert_eq!(header(&parts, "x-echo-host"), host);
+        assert_eq!(header(&parts, "x-echo-xfp"), "http");
+    }
+
+    // An unknown Host and a stopped domain (not its wildcard's either): 404, short, never
+    // forwarded (the default origin would echo), and no certificate over TLS for the stopped one.
+    for (host, path) in [
+        ("nobody.example.com", "/"),
+        ("stopped.wild.example.com", "/"),
+    ] {
         let (parts, body) = plain_get(plain_addr, host, path).await;
         assert_eq!(parts.status, 404, "{host}{path}: {body}");
         assert!(body.len() < 100, "a short body: {body}");
@@ -1216,6 +1245,13 @@ async fn the_plain_http_port_redirects_required_domains_forwards_others_and_404s
             "{host}{path} reached an origin"
         );
     }
+
+    handshake(tls_addr, "stopped.wild.example.com")
+        .await
+        .assert_refused();
+    handshake(tls_addr, "any.wild.example.com")
+        .await
+        .leaf_fingerprint();
 
     // Exact for the 404s; the redirect poll above may have been forwarded or redirected more
     // than once before the map moved.
@@ -1228,7 +1264,7 @@ async fn the_plain_http_port_redirects_required_domains_forwards_others_and_404s
     };
     assert_eq!(count("not_served"), 2);
     assert_eq!(count("acme_challenge"), 0);
-    assert!(count("forwarded") >= 2, "{text}");
+    assert!(count("forwarded") >= 4, "{text}");
     assert!(count("redirected") >= 2, "{text}");
 
     let _ = stop.send(true);
@@ -1247,8 +1283,9 @@ async fn the_plain_http_port_redirects_required_domains_forwards_others_and_404s
 async fn acme_challenges_come_from_the_webroot_or_the_domains_origin_and_are_never_redirected() {
     let server = TestServer::start().await;
     bind_plain_test_domains(&server).await;
+    server.add_domain("off.example.com").await;
     let origin = start_origin().await;
-    for d in ["secure.example.com", "plain.example.com"] {
+    for d in ["secure.example.com", "plain.example.com", "off.example.com"] {
         set_origin(&server, d, &format!("http://{origin}")).await;
     }
     require_https(&server, "secure.example.com").await;
@@ -1292,8 +1329,9 @@ async fn acme_challenges_come_from_the_webroot_or_the_domains_origin_and_are_nev
         );
     }
 
-    // Not in the webroot: the domain's origin answers, with no redirect for the HTTPS-required one.
-    for host in ["plain.example.com", "secure.example.com"] {
+    // Not in the webroot: the domain's origin answers, with no redirect for the HTTPS-required
+    // one, and for a domain with HTTPS off (its first certificate is what the challenge is for).
+    for host in ["plain.example.com", "secure.example.com", "off.example.com"] {
         let (parts, body) = plain_get(
             plain_addr,
             host,
