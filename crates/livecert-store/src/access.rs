@@ -2,8 +2,9 @@
 //! operator's side, as `livecert admin` drives it. The request side reads all of it through one
 //! call, [`Store::access_key`].
 //!
-//! Every write here goes through the group-committing writer and clears the AccessKey cache when
-//! it commits; another process sees it within the cache's one second. Operator mistakes are
+//! Every write here is a write call of the store's backend (SQLite's group-committing writer, or
+//! a PostgreSQL transaction) and clears the AccessKey cache when it commits; another process sees
+//! it within the cache's one second. Operator mistakes are
 //! [`WriteError::Refused`] with `InvalidParameter` naming the argument (`UserName`, `PolicyName`,
 //! `AccessKeyId`, `AccountId`, `DurationSeconds`, `PolicyDocument`), nothing written.
 //!
@@ -19,11 +20,12 @@
 
 use livecert_core::secret::{Secret, AAD_ACCESS_KEY_SECRET};
 
+use crate::postgres::ram as pg;
 use crate::random;
-use crate::sqlite::group_commit::Touches;
-use crate::sqlite::ram::{self, refused, NewSts};
+use crate::rules::refused;
+use crate::sqlite::ram::{self, NewSts};
 use crate::sqlite::sql_error;
-use crate::{AccountId, Store, StoreError, UserId, WriteError};
+use crate::{read_call, write_call, AccountId, Store, StoreError, Touches, UserId, WriteError};
 
 /// The largest policy document (or session policy) kept, in bytes.
 pub const MAX_POLICY_DOCUMENT_BYTES: usize = 6_144;
@@ -100,7 +102,9 @@ pub struct StsCredentials {
 impl Store {
     /// Every account, oldest first.
     pub async fn accounts(&self) -> Result<Vec<AccountInfo>, StoreError> {
-        self.read(|c| ram::accounts(c).map_err(sql_error)).await
+        read_call!(self, |c| ram::accounts(c).map_err(sql_error), |c| Box::pin(
+            async move { pg::accounts(c).await }
+        ),)
     }
 
     /// Creates a RAM user of the account; returns its id.
@@ -114,18 +118,22 @@ impl Store {
     ) -> Result<UserId, WriteError> {
         check_user_name(name)?;
         let name = name.to_owned();
-        self.inner
-            .writer
-            .call(Touches::Keys, move |c| {
-                ram::create_user(c, account_id, &name, now)
-            })
-            .await
+        write_call!(
+            self,
+            Touches::Keys,
+            false,
+            move |c| ram::create_user(c, account_id, &name, now),
+            move |c| Box::pin(async move { pg::create_user(c, account_id, &name, now).await }),
+        )
     }
 
     /// The account's users, by name, with the names of their policies.
     pub async fn users(&self, account_id: AccountId) -> Result<Vec<UserInfo>, StoreError> {
-        self.read(move |c| ram::users(c, account_id).map_err(sql_error))
-            .await
+        read_call!(
+            self,
+            move |c| ram::users(c, account_id).map_err(sql_error),
+            move |c| Box::pin(async move { pg::users(c, account_id).await }),
+        )
     }
 
     /// Deletes a user, its AccessKeys (temporary ones too) and its policy attachments.
@@ -133,12 +141,13 @@ impl Store {
     /// Refusals: `UserName` unknown in the account.
     pub async fn delete_user(&self, account_id: AccountId, name: &str) -> Result<(), WriteError> {
         let name = name.to_owned();
-        self.inner
-            .writer
-            .call(Touches::Keys, move |c| {
-                ram::delete_user(c, account_id, &name)
-            })
-            .await
+        write_call!(
+            self,
+            Touches::Keys,
+            false,
+            move |c| ram::delete_user(c, account_id, &name),
+            move |c| Box::pin(async move { pg::delete_user(c, account_id, &name).await }),
+        )
     }
 
     /// Generates an AccessKey (`LTAI` + 20 letters and digits, a 30-character secret) for the
@@ -157,16 +166,25 @@ impl Store {
         let sealed = self.seal(AAD_ACCESS_KEY_SECRET, &secret)?;
         let id = access_key_id.clone();
         let user = user.map(str::to_owned);
-        self.inner
-            .writer
-            .call(Touches::Keys, move |c| {
+        write_call!(
+            self,
+            Touches::Keys,
+            false,
+            move |c| {
                 let user_id = user
                     .as_deref()
                     .map(|u| ram::user(c, account_id, u))
                     .transpose()?;
                 ram::insert_access_key(c, account_id, user_id, &id, &sealed, now, None)
-            })
-            .await?;
+            },
+            move |c| Box::pin(async move {
+                let user_id = match user.as_deref() {
+                    Some(u) => Some(pg::user(c, account_id, u).await?),
+                    None => None,
+                };
+                pg::insert_access_key(c, account_id, user_id, &id, &sealed, now, None).await
+            }),
+        )?;
         Ok((access_key_id, Secret::new(secret.to_vec())))
     }
 
@@ -187,13 +205,19 @@ impl Store {
         let sealed = self.seal(AAD_ACCESS_KEY_SECRET, secret.expose())?;
         let id = access_key_id.to_owned();
         let user = user.to_owned();
-        self.inner
-            .writer
-            .call(Touches::Keys, move |c| {
+        write_call!(
+            self,
+            Touches::Keys,
+            false,
+            move |c| {
                 let user_id = ram::user(c, account_id, &user)?;
                 ram::import_access_key(c, account_id, Some(user_id), &id, &sealed, now)
-            })
-            .await
+            },
+            move |c| Box::pin(async move {
+                let user_id = pg::user(c, account_id, &user).await?;
+                pg::import_access_key(c, account_id, Some(user_id), &id, &sealed, now).await
+            }),
+        )
     }
 
     /// The account's AccessKeys — root, users' and temporary — oldest first, never their secrets.
@@ -201,8 +225,11 @@ impl Store {
         &self,
         account_id: AccountId,
     ) -> Result<Vec<AccessKeyInfo>, StoreError> {
-        self.read(move |c| ram::access_keys(c, account_id).map_err(sql_error))
-            .await
+        read_call!(
+            self,
+            move |c| ram::access_keys(c, account_id).map_err(sql_error),
+            move |c| Box::pin(async move { pg::access_keys(c, account_id).await }),
+        )
     }
 
     /// Operator action: deletes an AccessKey (root, user or temporary).
@@ -210,10 +237,13 @@ impl Store {
     /// Refusals: `AccessKeyId` unknown.
     pub async fn delete_access_key(&self, access_key_id: &str) -> Result<(), WriteError> {
         let id = access_key_id.to_owned();
-        self.inner
-            .writer
-            .call(Touches::Keys, move |c| ram::delete_access_key(c, &id))
-            .await
+        write_call!(
+            self,
+            Touches::Keys,
+            false,
+            move |c| ram::delete_access_key(c, &id),
+            move |c| Box::pin(async move { pg::delete_access_key(c, &id).await }),
+        )
     }
 
     /// Keeps a named policy document for the account. The store does not parse it: the caller
@@ -232,18 +262,24 @@ impl Store {
         check_document("PolicyDocument", document)?;
         let name = name.to_owned();
         let document = document.to_owned();
-        self.inner
-            .writer
-            .call(Touches::Keys, move |c| {
-                ram::create_policy(c, account_id, &name, &document, now)
-            })
-            .await
+        write_call!(
+            self,
+            Touches::Keys,
+            false,
+            move |c| ram::create_policy(c, account_id, &name, &document, now),
+            move |c| Box::pin(async move {
+                pg::create_policy(c, account_id, &name, &document, now).await
+            }),
+        )
     }
 
     /// The account's policies, by name, with their documents and users.
     pub async fn policies(&self, account_id: AccountId) -> Result<Vec<PolicyInfo>, StoreError> {
-        self.read(move |c| ram::policies(c, account_id, None).map_err(sql_error))
-            .await
+        read_call!(
+            self,
+            move |c| ram::policies(c, account_id, None).map_err(sql_error),
+            move |c| Box::pin(async move { pg::policies(c, account_id, None).await }),
+        )
     }
 
     /// One policy of the account by name (ASCII case ignored), with its document and users.
@@ -253,12 +289,19 @@ impl Store {
         name: &str,
     ) -> Result<Option<PolicyInfo>, StoreError> {
         let name = name.to_owned();
-        self.read(move |c| {
-            ram::policies(c, account_id, Some(&name))
-                .map(|mut p| p.pop())
-                .map_err(sql_error)
-        })
-        .await
+        read_call!(
+            self,
+            move |c| {
+                ram::policies(c, account_id, Some(&name))
+                    .map(|mut p| p.pop())
+                    .map_err(sql_error)
+            },
+            move |c| Box::pin(async move {
+                pg::policies(c, account_id, Some(&name))
+                    .await
+                    .map(|mut p| p.pop())
+            }),
+        )
     }
 
     /// Deletes a policy and detaches it from every user.
@@ -266,12 +309,13 @@ impl Store {
     /// Refusals: `PolicyName` unknown in the account.
     pub async fn delete_policy(&self, account_id: AccountId, name: &str) -> Result<(), WriteError> {
         let name = name.to_owned();
-        self.inner
-            .writer
-            .call(Touches::Keys, move |c| {
-                ram::delete_policy(c, account_id, &name)
-            })
-            .await
+        write_call!(
+            self,
+            Touches::Keys,
+            false,
+            move |c| ram::delete_policy(c, account_id, &name),
+            move |c| Box::pin(async move { pg::delete_policy(c, account_id, &name).await }),
+        )
     }
 
     /// Attaches a policy to a user of the same account; `false` if it already was (nothing
@@ -285,12 +329,15 @@ impl Store {
         user: &str,
     ) -> Result<bool, WriteError> {
         let (policy, user) = (policy.to_owned(), user.to_owned());
-        self.inner
-            .writer
-            .call(Touches::Keys, move |c| {
-                ram::attach_policy(c, account_id, &policy, &user)
-            })
-            .await
+        write_call!(
+            self,
+            Touches::Keys,
+            false,
+            move |c| ram::attach_policy(c, account_id, &policy, &user),
+            move |c| Box::pin(
+                async move { pg::attach_policy(c, account_id, &policy, &user).await }
+            ),
+        )
     }
 
     /// Detaches a policy from a user; `false` if it was not attached (nothing changes).
@@ -303,12 +350,15 @@ impl Store {
         user: &str,
     ) -> Result<bool, WriteError> {
         let (policy, user) = (policy.to_owned(), user.to_owned());
-        self.inner
-            .writer
-            .call(Touches::Keys, move |c| {
-                ram::detach_policy(c, account_id, &policy, &user)
-            })
-            .await
+        write_call!(
+            self,
+            Touches::Keys,
+            false,
+            move |c| ram::detach_policy(c, account_id, &policy, &user),
+            move |c| Box::pin(
+                async move { pg::detach_policy(c, account_id, &policy, &user).await }
+            ),
+        )
     }
 
     /// Issues temporary credentials for a user: they act as the user, narrowed by
@@ -350,12 +400,15 @@ impl Store {
         };
         let id = access_key_id.clone();
         let user = user.to_owned();
-        self.inner
-            .writer
-            .call(Touches::Keys, move |c| {
-                ram::issue_sts(c, account_id, &user, &id, &sealed, &sts, now)
-            })
-            .await?;
+        write_call!(
+            self,
+            Touches::Keys,
+            false,
+            move |c| ram::issue_sts(c, account_id, &user, &id, &sealed, &sts, now),
+            move |c| Box::pin(async move {
+                pg::issue_sts(c, account_id, &user, &id, &sealed, &sts, now).await
+            }),
+        )?;
         Ok(StsCredentials {
             access_key_id,
             access_key_secret: Secret::new(secret.to_vec()),
@@ -376,13 +429,16 @@ impl Store {
         check_imported_id(access_key_id).map_err(refusal_as_failure)?;
         let sealed = self.seal(AAD_ACCESS_KEY_SECRET, secret.expose())?;
         let id = access_key_id.to_owned();
-        self.inner
-            .writer
-            .call(Touches::Keys, move |c| {
-                ram::import_access_key(c, account_id, None, &id, &sealed, now)
-            })
-            .await
-            .map_err(refusal_as_failure)
+        write_call!(
+            self,
+            Touches::Keys,
+            false,
+            move |c| ram::import_access_key(c, account_id, None, &id, &sealed, now),
+            move |c| Box::pin(async move {
+                pg::import_access_key(c, account_id, None, &id, &sealed, now).await
+            }),
+        )
+        .map_err(refusal_as_failure)
     }
 }
 

@@ -4,10 +4,12 @@
 //! [`Store::record_audit`] never waits: it puts the entry on a bounded in-memory queue
 //! ([`QUEUE_CAPACITY`] entries) and returns; when the queue is full the entry is dropped and
 //! counted ([`Store::audit_dropped`]) rather than making the caller wait. A flusher thread takes
-//! entries off the queue and writes them as one write call of the store's writer (so they share
-//! its group commit and its single SQLite write lock) whenever it holds [`BATCH_SIZE`] entries or
-//! [`FLUSH_INTERVAL`] has passed since the first entry of the batch — so a flood of calls from one
-//! account costs the others at most one extra insert per group, never a wait on a lock or a queue.
+//! entries off the queue and hands them to the backend's [`AuditSink`] whenever it holds
+//! [`BATCH_SIZE`] entries or [`FLUSH_INTERVAL`] has passed since the first entry of the batch —
+//! so a flood of calls from one account costs the others at most one extra insert per batch,
+//! never a wait on a lock or a queue. With SQLite the sink is one write call of the store's writer
+//! (it shares its group commit and its single write lock); with PostgreSQL it is one multi-row
+//! `INSERT` in a transaction of its own (no write lock: audit rows never decide anything).
 //! [`Store::flush_audit`] writes everything recorded before it and waits for the commit.
 //!
 //! When the last handle of a store is dropped, the flusher writes what is queued before it stops
@@ -22,9 +24,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
-use crate::sqlite::group_commit::{Touches, Writer};
-use crate::sqlite::{audit, sql_error};
-use crate::{AccountId, Store, StoreError, WriteError};
+use crate::{AccountId, Backend, Store, StoreError};
 
 /// Entries the queue holds before new ones are dropped.
 pub const QUEUE_CAPACITY: usize = 65_536;
@@ -116,10 +116,27 @@ impl Store {
     /// [`Store::flush_audit`] first to include them.
     pub async fn audit_entries(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>, StoreError> {
         let filter = filter.clone();
-        self.read(move |c| audit::entries(c, &filter).map_err(sql_error))
-            .await
+        match &self.inner.backend {
+            Backend::Sqlite(s) => {
+                s.read(move |c| {
+                    crate::sqlite::audit::entries(c, &filter).map_err(crate::sqlite::sql_error)
+                })
+                .await
+            }
+            Backend::Postgres(p) => {
+                p.read(move |c| {
+                    Box::pin(async move { crate::postgres::audit::entries(c, &filter).await })
+                })
+                .await
+            }
+        }
     }
 }
+
+/// Writes one batch for the flusher thread, blocking until it is committed (the backend's part of
+/// the audit log). `Unavailable` is retried; any other error drops the batch.
+pub(crate) type AuditSink =
+    Box<dyn FnMut(Arc<Vec<AuditEntry>>) -> Result<(), StoreError> + Send + 'static>;
 
 /// The queue and its flusher thread; see the module documentation.
 pub(crate) struct AuditQueue {
@@ -134,14 +151,17 @@ enum Message {
 }
 
 impl AuditQueue {
-    /// Starts the flusher, which writes through `writer`.
-    pub(crate) fn start(writer: Writer) -> Result<Self, StoreError> {
+    /// Starts the flusher, which writes through `sink`.
+    pub(crate) fn start(sink: AuditSink) -> Result<Self, StoreError> {
         let (sender, inbox) = mpsc::sync_channel(QUEUE_CAPACITY);
         let dropped = Arc::new(AtomicU64::new(0));
         let counter = dropped.clone();
         let thread = std::thread::Builder::new()
             .name("livecert-audit".into())
-            .spawn(move || run(&inbox, &writer, &counter))
+            .spawn(move || {
+                let mut sink = sink;
+                run(&inbox, &mut sink, &counter);
+            })
             .map_err(|e| StoreError::Unavailable(format!("cannot start the audit thread: {e}")))?;
         Ok(Self {
             sender: Some(sender),
@@ -178,7 +198,7 @@ impl Drop for AuditQueue {
 
 /// The flusher's loop: gather a batch (up to [`BATCH_SIZE`] entries, for at most
 /// [`FLUSH_INTERVAL`] after its first one, or until a flush request), write it, answer flushes.
-fn run(inbox: &Receiver<Message>, writer: &Writer, dropped: &AtomicU64) {
+fn run(inbox: &Receiver<Message>, sink: &mut AuditSink, dropped: &AtomicU64) {
     let mut batch: Vec<AuditEntry> = Vec::with_capacity(BATCH_SIZE);
     let mut waiters = Vec::new();
     while let Ok(first) = inbox.recv() {
@@ -202,7 +222,7 @@ fn run(inbox: &Receiver<Message>, writer: &Writer, dropped: &AtomicU64) {
                 Err(RecvTimeoutError::Disconnected) => stopped = true,
             }
         }
-        let result = write(writer, std::mem::take(&mut batch), dropped);
+        let result = write(sink, std::mem::take(&mut batch), dropped);
         for reply in waiters.drain(..) {
             let _ = reply.send(result.clone());
         }
@@ -212,28 +232,27 @@ fn run(inbox: &Receiver<Message>, writer: &Writer, dropped: &AtomicU64) {
     }
 }
 
-/// Writes one batch through the writer, retrying while the database is busy; on failure counts
-/// the batch as dropped.
-fn write(writer: &Writer, batch: Vec<AuditEntry>, dropped: &AtomicU64) -> Result<(), StoreError> {
+/// Writes one batch through the sink, retrying while the database is unavailable; on failure
+/// counts the batch as dropped.
+fn write(
+    sink: &mut AuditSink,
+    batch: Vec<AuditEntry>,
+    dropped: &AtomicU64,
+) -> Result<(), StoreError> {
     if batch.is_empty() {
         return Ok(());
     }
     let batch = Arc::new(batch);
     let mut last = None;
     for attempt in 0..WRITE_TRIES {
-        let entries = batch.clone();
-        match writer.call_blocking(Touches::Log, move |c| audit::insert(c, &entries)) {
+        match sink(batch.clone()) {
             Ok(()) => return Ok(()),
-            Err(WriteError::Store(e @ StoreError::Unavailable(_))) if attempt + 1 < WRITE_TRIES => {
+            Err(e @ StoreError::Unavailable(_)) if attempt + 1 < WRITE_TRIES => {
                 last = Some(e);
                 std::thread::sleep(FLUSH_INTERVAL);
             }
-            Err(WriteError::Store(e)) => {
+            Err(e) => {
                 last = Some(e);
-                break;
-            }
-            Err(WriteError::Refused(e)) => {
-                last = Some(StoreError::Failed(format!("unexpected refusal: {e}")));
                 break;
             }
         }

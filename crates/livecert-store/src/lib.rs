@@ -1,25 +1,30 @@
-//! livecert-store: persistence behind one [`Store`] API.
+//! livecert-store: persistence behind one [`Store`] API, over SQLite or PostgreSQL.
 //!
 //! SQLite is the embedded default (WAL, `synchronous=FULL`, migrations on open, concurrent writes
 //! group-committed: calls share one transaction, each inside its own SAVEPOINT, and no call is
-//! answered before its group's commit returns). PostgreSQL comes later behind the same API; the
-//! conformance suite (`tests/conformance/`) is written against a backend factory so that it runs
-//! unchanged on both. Private keys and AccessKey secrets are sealed with the [`MasterKey`] before
-//! they reach the database and opened only on the way out ([`Store::access_key`],
-//! [`Store::certificate_private_key`]; the edge gets private keys still sealed, with a
-//! [`CertKeyOpener`] to open each on its first handshake).
+//! answered before its group's commit returns). PostgreSQL is the backend for several API and edge
+//! processes on one database ([`Store::open_postgres`]: each write call is one transaction under a
+//! cluster-wide write lock, see `postgres/mod.rs`). Both keep the same tables, constraints and
+//! change-counter triggers, each with migrations of its own, and one conformance suite
+//! (`tests/conformance/`) runs unchanged against both. Private keys and AccessKey secrets are
+//! sealed with the [`MasterKey`] before they reach the database and opened only on the way out
+//! ([`Store::access_key`], [`Store::certificate_private_key`]; the edge gets private keys still
+//! sealed, with a [`CertKeyOpener`] to open each on its first handshake).
 //!
 //! Code map:
-//! - this file: the public types and [`Store`], whose methods seal secrets, queue writes and run
-//!   reads;
+//! - this file: the public types and [`Store`], whose methods seal secrets and hand each call to
+//!   its backend;
 //! - `access.rs`: accounts, RAM users, AccessKeys, policies and temporary credentials (the
 //!   operator's side of spec/access.md), with their naming rules;
 //! - `audit.rs`: the audit log — the bounded queue behind [`Store::record_audit`], the flusher
-//!   thread that writes it in batches, and the listing;
+//!   thread that writes it in batches through the backend's sink, and the listing;
+//! - `rules.rs`: the refusals both backends apply inside a write (rows 7–12, operator mistakes);
 //! - `sqlite/`: the SQLite backend — `mod.rs` (connections, read pool, error mapping),
 //!   `schema.rs` and `migrations/` (the schema), `group_commit.rs` (the writer thread), `write.rs`
 //!   (write calls, with the decision-table rules re-checked inside the transaction), `read.rs`
 //!   (queries and row mapping), `ram.rs` (users, keys, policies, STS), `audit.rs` (audit rows);
+//! - `postgres/`: the PostgreSQL backend, the same files (`mod.rs`: its runtime, pool, write
+//!   transactions and error mapping; no group commit);
 //! - `key_cache.rs`: the in-memory AccessKey cache;
 //! - `random.rs`: generated ids and secrets.
 //!
@@ -41,13 +46,15 @@
 //! - Binding a domain to the record it is already bound to (HTTPS on) writes nothing: no
 //!   GmtModified change, no change-counter bump (spec/README.md decision 4).
 //! - A forced replacement makes the record an `upload` record in status `success`, whatever it was.
-//! - If a group's COMMIT fails, every call of the group is answered `Failed`, refusals included.
-//! - DryRun (spec/operations.md): the `*_dry_run` methods run the very same write, inside the
-//!   writer's transaction and in the call's own savepoint, which is then rolled back whatever
-//!   happened. They answer what the real call would have answered (the same outcome, or the same
-//!   refusal or failure) with nothing written — not even row 28's library record, nor a CertId
-//!   taken from the sequence — and no change-counter bump. Like every write call they are answered
-//!   after their group's COMMIT, so a failed group answers them `Failed` too.
+//! - If a group's COMMIT fails, every call of the group is answered `Failed`, refusals included
+//!   (SQLite; with PostgreSQL a call is its own transaction).
+//! - DryRun (spec/operations.md): the `*_dry_run` methods run the very same write — with SQLite
+//!   inside the writer's transaction and in the call's own savepoint, with PostgreSQL in the call's
+//!   own transaction — which is then rolled back whatever happened. They answer what the real call
+//!   would have answered (the same outcome, or the same refusal or failure) with nothing written —
+//!   not even row 28's library record, nor a CertId taken from the sequence — and no
+//!   change-counter bump. With SQLite they are answered after their group's COMMIT, so a failed
+//!   group answers them `Failed` too.
 //! - An imported AccessKeyId is 1–128 visible ASCII characters (no space: it could not travel in
 //!   a V3 `Credential`); re-importing an id keeps the key's status.
 
@@ -56,7 +63,9 @@
 mod access;
 mod audit;
 mod key_cache;
+mod postgres;
 mod random;
+mod rules;
 mod sqlite;
 
 use std::path::Path;
@@ -76,10 +85,13 @@ pub use crate::access::{
 };
 pub use crate::audit::{AuditEntry, AuditFilter, BATCH_SIZE, FLUSH_INTERVAL, QUEUE_CAPACITY};
 
+pub use crate::postgres::{redact_url, NOTIFY_CHANNEL};
+
 use crate::audit::AuditQueue;
 use crate::key_cache::KeyCache;
-use crate::sqlite::group_commit::{Touches, Writer};
-use crate::sqlite::{read, sql_error, write, ReadPool};
+use crate::postgres::PgBackend;
+use crate::sqlite::group_commit::Writer;
+use crate::sqlite::{read, sql_error, write, SqliteBackend};
 
 /// An account id: a 16-digit number (spec/access.md).
 pub type AccountId = u64;
@@ -496,8 +508,10 @@ pub enum OffOutcome {
 }
 
 /// The store: cheap to clone (one shared backend). Every method is async and must run inside a
-/// tokio runtime; writes are group-committed on a dedicated thread, reads run on tokio's blocking
-/// pool. The store works beside other processes on the same database (`livecert admin`).
+/// tokio runtime. With SQLite, writes are group-committed on a dedicated thread and reads run on
+/// tokio's blocking pool; with PostgreSQL, calls run on the store's own small runtime over a
+/// connection pool. Either way the store works beside other processes on the same database
+/// (`livecert admin`, more `serve` and `edge` nodes on PostgreSQL).
 #[derive(Clone)]
 pub struct Store {
     inner: Arc<Inner>,
@@ -505,14 +519,58 @@ pub struct Store {
 
 struct Inner {
     master_key: Arc<MasterKey>,
-    writer: Writer,
-    readers: ReadPool,
+    backend: Backend,
     keys: Arc<KeyCache>,
     /// The change counter as of this store's last commit that moved it (published by the writer).
     changes: watch::Sender<u64>,
-    /// Dropped last: its drop waits for the queued audit entries to be written.
+    /// Dropped last: its drop waits for the queued audit entries to be written (its sink holds
+    /// what it needs of the backend).
     audit: AuditQueue,
 }
+
+/// Where a store keeps its data.
+pub(crate) enum Backend {
+    /// SQLite: the writer thread and the read pool.
+    Sqlite(SqliteBackend),
+    /// PostgreSQL: the pool and the runtime it runs on.
+    Postgres(PgBackend),
+}
+
+/// What a write call touches beyond its own answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Touches {
+    /// Domains or certificates only.
+    Library,
+    /// Accounts, AccessKeys, RAM users or policies: the key cache is cleared after the commit.
+    Keys,
+    /// The audit log only: nothing that is cached.
+    Log,
+}
+
+/// Runs a write call on the store's backend: `$sqlite` is a closure over a SQLite connection (run
+/// by the writer in its savepoint), `$pg` a closure over a PostgreSQL connection returning a boxed
+/// future (run in the call's own transaction).
+macro_rules! write_call {
+    ($store:expr, $touches:expr, $dry_run:expr, $sqlite:expr, $pg:expr $(,)?) => {
+        match &$store.inner.backend {
+            $crate::Backend::Sqlite(s) => s.writer.call_with($touches, $dry_run, $sqlite).await,
+            $crate::Backend::Postgres(p) => p.write($touches, $dry_run, $pg).await,
+        }
+    };
+}
+
+/// Runs a read on the store's backend, as [`write_call!`] does a write.
+macro_rules! read_call {
+    ($store:expr, $sqlite:expr, $pg:expr $(,)?) => {
+        match &$store.inner.backend {
+            $crate::Backend::Sqlite(s) => s.read($sqlite).await,
+            $crate::Backend::Postgres(p) => p.read($pg).await,
+        }
+    };
+}
+
+pub(crate) use read_call;
+pub(crate) use write_call;
 
 impl Store {
     /// Opens (creating if needed) the SQLite database at `path` and applies migrations. The
@@ -528,12 +586,43 @@ impl Store {
         let (changes, _) = watch::channel(counter);
         let keys = Arc::new(KeyCache::default());
         let writer = Writer::start(conn, keys.clone(), changes.clone())?;
-        let audit = AuditQueue::start(writer.clone())?;
+        let sink_writer = writer.clone();
+        let audit = AuditQueue::start(Box::new(move |batch| {
+            sink_writer
+                .call_blocking(Touches::Log, move |c| sqlite::audit::insert(c, &batch))
+                .map_err(store_only)
+        }))?;
         Ok(Self {
             inner: Arc::new(Inner {
                 master_key,
-                writer,
-                readers: ReadPool::new(path),
+                backend: Backend::Sqlite(SqliteBackend::new(writer, path)),
+                keys,
+                changes,
+                audit,
+            }),
+        })
+    }
+
+    /// Opens the PostgreSQL database at `url` (`postgres://` or `postgresql://`, libpq's URL form:
+    /// `postgres://user[:password]@host[:port]/database[?options]`), applies its migrations (once,
+    /// under an advisory lock, whatever the number of nodes opening it together) and starts the
+    /// audit flusher. No TLS: the database must be reached over loopback or a private network.
+    ///
+    /// Synchronous, like [`Store::open_sqlite`]: it blocks the calling thread while it connects
+    /// and migrates, and may be called from inside a tokio runtime (the store runs its calls on a
+    /// runtime of its own, two threads named `livecert-pg`).
+    ///
+    /// Errors: `Unavailable` if the URL does not parse, the server cannot be reached or refuses
+    /// the connection, or the schema is newer than this binary; `Failed` if a migration does not
+    /// apply.
+    pub fn open_postgres(url: &str, master_key: Arc<MasterKey>) -> Result<Self, StoreError> {
+        let keys = Arc::new(KeyCache::default());
+        let (backend, changes) = PgBackend::open(url, keys.clone(), unix_now())?;
+        let audit = AuditQueue::start(backend.audit_sink())?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                master_key,
+                backend: Backend::Postgres(backend),
                 keys,
                 changes,
                 audit,
@@ -548,14 +637,16 @@ impl Store {
         let secret = random::access_key_secret()?;
         let sealed = self.seal(AAD_ACCESS_KEY_SECRET, &secret)?;
         let key_id = access_key_id.clone();
-        let account = self
-            .inner
-            .writer
-            .call(Touches::Keys, move |c| {
-                write::bootstrap(c, &key_id, &sealed, now)
-            })
-            .await
-            .map_err(store_only)?;
+        let account = write_call!(
+            self,
+            Touches::Keys,
+            false,
+            move |c| write::bootstrap(c, &key_id, &sealed, now),
+            move |c| Box::pin(
+                async move { postgres::write::bootstrap(c, &key_id, &sealed, now).await }
+            ),
+        )
+        .map_err(store_only)?;
         Ok(account.map(|account_id| NewCredentials {
             account_id,
             access_key_id,
@@ -565,11 +656,14 @@ impl Store {
 
     /// Creates an account (random 16-digit id, `active`).
     pub async fn create_account(&self, now: i64) -> Result<AccountId, StoreError> {
-        self.inner
-            .writer
-            .call(Touches::Keys, move |c| write::create_account(c, now))
-            .await
-            .map_err(store_only)
+        write_call!(
+            self,
+            Touches::Keys,
+            false,
+            move |c| write::create_account(c, now),
+            move |c| Box::pin(async move { postgres::write::create_account(c, now).await }),
+        )
+        .map_err(store_only)
     }
 
     /// Imports a root AccessKey with a given id and secret for an account (tests use `testid`/`testsecret`).
@@ -608,9 +702,11 @@ impl Store {
         let generation = self.inner.keys.generation();
         let loaded = Instant::now();
         let id = access_key_id.to_owned();
-        let row = self
-            .read(move |c| read::access_key(c, &id).map_err(sql_error))
-            .await?;
+        let row = read_call!(
+            self,
+            move |c| read::access_key(c, &id).map_err(sql_error),
+            move |c| Box::pin(async move { postgres::read::access_key(c, &id).await }),
+        )?;
         let Some(row) = row else {
             return Ok(None);
         };
@@ -644,9 +740,9 @@ impl Store {
         self.add_domain_call(account_id, domain, now, false).await
     }
 
-    /// DryRun of [`Store::add_domain`]: the same checks and write in the call's own savepoint,
-    /// rolled back; answers what `add_domain` would have answered (`Ok(())`, or
-    /// `DomainAlreadyExist`, or a store failure), nothing written, change counter unmoved.
+    /// DryRun of [`Store::add_domain`]: the same checks and write, rolled back; answers what
+    /// `add_domain` would have answered (`Ok(())`, or `DomainAlreadyExist`, or a store failure),
+    /// nothing written, change counter unmoved.
     pub async fn add_domain_dry_run(
         &self,
         account_id: AccountId,
@@ -663,12 +759,15 @@ impl Store {
         now: i64,
         dry_run: bool,
     ) -> Result<(), WriteError> {
-        self.inner
-            .writer
-            .call_with(Touches::Library, dry_run, move |c| {
-                write::add_domain(c, account_id, &domain, now)
-            })
-            .await
+        write_call!(
+            self,
+            Touches::Library,
+            dry_run,
+            move |c| write::add_domain(c, account_id, &domain, now),
+            move |c| Box::pin(async move {
+                postgres::write::add_domain(c, account_id, &domain, now).await
+            }),
+        )
     }
 
     /// The domain if it exists and belongs to `account_id` (a foreign domain is `None`, as if it
@@ -679,8 +778,13 @@ impl Store {
         name: &DomainName,
     ) -> Result<Option<DomainRecord>, StoreError> {
         let name = name.clone();
-        self.read(move |c| read::domain(c, account_id, name.as_str()).map_err(sql_error))
-            .await
+        read_call!(
+            self,
+            move |c| read::domain(c, account_id, name.as_str()).map_err(sql_error),
+            move |c| Box::pin(
+                async move { postgres::read::domain(c, account_id, name.as_str()).await }
+            ),
+        )
     }
 
     /// Rows 7–15: HTTPS off, certificate binding set to none (the record stays).
@@ -697,9 +801,9 @@ impl Store {
         self.set_https_off_call(account_id, name, now, false).await
     }
 
-    /// DryRun of [`Store::set_https_off`]: the same checks and write in the call's own savepoint,
-    /// rolled back; answers what `set_https_off` would have answered (`TurnedOff`, `AlreadyOff`
-    /// or the refusal of rows 7–12), nothing written, change counter unmoved.
+    /// DryRun of [`Store::set_https_off`]: the same checks and write, rolled back; answers what
+    /// `set_https_off` would have answered (`TurnedOff`, `AlreadyOff` or the refusal of rows
+    /// 7–12), nothing written, change counter unmoved.
     pub async fn set_https_off_dry_run(
         &self,
         account_id: AccountId,
@@ -717,12 +821,15 @@ impl Store {
         dry_run: bool,
     ) -> Result<OffOutcome, WriteError> {
         let name = name.clone();
-        self.inner
-            .writer
-            .call_with(Touches::Library, dry_run, move |c| {
-                write::set_https_off(c, account_id, &name, now)
-            })
-            .await
+        write_call!(
+            self,
+            Touches::Library,
+            dry_run,
+            move |c| write::set_https_off(c, account_id, &name, now),
+            move |c| Box::pin(async move {
+                postgres::write::set_https_off(c, account_id, &name, now).await
+            }),
+        )
     }
 
     /// Rows 22–29 for `CertType=upload` in one transaction.
@@ -750,11 +857,10 @@ impl Store {
         .await
     }
 
-    /// DryRun of [`Store::set_upload`]: the same checks and writes in the call's own savepoint,
-    /// rolled back; answers what `set_upload` would have answered — `Bound`, `StoredNotEffective`
-    /// (row 28, though nothing is stored), the refusal of rows 7–11, 23, 24 or 26, or row 27's
-    /// store failure — with nothing written, no CertId taken from the sequence and the change
-    /// counter unmoved.
+    /// DryRun of [`Store::set_upload`]: the same checks and writes, rolled back; answers what
+    /// `set_upload` would have answered — `Bound`, `StoredNotEffective` (row 28, though nothing
+    /// is stored), the refusal of rows 7–11, 23, 24 or 26, or row 27's store failure — with
+    /// nothing written, no CertId taken from the sequence and the change counter unmoved.
     ///
     /// When the real call would have created a record, the outcome's `cert_id` is 0 (no CertId
     /// is reserved by a dry run); when it would have reused or replaced a record, it is that
@@ -827,10 +933,23 @@ impl Store {
     ) -> Result<UploadOutcome, WriteError> {
         let key_sealed = self.seal(AAD_CERT_KEY, upload.private_key_pem.expose())?;
         let domain = domain.clone();
-        self.inner
-            .writer
-            .call_with(Touches::Library, dry_run, move |c| {
-                let (outcome, created) = write::set_upload(
+        let (outcome, created) = write_call!(
+            self,
+            Touches::Library,
+            dry_run,
+            move |c| write::set_upload(
+                c,
+                account_id,
+                &domain,
+                &cert_name,
+                force_set,
+                &upload,
+                &key_sealed,
+                record_type,
+                now,
+            ),
+            move |c| Box::pin(async move {
+                postgres::write::set_upload(
                     c,
                     account_id,
                     &domain,
@@ -840,25 +959,26 @@ impl Store {
                     &key_sealed,
                     record_type,
                     now,
-                )?;
-                Ok(if dry_run && created {
-                    match outcome {
-                        UploadOutcome::Bound { cert_name, .. } => UploadOutcome::Bound {
-                            cert_id: 0,
-                            cert_name,
-                        },
-                        UploadOutcome::StoredNotEffective { cert_name, .. } => {
-                            UploadOutcome::StoredNotEffective {
-                                cert_id: 0,
-                                cert_name,
-                            }
-                        }
+                )
+                .await
+            }),
+        )?;
+        Ok(if dry_run && created {
+            match outcome {
+                UploadOutcome::Bound { cert_name, .. } => UploadOutcome::Bound {
+                    cert_id: 0,
+                    cert_name,
+                },
+                UploadOutcome::StoredNotEffective { cert_name, .. } => {
+                    UploadOutcome::StoredNotEffective {
+                        cert_id: 0,
+                        cert_name,
                     }
-                } else {
-                    outcome
-                })
-            })
-            .await
+                }
+            }
+        } else {
+            outcome
+        })
     }
 
     /// Binds a record of the account's library to a domain, HTTPS on (rows 7–11 and 31–35 for
@@ -883,9 +1003,9 @@ impl Store {
             .await
     }
 
-    /// DryRun of [`Store::bind_certificate`]: the same checks and write in the call's own
-    /// savepoint, rolled back; answers what `bind_certificate` would have answered (`Ok(())` or
-    /// its refusal), nothing written, change counter unmoved.
+    /// DryRun of [`Store::bind_certificate`]: the same checks and write, rolled back; answers what
+    /// `bind_certificate` would have answered (`Ok(())` or its refusal), nothing written, change
+    /// counter unmoved.
     pub async fn bind_certificate_dry_run(
         &self,
         account_id: AccountId,
@@ -906,12 +1026,15 @@ impl Store {
         dry_run: bool,
     ) -> Result<(), WriteError> {
         let domain = domain.clone();
-        self.inner
-            .writer
-            .call_with(Touches::Library, dry_run, move |c| {
-                write::bind_certificate(c, account_id, &domain, &cert, now)
-            })
-            .await
+        write_call!(
+            self,
+            Touches::Library,
+            dry_run,
+            move |c| write::bind_certificate(c, account_id, &domain, &cert, now),
+            move |c| Box::pin(async move {
+                postgres::write::bind_certificate(c, account_id, &domain, &cert, now).await
+            }),
+        )
     }
 
     /// A record of the account's library by id.
@@ -920,8 +1043,13 @@ impl Store {
         account_id: AccountId,
         cert_id: u64,
     ) -> Result<Option<CertRecord>, StoreError> {
-        self.read(move |c| read::certificate(c, account_id, cert_id).map_err(sql_error))
-            .await
+        read_call!(
+            self,
+            move |c| read::certificate(c, account_id, cert_id).map_err(sql_error),
+            move |c| Box::pin(
+                async move { postgres::read::certificate(c, account_id, cert_id).await }
+            ),
+        )
     }
 
     /// A record of the account's library by name.
@@ -931,10 +1059,13 @@ impl Store {
         name: &CertName,
     ) -> Result<Option<CertRecord>, StoreError> {
         let name = name.clone();
-        self.read(move |c| {
-            read::certificate_by_name(c, account_id, name.as_str()).map_err(sql_error)
-        })
-        .await
+        read_call!(
+            self,
+            move |c| read::certificate_by_name(c, account_id, name.as_str()).map_err(sql_error),
+            move |c| Box::pin(async move {
+                postgres::read::certificate_by_name(c, account_id, name.as_str()).await
+            }),
+        )
     }
 
     /// The account's whole library (`None`) or the records bound to the given domains, ordered by
@@ -946,14 +1077,22 @@ impl Store {
         domains: Option<&[DomainName]>,
     ) -> Result<Vec<CertRecord>, StoreError> {
         let domains = domains.map(<[DomainName]>::to_vec);
-        self.read(move |c| {
-            match &domains {
-                None => read::library(c, account_id),
-                Some(d) => read::library_bound_to(c, account_id, d),
-            }
-            .map_err(sql_error)
-        })
-        .await
+        read_call!(
+            self,
+            move |c| {
+                match &domains {
+                    None => read::library(c, account_id),
+                    Some(d) => read::library_bound_to(c, account_id, d),
+                }
+                .map_err(sql_error)
+            },
+            move |c| Box::pin(async move {
+                match &domains {
+                    None => postgres::read::library(c, account_id).await,
+                    Some(d) => postgres::read::library_bound_to(c, account_id, d).await,
+                }
+            }),
+        )
     }
 
     /// The opened private key PEM of a record (for the edge; never returned by the API).
@@ -963,9 +1102,11 @@ impl Store {
         &self,
         cert_id: u64,
     ) -> Result<Option<Secret>, StoreError> {
-        let sealed = self
-            .read(move |c| read::private_key_sealed(c, cert_id).map_err(sql_error))
-            .await?;
+        let sealed = read_call!(
+            self,
+            move |c| read::private_key_sealed(c, cert_id).map_err(sql_error),
+            move |c| Box::pin(async move { postgres::read::private_key_sealed(c, cert_id).await }),
+        )?;
         sealed
             .map(|s| {
                 self.inner
@@ -981,9 +1122,10 @@ impl Store {
     /// with [`Store::cert_key_opener`]) — read in one transaction together with the change
     /// counter.
     pub async fn edge_snapshot(&self) -> Result<EdgeSnapshot, StoreError> {
-        let (change_counter, bindings) = self
-            .read(|c| read::edge_snapshot(c).map_err(sql_error))
-            .await?;
+        let (change_counter, bindings) =
+            read_call!(self, |c| read::edge_snapshot(c).map_err(sql_error), |c| {
+                Box::pin(async move { postgres::read::edge_snapshot(c).await })
+            },)?;
         Ok(EdgeSnapshot {
             change_counter,
             bindings,
@@ -997,9 +1139,11 @@ impl Store {
     /// record's content or status lists every domain bound to it. Applying the delta to the state
     /// as of `counter` gives the state as of [`EdgeDelta::change_counter`].
     pub async fn edge_changes_since(&self, counter: u64) -> Result<EdgeDelta, StoreError> {
-        let (change_counter, changed, removed) = self
-            .read(move |c| read::edge_changes_since(c, counter).map_err(sql_error))
-            .await?;
+        let (change_counter, changed, removed) = read_call!(
+            self,
+            move |c| read::edge_changes_since(c, counter).map_err(sql_error),
+            move |c| Box::pin(async move { postgres::read::edge_changes_since(c, counter).await }),
+        )?;
         Ok(EdgeDelta {
             change_counter,
             changed,
@@ -1016,13 +1160,17 @@ impl Store {
 
     /// Every account id, oldest first.
     pub async fn account_ids(&self) -> Result<Vec<AccountId>, StoreError> {
-        self.read(|c| read::account_ids(c).map_err(sql_error)).await
+        read_call!(self, |c| read::account_ids(c).map_err(sql_error), |c| {
+            Box::pin(async move { postgres::read::account_ids(c).await })
+        },)
     }
 
     /// Whether the store has no account at all (a fresh database: a missing master key may be
     /// generated, since nothing sealed with another key can exist).
     pub async fn is_empty(&self) -> Result<bool, StoreError> {
-        self.read(|c| read::no_accounts(c).map_err(sql_error)).await
+        read_call!(self, |c| read::no_accounts(c).map_err(sql_error), |c| {
+            Box::pin(async move { postgres::read::no_accounts(c).await })
+        },)
     }
 
     /// Checks that this store's [`MasterKey`] is the one its secrets were sealed with, by opening
@@ -1032,9 +1180,11 @@ impl Store {
     ///
     /// Errors: `Secret` if that secret does not open with this master key.
     pub async fn verify_master_key(&self) -> Result<(), StoreError> {
-        let sealed = self
-            .read(|c| read::any_sealed_secret(c).map_err(sql_error))
-            .await?;
+        let sealed = read_call!(
+            self,
+            |c| read::any_sealed_secret(c).map_err(sql_error),
+            |c| Box::pin(async move { postgres::read::any_sealed_secret(c).await }),
+        )?;
         let (label, what, sealed) = match sealed {
             None => return Ok(()),
             Some(read::SealedSecret::AccessKey { id, sealed }) => {
@@ -1061,31 +1211,40 @@ impl Store {
     /// the content or status of a record bound to a domain, increases it (by at least one). Writes
     /// that change nothing the edge serves leave it alone. The edge learns of this process's
     /// commits from [`Store::subscribe_changes`] and polls this for other processes' (`livecert
-    /// admin`, a `serve` beside a `livecert edge`), then asks [`Store::edge_changes_since`].
+    /// admin`, a `serve` beside a `livecert edge`, other nodes on PostgreSQL), then asks
+    /// [`Store::edge_changes_since`].
     pub async fn change_counter(&self) -> Result<u64, StoreError> {
-        self.read(|c| read::change_counter(c).map_err(sql_error))
-            .await
+        read_call!(self, |c| read::change_counter(c).map_err(sql_error), |c| {
+            Box::pin(async move { postgres::read::change_counter(c).await })
+        },)
     }
 
-    /// The change counter as published by this store's writer after each commit that moved it,
-    /// before the calls of that commit are answered; starts at the counter when the store was
-    /// opened. Dry runs and failed groups publish nothing. Only this process's writes are seen
-    /// here: another process's show in [`Store::change_counter`].
+    /// The change counter as published by this store after each commit that moved it, before the
+    /// calls of that commit are answered; starts at the counter when the store was opened. Dry
+    /// runs and failed writes publish nothing. Only this process's writes are seen here: another
+    /// process's show in [`Store::change_counter`] (with PostgreSQL, the triggers also notify the
+    /// channel [`NOTIFY_CHANNEL`] at each commit that moves the counter).
     pub fn subscribe_changes(&self) -> watch::Receiver<u64> {
         self.inner.changes.subscribe()
     }
 
     /// The domains bound to a record (any account: CertIds are global), by name.
     pub async fn domains_bound_to(&self, cert_id: u64) -> Result<Vec<DomainName>, StoreError> {
-        self.read(move |c| read::domains_bound_to(c, cert_id).map_err(sql_error))
-            .await
+        read_call!(
+            self,
+            move |c| read::domains_bound_to(c, cert_id).map_err(sql_error),
+            move |c| Box::pin(async move { postgres::read::domains_bound_to(c, cert_id).await }),
+        )
     }
 
     /// Every domain of the account, newest `created` first, then by name
     /// (DescribeLiveUserDomains filters and pages this list).
     pub async fn domains(&self, account_id: AccountId) -> Result<Vec<DomainRecord>, StoreError> {
-        self.read(move |c| read::domains_of(c, account_id).map_err(sql_error))
-            .await
+        read_call!(
+            self,
+            move |c| read::domains_of(c, account_id).map_err(sql_error),
+            move |c| Box::pin(async move { postgres::read::domains_of(c, account_id).await }),
+        )
     }
 
     /// DeleteLiveDomain: removes the domain and its binding; the record stays in the library.
@@ -1100,9 +1259,9 @@ impl Store {
         self.delete_domain_call(account_id, name, false).await
     }
 
-    /// DryRun of [`Store::delete_domain`]: the same checks and delete in the call's own
-    /// savepoint, rolled back; answers what `delete_domain` would have answered (`Ok(())` or its
-    /// refusal), nothing written, change counter unmoved.
+    /// DryRun of [`Store::delete_domain`]: the same checks and delete, rolled back; answers what
+    /// `delete_domain` would have answered (`Ok(())` or its refusal), nothing written, change
+    /// counter unmoved.
     pub async fn delete_domain_dry_run(
         &self,
         account_id: AccountId,
@@ -1118,12 +1277,15 @@ impl Store {
         dry_run: bool,
     ) -> Result<(), WriteError> {
         let name = name.clone();
-        self.inner
-            .writer
-            .call_with(Touches::Library, dry_run, move |c| {
-                write::delete_domain(c, account_id, &name)
-            })
-            .await
+        write_call!(
+            self,
+            Touches::Library,
+            dry_run,
+            move |c| write::delete_domain(c, account_id, &name),
+            move |c| Box::pin(
+                async move { postgres::write::delete_domain(c, account_id, &name).await }
+            ),
+        )
     }
 
     /// StartLiveDomain (`Online`) / StopLiveDomain (`Offline`). Returns whether the status
@@ -1141,9 +1303,9 @@ impl Store {
             .await
     }
 
-    /// DryRun of [`Store::set_domain_status`]: the same checks and write in the call's own
-    /// savepoint, rolled back; answers what `set_domain_status` would have answered (whether the
-    /// status would change, or its refusal), nothing written, change counter unmoved.
+    /// DryRun of [`Store::set_domain_status`]: the same checks and write, rolled back; answers
+    /// what `set_domain_status` would have answered (whether the status would change, or its
+    /// refusal), nothing written, change counter unmoved.
     pub async fn set_domain_status_dry_run(
         &self,
         account_id: AccountId,
@@ -1164,12 +1326,15 @@ impl Store {
         dry_run: bool,
     ) -> Result<bool, WriteError> {
         let name = name.clone();
-        self.inner
-            .writer
-            .call_with(Touches::Library, dry_run, move |c| {
-                write::set_domain_status(c, account_id, &name, status, now)
-            })
-            .await
+        write_call!(
+            self,
+            Touches::Library,
+            dry_run,
+            move |c| write::set_domain_status(c, account_id, &name, status, now),
+            move |c| Box::pin(async move {
+                postgres::write::set_domain_status(c, account_id, &name, status, now).await
+            }),
+        )
     }
 
     /// Operator action: sets a domain's flags, whoever owns it (`livecert admin`).
@@ -1182,12 +1347,15 @@ impl Store {
         now: i64,
     ) -> Result<(), WriteError> {
         let name = name.clone();
-        self.inner
-            .writer
-            .call(Touches::Library, move |c| {
-                write::set_domain_flags(c, &name, &flags, now)
-            })
-            .await
+        write_call!(
+            self,
+            Touches::Library,
+            false,
+            move |c| write::set_domain_flags(c, &name, &flags, now),
+            move |c| Box::pin(async move {
+                postgres::write::set_domain_flags(c, &name, &flags, now).await
+            }),
+        )
     }
 
     /// Operator action: sets (or, with `None`, clears) a domain's origin, whoever owns it
@@ -1202,12 +1370,15 @@ impl Store {
         now: i64,
     ) -> Result<(), WriteError> {
         let name = name.clone();
-        self.inner
-            .writer
-            .call(Touches::Library, move |c| {
-                write::set_domain_origin(c, &name, origin.as_deref(), now)
-            })
-            .await
+        write_call!(
+            self,
+            Touches::Library,
+            false,
+            move |c| write::set_domain_origin(c, &name, origin.as_deref(), now),
+            move |c| Box::pin(async move {
+                postgres::write::set_domain_origin(c, &name, origin.as_deref(), now).await
+            }),
+        )
     }
 
     /// Operator action: suspends (`false`) or reactivates (`true`) an account.
@@ -1218,13 +1389,16 @@ impl Store {
         account_id: AccountId,
         active: bool,
     ) -> Result<(), StoreError> {
-        self.inner
-            .writer
-            .call(Touches::Keys, move |c| {
-                write::set_account_active(c, account_id, active)
-            })
-            .await
-            .map_err(store_only)
+        write_call!(
+            self,
+            Touches::Keys,
+            false,
+            move |c| write::set_account_active(c, account_id, active),
+            move |c| Box::pin(async move {
+                postgres::write::set_account_active(c, account_id, active).await
+            }),
+        )
+        .map_err(store_only)
     }
 
     /// Operator action: deactivates (`false`) or reactivates (`true`) an AccessKey.
@@ -1236,13 +1410,16 @@ impl Store {
         active: bool,
     ) -> Result<(), StoreError> {
         let id = access_key_id.to_owned();
-        self.inner
-            .writer
-            .call(Touches::Keys, move |c| {
-                write::set_access_key_active(c, &id, active)
-            })
-            .await
-            .map_err(store_only)
+        write_call!(
+            self,
+            Touches::Keys,
+            false,
+            move |c| write::set_access_key_active(c, &id, active),
+            move |c| Box::pin(async move {
+                postgres::write::set_access_key_active(c, &id, active).await
+            }),
+        )
+        .map_err(store_only)
     }
 
     /// Operator action: sets a record's status, one of [`CERT_STATUSES`] (`revoked`: the edge
@@ -1262,59 +1439,61 @@ impl Store {
             )));
         }
         let status = status.to_owned();
-        self.inner
-            .writer
-            .call(Touches::Library, move |c| {
-                write::set_certificate_status(c, cert_id, &status, now)
-            })
-            .await
-            .map_err(store_only)
+        write_call!(
+            self,
+            Touches::Library,
+            false,
+            move |c| write::set_certificate_status(c, cert_id, &status, now),
+            move |c| Box::pin(async move {
+                postgres::write::set_certificate_status(c, cert_id, &status, now).await
+            }),
+        )
+        .map_err(store_only)
     }
 
     /// Operator read: a domain whoever owns it (`livecert admin domain show|set`).
     pub async fn domain_any(&self, name: &DomainName) -> Result<Option<DomainRecord>, StoreError> {
         let name = name.clone();
-        self.read(move |c| read::domain_any(c, name.as_str()).map_err(sql_error))
-            .await
+        read_call!(
+            self,
+            move |c| read::domain_any(c, name.as_str()).map_err(sql_error),
+            move |c| Box::pin(async move { postgres::read::domain_any(c, name.as_str()).await }),
+        )
     }
 
     /// Operator read: a record whoever owns it (`livecert admin cert …`).
     pub async fn certificate_any(&self, cert_id: u64) -> Result<Option<CertRecord>, StoreError> {
-        self.read(move |c| read::certificate_any(c, cert_id).map_err(sql_error))
-            .await
+        read_call!(
+            self,
+            move |c| read::certificate_any(c, cert_id).map_err(sql_error),
+            move |c| Box::pin(async move { postgres::read::certificate_any(c, cert_id).await }),
+        )
     }
 
     /// Operator action: deletes a record from its account's library, unless a domain is bound to
     /// it; the check and the delete are one transaction. A deleted CertId is never reused.
     pub async fn delete_certificate(&self, cert_id: u64) -> Result<CertDeletion, StoreError> {
-        self.inner
-            .writer
-            .call(Touches::Library, move |c| {
-                write::delete_certificate(c, cert_id)
-            })
-            .await
-            .map_err(store_only)
+        write_call!(
+            self,
+            Touches::Library,
+            false,
+            move |c| write::delete_certificate(c, cert_id),
+            move |c| Box::pin(async move { postgres::write::delete_certificate(c, cert_id).await }),
+        )
+        .map_err(store_only)
     }
 
-    /// Copies the WAL into the database file and truncates it (`PRAGMA wal_checkpoint(TRUNCATE)`),
-    /// between write groups. SQLite checkpoints on its own; this is for operators (before a file
-    /// copy backup) and tests.
+    /// SQLite: copies the WAL into the database file and truncates it (`PRAGMA
+    /// wal_checkpoint(TRUNCATE)`), between write groups. SQLite checkpoints on its own; this is for
+    /// operators (before a file copy backup) and tests. PostgreSQL: nothing to do (the server
+    /// checkpoints on its own, and a file copy is not how it is backed up: use `pg_dump`).
     ///
     /// Errors: `Unavailable` if readers kept the checkpoint from finishing (retry).
     pub async fn checkpoint(&self) -> Result<(), StoreError> {
-        self.inner.writer.checkpoint().await
-    }
-
-    /// Runs a read on a pooled read-only connection, on tokio's blocking pool.
-    async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
-    where
-        T: Send + 'static,
-        F: FnOnce(&mut rusqlite::Connection) -> Result<T, StoreError> + Send + 'static,
-    {
-        let inner = self.inner.clone();
-        tokio::task::spawn_blocking(move || inner.readers.with(f))
-            .await
-            .map_err(|e| StoreError::Failed(format!("read task failed: {e}")))?
+        match &self.inner.backend {
+            Backend::Sqlite(s) => s.writer.checkpoint().await,
+            Backend::Postgres(_) => Ok(()),
+        }
     }
 
     fn seal(&self, label: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, StoreError> {

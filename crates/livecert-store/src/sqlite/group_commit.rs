@@ -45,6 +45,7 @@ use tokio::sync::{oneshot, watch};
 
 use crate::key_cache::KeyCache;
 use crate::sqlite::{read, sql_error, sql_failed};
+pub(crate) use crate::Touches;
 use crate::{StoreError, WriteError};
 
 /// Most calls in one transaction.
@@ -54,17 +55,6 @@ pub(crate) const MAX_GROUP: usize = 256;
 #[derive(Clone)]
 pub(crate) struct Writer {
     queue: mpsc::Sender<Message>,
-}
-
-/// What a write call touches beyond its own answer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Touches {
-    /// Domains or certificates only.
-    Library,
-    /// Accounts, AccessKeys, RAM users or policies: the key cache is cleared after the commit.
-    Keys,
-    /// The audit log only: nothing that is cached.
-    Log,
 }
 
 impl Writer {
@@ -86,6 +76,8 @@ impl Writer {
 
     /// Runs `work` inside the next group's transaction, in its own savepoint, and returns its
     /// result once the group has committed. An `Err` from `work` rolls back only its savepoint.
+    /// (The store calls [`Writer::call_with`]; this is for the tests.)
+    #[cfg(test)]
     pub(crate) async fn call<T, F>(&self, touches: Touches, work: F) -> Result<T, WriteError>
     where
         T: Send + 'static,

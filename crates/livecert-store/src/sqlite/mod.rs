@@ -21,7 +21,7 @@ pub(crate) mod schema;
 pub(crate) mod write;
 
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
@@ -79,6 +79,35 @@ pub(crate) fn sync_parent_dir(path: &Path) {
         if let Err(e) = std::fs::File::open(dir).and_then(|d| d.sync_all()) {
             tracing::warn!(dir = %dir.display(), error = %e, "cannot fsync the database directory");
         }
+    }
+}
+
+/// The SQLite backend of a [`crate::Store`]: the writer thread and the read pool.
+pub(crate) struct SqliteBackend {
+    /// The group-committing writer.
+    pub(crate) writer: group_commit::Writer,
+    readers: Arc<ReadPool>,
+}
+
+impl SqliteBackend {
+    /// A backend writing through `writer` and reading the database at `path`.
+    pub(crate) fn new(writer: group_commit::Writer, path: &Path) -> Self {
+        Self {
+            writer,
+            readers: Arc::new(ReadPool::new(path)),
+        }
+    }
+
+    /// Runs a read on a pooled read-only connection, on tokio's blocking pool.
+    pub(crate) async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let readers = Arc::clone(&self.readers);
+        tokio::task::spawn_blocking(move || readers.with(f))
+            .await
+            .map_err(|e| StoreError::Failed(format!("read task failed: {e}")))?
     }
 }
 

@@ -7,8 +7,7 @@
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use livecert_core::error::ApiError;
-
+use crate::rules::refused;
 use crate::sqlite::read::flag_text;
 use crate::sqlite::sql_failed;
 use crate::{AccessKeyInfo, AccountId, AccountInfo, PolicyInfo, UserId, UserInfo, WriteError};
@@ -438,9 +437,4 @@ fn policy(conn: &Connection, account_id: AccountId, name: &str) -> Result<i64, W
             format!("account {account_id} has no policy named {name}."),
         )
     })
-}
-
-/// An `InvalidParameter` refusal naming `parameter`.
-pub(crate) fn refused(parameter: &str, detail: String) -> WriteError {
-    WriteError::Refused(ApiError::invalid(parameter, detail))
 }

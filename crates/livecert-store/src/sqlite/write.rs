@@ -8,12 +8,12 @@
 use rusqlite::{params, Connection, OptionalExtension};
 
 use livecert_core::cert::CheckedUpload;
-use livecert_core::error::{ApiError, ErrorCode};
 use livecert_core::names::{CertName, DomainName};
 use livecert_core::ops::set_live_domain_certificate::{
     decide_cas, decide_upload, CasCandidate, CertRef, LibraryRecord, LibrarySnapshot, LibraryWrite,
 };
 
+use crate::rules;
 use crate::sqlite::read;
 use crate::sqlite::sql_failed;
 use crate::{
@@ -125,10 +125,7 @@ pub(crate) fn add_domain(
         .map_err(sql_failed)?
         .is_some()
     {
-        return Err(WriteError::Refused(ApiError::new(
-            ErrorCode::DomainAlreadyExist,
-            format!("{} has already been added.", domain.name),
-        )));
+        return Err(rules::domain_already_exists(&domain.name));
     }
     conn.prepare_cached(
         "INSERT INTO domains (name, account_id, status, live_domain_type, region, scope, \
@@ -212,7 +209,7 @@ pub(crate) fn set_domain_flags(
         })
         .map_err(sql_failed)?;
     if n == 0 {
-        return Err(not_your_domain(name));
+        return Err(rules::not_your_domain(name));
     }
     Ok(())
 }
@@ -231,7 +228,7 @@ pub(crate) fn set_domain_origin(
         .and_then(|mut s| s.execute(params![name.as_str(), origin, now]))
         .map_err(sql_failed)?;
     if n == 0 {
-        return Err(not_your_domain(name));
+        return Err(rules::not_your_domain(name));
     }
     Ok(())
 }
@@ -244,13 +241,8 @@ pub(crate) fn set_https_off(
     now: i64,
 ) -> Result<OffOutcome, WriteError> {
     let domain = domain_for_change(conn, account_id, name)?;
-    require_online(&domain)?;
-    if domain.https_required {
-        return Err(WriteError::Refused(ApiError::new(
-            ErrorCode::CertificateNotPermittedOff,
-            format!("{name} is required to serve HTTPS by the operator."),
-        )));
-    }
+    rules::require_online(&domain)?;
+    rules::allow_https_off(&domain)?;
     if !domain.https {
         return Ok(OffOutcome::AlreadyOff);
     }
@@ -279,7 +271,7 @@ pub(crate) fn set_upload(
     cert_type: RecordType,
     now: i64,
 ) -> Result<(UploadOutcome, bool), WriteError> {
-    require_online(&domain_for_change(conn, account_id, name)?)?;
+    rules::require_online(&domain_for_change(conn, account_id, name)?)?;
     let snapshot = library_snapshot(
         conn,
         account_id,
@@ -323,7 +315,7 @@ pub(crate) fn bind_certificate(
     cert: &CertRef,
     now: i64,
 ) -> Result<(), WriteError> {
-    require_online(&domain_for_change(conn, account_id, name)?)?;
+    rules::require_online(&domain_for_change(conn, account_id, name)?)?;
     let by_name = match cert.name() {
         Some(n) => read::certificate_by_name(conn, account_id, n.as_str()).map_err(sql_failed)?,
         None => None,
@@ -390,59 +382,14 @@ pub(crate) fn delete_certificate(
     Ok(CertDeletion::Deleted)
 }
 
-/// Rows 7–10: the domain, if the account owns it and it accepts a state change (not locked, not
-/// in safe or protected mode: spec/operations.md, Domains).
+/// Rows 7–10 ([`rules::domain_for_change`]) on the domain as the transaction sees it.
 fn domain_for_change(
     conn: &Connection,
     account_id: AccountId,
     name: &DomainName,
 ) -> Result<DomainRecord, WriteError> {
-    let Some(domain) = read::domain(conn, account_id, name.as_str()).map_err(sql_failed)? else {
-        return Err(not_your_domain(name));
-    };
-    let refuse = |code, detail: String| Err(WriteError::Refused(ApiError::new(code, detail)));
-    if domain.locked {
-        return refuse(
-            ErrorCode::IllegalOperation,
-            format!("{name} is locked by the operator."),
-        );
-    }
-    if domain.safe_mode {
-        return refuse(
-            ErrorCode::DomainInSafeMode,
-            format!("{name} is in safe mode."),
-        );
-    }
-    if domain.protected_mode {
-        return refuse(
-            ErrorCode::DomainInProtectedMode,
-            format!("{name} is in protected mode."),
-        );
-    }
-    Ok(domain)
-}
-
-/// Row 11: SetLiveDomainCertificate needs an online domain.
-fn require_online(domain: &DomainRecord) -> Result<(), WriteError> {
-    if domain.status == DomainStatus::Online {
-        return Ok(());
-    }
-    Err(WriteError::Refused(ApiError::new(
-        ErrorCode::InvalidDomainNotOnline,
-        format!(
-            "{} is {}; start it with StartLiveDomain first.",
-            domain.name,
-            domain.status.as_str()
-        ),
-    )))
-}
-
-/// Row 7: the same answer for a missing and a foreign domain.
-fn not_your_domain(name: &DomainName) -> WriteError {
-    WriteError::Refused(ApiError::new(
-        ErrorCode::IllegalOperationDomain,
-        format!("{name} is not a domain of your account."),
-    ))
+    let domain = read::domain(conn, account_id, name.as_str()).map_err(sql_failed)?;
+    rules::domain_for_change(domain, name)
 }
 
 /// What rows 23–26 look at, read inside the transaction.

@@ -1,0 +1,575 @@
+//! The PostgreSQL backend: several `livecert serve` and `livecert edge` processes on one database
+//! (tokio-postgres with a deadpool connection pool, no TLS: the database is expected on loopback
+//! or a private network).
+//!
+//! The backend runs on a tokio runtime of its own (two worker threads, `livecert-pg`): every store
+//! call is spawned there and awaited, so the store works the same from any runtime (or from the
+//! audit flusher's plain thread) and a call, once started, runs to its end even if its caller
+//! goes away — as SQLite's writer does.
+//!
+//! **Writes.** Each write call is one transaction (there is no group commit):
+//!
+//! ```text
+//! BEGIN; SELECT pg_advisory_xact_lock(WRITE_LOCK)    -- READ COMMITTED
+//!   <the call: reads, the decision-table rules, writes; triggers bump the change counter>
+//!   SELECT counter FROM changes                      -- the value this commit publishes
+//! COMMIT                                             -- or ROLLBACK: a refusal, a failure, a dry run
+//! ```
+//!
+//! The advisory lock is PostgreSQL's counterpart of SQLite's single writer: write transactions of
+//! every process on the database run one at a time, and because each statement of a READ COMMITTED
+//! transaction sees everything committed before it started, every statement after the lock sees
+//! every write committed before it. So the rules re-checked inside the transaction (rows 7–12,
+//! 23–26, 31–35) decide on the state the write will apply to, as with SERIALIZABLE, with no
+//! serialization failure to retry. It costs little: the change counter is one row that every
+//! write the edge sees updates, so those writes were serialized until their commit anyway. A lock
+//! not granted within [`LOCK_TIMEOUT_MS`] fails the call with `Unavailable` (SQLite's busy
+//! timeout). The audit log's inserts take no lock (audit rows decide nothing).
+//!
+//! A dry run is the same transaction rolled back; CertIds come from a one-row counter (`sequences`,
+//! `UPDATE … RETURNING`), which a rolled-back call does not consume, unlike a PostgreSQL SEQUENCE.
+//! After a COMMIT, the counter read just before it is published to [`crate::Store::subscribe_changes`]
+//! (if it is above what was published) and, for calls that touch keys, the AccessKey cache is
+//! cleared — both before the call is answered. The triggers also `pg_notify` the channel
+//! [`NOTIFY_CHANNEL`] with the new counter, delivered at commit, for listeners in other processes.
+//!
+//! **Reads** take a pooled connection; those that must see one state (the edge's snapshot and
+//! changes, an AccessKey with its policies, listings joined in two queries) run in a `REPEATABLE
+//! READ, READ ONLY` transaction.
+//!
+//! **Errors.** A connection that cannot be made or was lost, a pool that has no connection in
+//! time, a lock not granted, a server shutting down or out of resources → `Unavailable`; a
+//! statement or commit that fails (constraint, trigger, type) → `Failed`.
+//!
+//! - [`schema`]: migrations applied on open, under an advisory lock.
+//! - [`write`](mod@write), [`read`], [`ram`], [`audit`](mod@audit): the statements, as in
+//!   `crate::sqlite`.
+
+pub(crate) mod audit;
+pub(crate) mod ram;
+pub(crate) mod read;
+pub(crate) mod schema;
+pub(crate) mod write;
+
+use std::future::Future;
+use std::ops::Deref;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use deadpool_postgres::{ClientWrapper, Manager, ManagerConfig, Object, Pool, RecyclingMethod};
+use tokio::sync::watch;
+use tokio_postgres::types::{FromSql, ToSql};
+use tokio_postgres::{NoTls, Row};
+
+use crate::audit::AuditSink;
+use crate::key_cache::KeyCache;
+use crate::{AuditEntry, StoreError, Touches, WriteError};
+
+/// A pooled connection with its statement cache.
+pub(crate) type Conn = ClientWrapper;
+
+/// A boxed future borrowing a connection for `'a`.
+pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// The key of the transaction-level advisory lock every write transaction takes first (`livecert`
+/// in ASCII).
+pub(crate) const WRITE_LOCK: i64 = 0x6c69_7665_6365_7274;
+/// The key of the advisory lock under which migrations run (`livecmig` in ASCII).
+pub(crate) const MIGRATION_LOCK: i64 = 0x6c69_7665_636d_6967;
+/// The channel the change-counter triggers notify, with the new counter as payload.
+pub const NOTIFY_CHANNEL: &str = "livecert_changes";
+/// How long a statement waits for a lock (the write lock included) before failing, in
+/// milliseconds (set on every connection; a URL's own `options=-c lock_timeout=…` wins).
+pub(crate) const LOCK_TIMEOUT_MS: u32 = 10_000;
+/// Connections kept by one store at most.
+const POOL_SIZE: usize = 16;
+/// How long a call waits for a pooled connection, and for a new connection to be made.
+const POOL_TIMEOUT: Duration = Duration::from_secs(10);
+/// Worker threads of the backend's runtime.
+const RUNTIME_THREADS: usize = 2;
+
+/// The backend: cheap to clone (one shared pool and runtime).
+#[derive(Clone)]
+pub(crate) struct PgBackend {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    /// Dropped before the runtime: the connections close while their tasks can still run.
+    pool: Pool,
+    keys: Arc<KeyCache>,
+    changes: watch::Sender<u64>,
+    runtime: OwnRuntime,
+}
+
+/// The backend's runtime, shut down without waiting when the last handle goes (a `Drop` inside
+/// another runtime may not block).
+struct OwnRuntime {
+    handle: tokio::runtime::Handle,
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl Drop for OwnRuntime {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+impl PgBackend {
+    /// Connects to `url`, applies the migrations and reads the change counter; returns the backend
+    /// and the change channel it publishes on (starting at that counter). Blocks the calling thread
+    /// (the work runs on the backend's own runtime, from a helper thread, so it may be called from
+    /// inside another runtime).
+    ///
+    /// Errors: `Unavailable` if the URL does not parse, the server cannot be reached or refuses the
+    /// connection, or the schema is newer than this binary; `Failed` if a migration does not
+    /// apply.
+    pub(crate) fn open(
+        url: &str,
+        keys: Arc<KeyCache>,
+        now: i64,
+    ) -> Result<(Self, watch::Sender<u64>), StoreError> {
+        let config = connection_config(url)?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(RUNTIME_THREADS)
+            .thread_name("livecert-pg")
+            .enable_all()
+            .build()
+            .map_err(|e| StoreError::Unavailable(format!("cannot start the store runtime: {e}")))?;
+        let handle = runtime.handle().clone();
+        let manager = Manager::from_config(
+            config,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(POOL_SIZE)
+            .runtime(deadpool_postgres::Runtime::Tokio1)
+            .wait_timeout(Some(POOL_TIMEOUT))
+            .create_timeout(Some(POOL_TIMEOUT))
+            .build()
+            .map_err(|e| {
+                StoreError::Unavailable(format!("cannot build the connection pool: {e}"))
+            })?;
+        let opening = {
+            let pool = pool.clone();
+            async move {
+                let mut conn = Checkout::get(&pool).await?;
+                schema::migrate(&mut conn, now).await?;
+                let counter = read::change_counter(&conn).await?;
+                conn.release();
+                Ok::<u64, StoreError>(counter)
+            }
+        };
+        // `block_on` may not run on a thread that is inside a runtime: run it on a helper thread.
+        let counter = std::thread::scope(|scope| {
+            scope
+                .spawn(|| handle.block_on(opening))
+                .join()
+                .unwrap_or_else(|_| Err(StoreError::Failed("opening the store panicked".into())))
+        });
+        let counter = match counter {
+            Ok(counter) => counter,
+            Err(e) => {
+                runtime.shutdown_background();
+                return Err(e);
+            }
+        };
+        let (changes, _) = watch::channel(counter);
+        let backend = Self {
+            shared: Arc::new(Shared {
+                pool,
+                keys,
+                changes: changes.clone(),
+                runtime: OwnRuntime {
+                    handle,
+                    runtime: Some(runtime),
+                },
+            }),
+        };
+        Ok((backend, changes))
+    }
+
+    /// Runs `work` in a write transaction (see the module documentation) and returns its result
+    /// once committed — or, with `dry_run`, once rolled back whatever it returned. An `Err` from
+    /// `work` rolls the transaction back.
+    pub(crate) async fn write<T, F>(
+        &self,
+        touches: Touches,
+        dry_run: bool,
+        work: F,
+    ) -> Result<T, WriteError>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c Conn) -> BoxFuture<'c, Result<T, WriteError>> + Send + 'static,
+    {
+        let shared = Arc::clone(&self.shared);
+        self.spawn(async move { shared.run_write(touches, dry_run, work).await })
+            .await
+            .map_err(WriteError::from)?
+    }
+
+    /// Runs `work` on a pooled connection (outside any transaction: `work` opens one if it needs
+    /// a snapshot, see [`snapshot`]).
+    pub(crate) async fn read<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c Conn) -> BoxFuture<'c, Result<T, StoreError>> + Send + 'static,
+    {
+        let shared = Arc::clone(&self.shared);
+        self.spawn(async move {
+            let conn = Checkout::get(&shared.pool).await?;
+            let result = work(&conn).await;
+            if result.is_err() {
+                // A read transaction left open by an error must not go back to the pool.
+                if conn.batch_execute("ROLLBACK").await.is_err() {
+                    return result;
+                }
+            }
+            conn.release();
+            result
+        })
+        .await?
+    }
+
+    /// The audit flusher's sink: one multi-row insert per batch, blocking the flusher's thread.
+    pub(crate) fn audit_sink(&self) -> AuditSink {
+        let shared = Arc::clone(&self.shared);
+        Box::new(move |batch: Arc<Vec<AuditEntry>>| {
+            let pool = shared.pool.clone();
+            shared.runtime.handle.block_on(async move {
+                let conn = Checkout::get(&pool).await?;
+                audit::insert(&conn, &batch).await?;
+                conn.release();
+                Ok(())
+            })
+        })
+    }
+
+    async fn spawn<T, Fut>(&self, future: Fut) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        Fut: Future<Output = T> + Send + 'static,
+    {
+        self.shared
+            .runtime
+            .handle
+            .spawn(future)
+            .await
+            .map_err(|e| StoreError::Failed(format!("store task failed: {e}")))
+    }
+}
+
+impl Shared {
+    async fn run_write<T, F>(
+        &self,
+        touches: Touches,
+        dry_run: bool,
+        work: F,
+    ) -> Result<T, WriteError>
+    where
+        F: for<'c> FnOnce(&'c Conn) -> BoxFuture<'c, Result<T, WriteError>>,
+    {
+        let conn = Checkout::get(&self.pool).await?;
+        conn.batch_execute(&format!(
+            "BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock({WRITE_LOCK})"
+        ))
+        .await
+        .map_err(pg_error)?;
+        let outcome = work(&conn).await;
+        let value = match outcome {
+            Ok(value) if !dry_run => value,
+            other => {
+                rollback(conn).await;
+                return other;
+            }
+        };
+        let counter = match read::change_counter(&conn).await {
+            Ok(counter) => counter,
+            Err(e) => {
+                rollback(conn).await;
+                return Err(e.into());
+            }
+        };
+        conn.batch_execute("COMMIT")
+            .await
+            .map_err(|e| StoreError::Failed(format!("commit failed: {}", pg_error(e))))?;
+        conn.release();
+        if touches == Touches::Keys {
+            self.keys.invalidate();
+        }
+        self.changes.send_if_modified(|published| {
+            let moved = counter > *published;
+            if moved {
+                *published = counter;
+            }
+            moved
+        });
+        Ok(value)
+    }
+}
+
+/// Rolls the transaction back and gives the connection back; if the rollback fails, the
+/// connection is closed instead (whatever the transaction did is lost with it).
+async fn rollback(conn: Checkout) {
+    match conn.batch_execute("ROLLBACK").await {
+        Ok(()) => conn.release(),
+        Err(e) => tracing::warn!(error = %e, "a rollback failed; the connection is closed"),
+    }
+}
+
+/// A pooled connection that goes back to the pool only when [`Checkout::release`]d: dropped any
+/// other way (an error, a panic, mid-transaction) it is taken out of the pool and closed, so that
+/// no connection returns with a transaction open.
+pub(crate) struct Checkout {
+    object: Option<Object>,
+}
+
+impl Checkout {
+    /// A connection from `pool`.
+    ///
+    /// Errors: `Unavailable` if none could be had in time.
+    pub(crate) async fn get(pool: &Pool) -> Result<Self, StoreError> {
+        let object = pool
+            .get()
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("no database connection: {e}")))?;
+        Ok(Self {
+            object: Some(object),
+        })
+    }
+
+    /// Gives the connection back to the pool (it must be outside any transaction).
+    pub(crate) fn release(mut self) {
+        drop(self.object.take());
+    }
+}
+
+impl Deref for Checkout {
+    type Target = Conn;
+
+    fn deref(&self) -> &Conn {
+        // `object` is `None` only after `release`, which consumes the checkout.
+        self.object.as_deref().unwrap_or_else(|| unreachable!())
+    }
+}
+
+impl std::ops::DerefMut for Checkout {
+    fn deref_mut(&mut self) -> &mut Conn {
+        self.object.as_deref_mut().unwrap_or_else(|| unreachable!())
+    }
+}
+
+impl Drop for Checkout {
+    fn drop(&mut self) {
+        if let Some(object) = self.object.take() {
+            drop(Object::take(object));
+        }
+    }
+}
+
+/// The connection settings from `url` (`postgres://` or `postgresql://`, libpq's URL form), with
+/// livecert's defaults where the URL says nothing: a connect timeout, the application name, and a
+/// lock timeout.
+///
+/// Errors: `Unavailable` if the URL does not parse.
+pub(crate) fn connection_config(url: &str) -> Result<tokio_postgres::Config, StoreError> {
+    let mut config: tokio_postgres::Config = url.parse().map_err(|e| {
+        StoreError::Unavailable(format!("not a PostgreSQL URL ({}): {e}", redact_url(url)))
+    })?;
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(POOL_TIMEOUT);
+    }
+    if config.get_application_name().is_none() {
+        config.application_name("livecert");
+    }
+    let options = match config.get_options() {
+        Some(own) => format!("-c lock_timeout={LOCK_TIMEOUT_MS} {own}"),
+        None => format!("-c lock_timeout={LOCK_TIMEOUT_MS}"),
+    };
+    config.options(&options);
+    Ok(config)
+}
+
+/// `url` with its password, if any, replaced by `***` (for messages and logs).
+pub fn redact_url(url: &str) -> String {
+    let Some(scheme_end) = url.find("://") else {
+        return url.to_owned();
+    };
+    let rest = &url[scheme_end + 3..];
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let authority = &rest[..authority_end];
+    let Some(at) = authority.rfind('@') else {
+        return url.to_owned();
+    };
+    let userinfo = &authority[..at];
+    match userinfo.find(':') {
+        Some(colon) => format!(
+            "{}{}:***{}",
+            &url[..scheme_end + 3],
+            &userinfo[..colon],
+            &url[scheme_end + 3 + at..]
+        ),
+        None => url.to_owned(),
+    }
+}
+
+/// Maps a tokio-postgres error: a lost or refused connection, a server shutting down or out of
+/// resources, a lock not granted → `Unavailable`; anything else (a statement, constraint, trigger
+/// or conversion error) → `Failed`. (By value, for `map_err`.)
+#[allow(clippy::needless_pass_by_value)]
+pub(crate) fn pg_error(e: tokio_postgres::Error) -> StoreError {
+    if let Some(db) = e.as_db_error() {
+        let code = db.code().code();
+        let unavailable = code.starts_with("08")
+            || code.starts_with("53")
+            || code.starts_with("57P")
+            || code == "55P03";
+        let text = db.to_string();
+        return if unavailable {
+            StoreError::Unavailable(text)
+        } else {
+            StoreError::Failed(text)
+        };
+    }
+    let io =
+        std::error::Error::source(&e).is_some_and(<dyn std::error::Error>::is::<std::io::Error>);
+    if e.is_closed() || io {
+        StoreError::Unavailable(e.to_string())
+    } else {
+        StoreError::Failed(e.to_string())
+    }
+}
+
+/// Runs `work` inside a `REPEATABLE READ, READ ONLY` transaction: everything it reads is one state
+/// of the database. (On an error the read helper rolls back.)
+pub(crate) async fn snapshot<'c, T>(
+    conn: &'c Conn,
+    work: impl Future<Output = Result<T, StoreError>> + Send + 'c,
+) -> Result<T, StoreError> {
+    conn.batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        .await
+        .map_err(pg_error)?;
+    let value = work.await?;
+    conn.batch_execute("COMMIT").await.map_err(pg_error)?;
+    Ok(value)
+}
+
+/// A parameter list.
+pub(crate) type Params<'a> = [&'a (dyn ToSql + Sync)];
+
+/// Runs a statement (prepared through the connection's cache); returns the rows it changed.
+pub(crate) async fn execute(
+    conn: &Conn,
+    sql: &str,
+    params: &Params<'_>,
+) -> Result<u64, StoreError> {
+    let statement = conn.prepare_cached(sql).await.map_err(pg_error)?;
+    conn.execute(&statement, params).await.map_err(pg_error)
+}
+
+/// Runs a query (prepared through the connection's cache); returns its rows.
+pub(crate) async fn query(
+    conn: &Conn,
+    sql: &str,
+    params: &Params<'_>,
+) -> Result<Vec<Row>, StoreError> {
+    let statement = conn.prepare_cached(sql).await.map_err(pg_error)?;
+    conn.query(&statement, params).await.map_err(pg_error)
+}
+
+/// Runs a query that returns at most one row.
+pub(crate) async fn query_opt(
+    conn: &Conn,
+    sql: &str,
+    params: &Params<'_>,
+) -> Result<Option<Row>, StoreError> {
+    let statement = conn.prepare_cached(sql).await.map_err(pg_error)?;
+    conn.query_opt(&statement, params).await.map_err(pg_error)
+}
+
+/// Runs a query that returns exactly one row.
+pub(crate) async fn query_one(
+    conn: &Conn,
+    sql: &str,
+    params: &Params<'_>,
+) -> Result<Row, StoreError> {
+    let statement = conn.prepare_cached(sql).await.map_err(pg_error)?;
+    conn.query_one(&statement, params).await.map_err(pg_error)
+}
+
+/// Column `idx` of `row`; a value that does not convert is `Failed` (data read back is never
+/// trusted to be well formed).
+pub(crate) fn get<'a, T: FromSql<'a>>(row: &'a Row, idx: usize) -> Result<T, StoreError> {
+    row.try_get(idx)
+        .map_err(|e| StoreError::Failed(format!("column {idx}: {e}")))
+}
+
+/// An unsigned id stored as BIGINT.
+pub(crate) fn get_u64(row: &Row, idx: usize) -> Result<u64, StoreError> {
+    let value: i64 = get(row, idx)?;
+    u64::try_from(value)
+        .map_err(|_| StoreError::Failed(format!("column {idx}: negative id {value}")))
+}
+
+/// An optional unsigned id stored as BIGINT.
+pub(crate) fn get_opt_u64(row: &Row, idx: usize) -> Result<Option<u64>, StoreError> {
+    let value: Option<i64> = get(row, idx)?;
+    value
+        .map(|v| {
+            u64::try_from(v)
+                .map_err(|_| StoreError::Failed(format!("column {idx}: negative id {v}")))
+        })
+        .transpose()
+}
+
+/// An id as the BIGINT it is stored as.
+///
+/// Errors: `Failed` for an id above `i64::MAX` (no stored id is).
+pub(crate) fn db_id(id: u64) -> Result<i64, StoreError> {
+    i64::try_from(id).map_err(|_| StoreError::Failed(format!("id {id} is out of range")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_redacted_from_urls() {
+        assert_eq!(
+            redact_url("postgres://u:secret@db.example:5432/livecert?sslmode=disable"),
+            "postgres://u:***@db.example:5432/livecert?sslmode=disable"
+        );
+        assert_eq!(
+            redact_url("postgresql://u@127.0.0.1/x"),
+            "postgresql://u@127.0.0.1/x"
+        );
+        assert_eq!(
+            redact_url("postgres://127.0.0.1/x"),
+            "postgres://127.0.0.1/x"
+        );
+        assert_eq!(redact_url("not a url"), "not a url");
+    }
+
+    #[test]
+    fn the_lock_timeout_is_set_and_a_urls_own_options_win() {
+        let config = connection_config("postgres://u@127.0.0.1/x").unwrap();
+        assert_eq!(config.get_options(), Some("-c lock_timeout=10000"));
+        assert_eq!(config.get_application_name(), Some("livecert"));
+        let config =
+            connection_config("postgres://u@127.0.0.1/x?options=-c%20lock_timeout%3D1").unwrap();
+        assert_eq!(
+            config.get_options(),
+            Some("-c lock_timeout=10000 -c lock_timeout=1")
+        );
+        assert!(matches!(
+            connection_config("postgres://u@127.0.0.1:notaport/x"),
+            Err(StoreError::Unavailable(_))
+        ));
+    }
+}
