@@ -4,8 +4,9 @@
 //! A backend is a factory: [`Backend::open`] opens a [`Store`] on the backend's one database
 //! (opening again reopens the same data; [`Backend::open_with_key`] with another master key), and
 //! the hooks that must reach under the API — injecting a failure, reading the bytes at rest and
-//! dumping every row — are the backend's to implement. The
-//! SQLite backend is here; a PostgreSQL backend implements the same trait and runs the same cases.
+//! dumping every row — are the backend's to implement. Both backends are here: [`Sqlite`] in a
+//! temporary directory, [`Postgres`] in a fresh database on the server named by
+//! `LIVECERT_TEST_POSTGRES` (default [`DEFAULT_TEST_POSTGRES`]), dropped with the backend.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -119,6 +120,216 @@ impl Backend for Sqlite {
         }
         all
     }
+}
+
+/// The server the PostgreSQL cases create their databases on, unless `LIVECERT_TEST_POSTGRES`
+/// names another (a URL whose user may `CREATE DATABASE`).
+pub const DEFAULT_TEST_POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+/// PostgreSQL: a fresh database `livecert_test_<random>` per backend, dropped (connections
+/// included) when the backend is dropped. A server that cannot be reached fails the test with a
+/// message that says how to start it.
+pub struct Postgres {
+    admin_url: String,
+    database: String,
+    url: String,
+    master_key: Secret,
+}
+
+impl Postgres {
+    /// A fresh, empty database with a new master key.
+    pub fn new() -> Self {
+        let admin_url = std::env::var("LIVECERT_TEST_POSTGRES")
+            .unwrap_or_else(|_| DEFAULT_TEST_POSTGRES.to_owned());
+        let mut random = [0u8; 8];
+        aws_lc_rs::rand::fill(&mut random).unwrap();
+        let database = format!("livecert_test_{}", hex(&random));
+        if let Err(e) = simple_query(&admin_url, &format!("CREATE DATABASE {database}")) {
+            panic!(
+                "PostgreSQL at {admin_url} cannot be used for the PostgreSQL conformance cases \
+                 ({e}). Start it with `pg_ctlcluster --skip-systemctl-redirect $(ls \
+                 /etc/postgresql) main start` (./scripts/test does), or set LIVECERT_TEST_POSTGRES \
+                 to a server where this user may CREATE DATABASE."
+            );
+        }
+        let (_, master_key) = MasterKey::generate().unwrap();
+        let url = with_database(&admin_url, &database);
+        Self {
+            admin_url,
+            database,
+            url,
+            master_key,
+        }
+    }
+
+    /// The database's URL.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Runs `sql` on the database; every value of the rows it returns as text.
+    pub fn query(&self, sql: &str) -> Vec<Vec<Option<String>>> {
+        simple_query(&self.url, sql).unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
+
+    /// The tables of the store's schema, by name.
+    fn tables(&self) -> Vec<String> {
+        self.query(
+            "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() \
+             ORDER BY tablename COLLATE \"C\"",
+        )
+        .into_iter()
+        .filter_map(|r| r.into_iter().next().flatten())
+        .collect()
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        if let Err(e) = simple_query(
+            &self.admin_url,
+            &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.database),
+        ) {
+            eprintln!("could not drop the test database {}: {e}", self.database);
+        }
+    }
+}
+
+impl Backend for Postgres {
+    fn open(&self) -> Store {
+        let key = MasterKey::from_base64(self.master_key.expose_str().unwrap()).unwrap();
+        self.open_with_key(key)
+    }
+
+    fn open_with_key(&self, master_key: MasterKey) -> Store {
+        Store::open_postgres(&self.url, Arc::new(master_key)).unwrap()
+    }
+
+    fn inject_insert_failure(&self, cert_name: &str) {
+        self.query(&format!(
+            "CREATE FUNCTION inject_failure() RETURNS trigger LANGUAGE plpgsql AS \
+             $$ BEGIN RAISE EXCEPTION 'injected'; END $$; \
+             CREATE TRIGGER inject_failure BEFORE INSERT ON certificates FOR EACH ROW \
+             WHEN (NEW.cert_name = '{}') EXECUTE FUNCTION inject_failure()",
+            cert_name.replace('\'', "''")
+        ));
+    }
+
+    /// Every value of every column of every table, read back with SQL: text as its UTF-8 bytes,
+    /// `bytea` as its bytes, anything else as its text form.
+    fn raw_bytes(&self) -> Vec<u8> {
+        let mut all = Vec::new();
+        for table in self.tables() {
+            let columns = self.query(&format!(
+                "SELECT column_name, data_type FROM information_schema.columns \
+                 WHERE table_schema = current_schema() AND table_name = '{table}' \
+                 ORDER BY ordinal_position"
+            ));
+            for column in columns {
+                let (Some(name), Some(kind)) = (&column[0], &column[1]) else {
+                    continue;
+                };
+                for row in self.query(&format!("SELECT \"{name}\"::text FROM \"{table}\"")) {
+                    let Some(text) = row.into_iter().next().flatten() else {
+                        continue;
+                    };
+                    if kind == "bytea" {
+                        all.extend(unhex(text.strip_prefix("\\x").unwrap_or(&text)));
+                    } else {
+                        all.extend(text.into_bytes());
+                    }
+                }
+            }
+        }
+        all
+    }
+
+    fn dump(&self) -> String {
+        use std::fmt::Write as _;
+        let mut out = String::new();
+        for table in self.tables() {
+            let _ = writeln!(out, "[{table}]");
+            for row in self.query(&format!(
+                "SELECT t::text FROM \"{table}\" t ORDER BY t::text COLLATE \"C\""
+            )) {
+                let _ = writeln!(out, "{row:?}");
+            }
+        }
+        out
+    }
+}
+
+/// Runs `sql` (one or more statements) on a connection of its own, from a thread of its own (the
+/// cases run inside a tokio runtime, where blocking on another is not allowed); returns the rows
+/// of the statements, every value as text.
+fn simple_query(url: &str, sql: &str) -> Result<Vec<Vec<Option<String>>>, String> {
+    std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .map_err(|e| e.to_string())?;
+                runtime.block_on(async {
+                    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    let connection = tokio::spawn(connection);
+                    let messages = client.simple_query(sql).await.map_err(|e| e.to_string())?;
+                    drop(client);
+                    let _ = connection.await;
+                    Ok(messages
+                        .into_iter()
+                        .filter_map(|m| match m {
+                            tokio_postgres::SimpleQueryMessage::Row(row) => Some(
+                                (0..row.len())
+                                    .map(|i| row.get(i).map(str::to_owned))
+                                    .collect(),
+                            ),
+                            _ => None,
+                        })
+                        .collect())
+                })
+            })
+            .join()
+            .unwrap()
+    })
+}
+
+/// `url` with its database replaced by `database` (query parameters kept).
+pub fn with_database(url: &str, database: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    let authority_start = base.find("://").map_or(0, |i| i + 3);
+    let base = match base[authority_start..].find('/') {
+        Some(slash) => &base[..authority_start + slash],
+        None => base,
+    };
+    match query {
+        Some(query) => format!("{base}/{database}?{query}"),
+        None => format!("{base}/{database}"),
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    bytes.iter().fold(String::new(), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+fn unhex(text: &str) -> Vec<u8> {
+    text.as_bytes()
+        .chunks(2)
+        .filter_map(|pair| {
+            std::str::from_utf8(pair)
+                .ok()
+                .and_then(|p| u8::from_str_radix(p, 16).ok())
+        })
+        .collect()
 }
 
 /// A test certificate: self-signed, ECDSA P-256, for `names` (the first is also the CN).
