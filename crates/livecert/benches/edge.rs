@@ -378,7 +378,9 @@ async fn until_served(
 async fn build_store(dir: &Path, pki: &Arc<Pki>, n: usize) -> (u64, u64, u64) {
     let now = SystemClock.now();
     let data = DataDir::open(dir).expect("data dir");
-    let store = livecert::server::open_store(&data, None).expect("store");
+    let store = livecert::server::open_store(&data, None)
+        .await
+        .expect("store");
     let account = store.create_account(now).await.expect("account");
     store
         .import_access_key(

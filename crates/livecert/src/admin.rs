@@ -41,7 +41,7 @@ pub use operator::{CertCommand, DomainCommand, Switch};
 
 use crate::clock::{Clock, SystemClock};
 use crate::datadir::DataDir;
-use crate::server::{open_store, store_path};
+use crate::server::{open_store_at, StoreLocation};
 
 /// `livecert admin [--data-dir D] [--store URL] [--json] <command>`.
 #[derive(Debug, Args)]
@@ -54,7 +54,8 @@ pub struct AdminArgs {
         global = true
     )]
     pub data_dir: PathBuf,
-    /// Store URL: sqlite://<path> (default: sqlite://<data-dir>/livecert.db).
+    /// Store URL: sqlite://<path> (default: sqlite://<data-dir>/livecert.db) or
+    /// postgres://user@host:port/database.
     #[arg(long, global = true)]
     pub store: Option<String>,
     /// Print one JSON document on stdout instead of a table.
@@ -387,14 +388,16 @@ async fn open(args: &AdminArgs) -> anyhow::Result<Store> {
         );
     }
     let dir = DataDir::open(&args.data_dir)?;
-    let path = store_path(&dir, args.store.as_deref())?;
-    if !creates && !path.exists() {
-        bail!(
-            "there is no store {}: run `livecert serve` or `livecert admin account create` first, or pass --data-dir / --store",
-            path.display()
-        );
+    let location = StoreLocation::parse(&dir, args.store.as_deref())?;
+    if let StoreLocation::Sqlite(path) = &location {
+        if !creates && !path.exists() {
+            bail!(
+                "there is no store {}: run `livecert serve` or `livecert admin account create` first, or pass --data-dir / --store",
+                path.display()
+            );
+        }
     }
-    let store = open_store(&dir, args.store.as_deref())?;
+    let store = open_store_at(&dir, &location, creates).await?;
     store.verify_master_key().await.context(
         "the master key does not open this store's secrets: use the master.key (or LIVECERT_MASTER_KEY) the store was created with",
     )?;

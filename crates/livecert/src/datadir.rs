@@ -1,6 +1,8 @@
 //! The data directory (spec/README.md): `master.key`, `credentials`, the SQLite database
-//! `livecert.db`, and `serve.lock`, which keeps a second `serve` off the same SQLite store
-//! (spec/protocol.md §5: nonces and rate limits live in one process).
+//! `livecert.db`, and `<database>.serve-lock`, which keeps a second `serve` off the same SQLite
+//! store (spec/protocol.md §5: nonces and rate limits live in one process). With a PostgreSQL
+//! store the directory holds the master key, the credentials and the test CA; there is no lock
+//! (several `serve` nodes share the database).
 //!
 //! Files holding secrets are created with mode 0600 and never logged.
 
@@ -10,7 +12,7 @@ use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
-use livecert_core::secret::MasterKey;
+use livecert_core::secret::{MasterKey, Secret};
 use livecert_store::NewCredentials;
 
 /// Environment variable that overrides `<data-dir>/master.key` (base64 of 32 bytes).
@@ -55,28 +57,49 @@ impl DataDir {
     /// (mode 0600) when neither exists and `may_generate` (a new store). Errors: unreadable or
     /// malformed key; no key for an existing store (a new key could open none of its secrets).
     pub fn master_key(&self, may_generate: bool) -> anyhow::Result<MasterKey> {
-        if let Ok(text) = std::env::var(MASTER_KEY_ENV) {
-            return MasterKey::from_base64(&text)
-                .with_context(|| format!("{MASTER_KEY_ENV} is not a valid master key"));
-        }
-        let path = self.root.join("master.key");
-        if path.exists() {
-            let text =
-                fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-            return MasterKey::from_base64(&text)
-                .with_context(|| format!("{} is not a valid master key", path.display()));
+        if let Some(key) = self.existing_master_key()? {
+            return Ok(key);
         }
         if !may_generate {
             bail!(
                 "the store already exists but {} is missing: restore it, or set {MASTER_KEY_ENV} to the key the store was created with (a new key could open none of its private keys and AccessKey secrets)",
-                path.display()
+                self.master_key_path().display()
             );
         }
         let (key, text) = MasterKey::generate().context("generating a master key")?;
+        self.save_master_key(&text)?;
+        Ok(key)
+    }
+
+    /// The master key if there is one: `LIVECERT_MASTER_KEY` if set, else `<data-dir>/master.key`
+    /// if it exists. Errors: unreadable or malformed key.
+    pub fn existing_master_key(&self) -> anyhow::Result<Option<MasterKey>> {
+        if let Ok(text) = std::env::var(MASTER_KEY_ENV) {
+            return MasterKey::from_base64(&text)
+                .map(Some)
+                .with_context(|| format!("{MASTER_KEY_ENV} is not a valid master key"));
+        }
+        let path = self.master_key_path();
+        if !path.exists() {
+            return Ok(None);
+        }
+        let text =
+            fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+        MasterKey::from_base64(&text)
+            .map(Some)
+            .with_context(|| format!("{} is not a valid master key", path.display()))
+    }
+
+    /// Writes a newly generated master key (its base64 text) to `<data-dir>/master.key`, mode
+    /// 0600; fails if the file exists.
+    pub fn save_master_key(&self, text: &Secret) -> anyhow::Result<()> {
         let mut contents = text.expose().to_vec();
         contents.push(b'\n');
-        write_private(&path, &contents)?;
-        Ok(key)
+        write_private(&self.master_key_path(), &contents)
+    }
+
+    fn master_key_path(&self) -> PathBuf {
+        self.root.join("master.key")
     }
 
     /// Takes the exclusive lock of `serve` on a SQLite store: the file `<database>.serve-lock`

@@ -33,7 +33,8 @@ enum Command {
         /// Data directory: master.key, credentials, livecert.db.
         #[arg(long, default_value = "./livecert-data", env = "LIVECERT_DATA_DIR")]
         data_dir: PathBuf,
-        /// Store URL: sqlite://<path> (default: sqlite://<data-dir>/livecert.db).
+        /// Store URL: sqlite://<path> (default: sqlite://<data-dir>/livecert.db) or
+        /// postgres://user@host:port/database (several serve and edge nodes on one database).
         #[arg(long)]
         store: Option<String>,
         /// HostId in error bodies (default: the request's Host header).
@@ -92,7 +93,8 @@ enum Command {
         /// Data directory: master.key and, by default, livecert.db.
         #[arg(long, default_value = "./livecert-data", env = "LIVECERT_DATA_DIR")]
         data_dir: PathBuf,
-        /// Store URL: sqlite://<path> (default: sqlite://<data-dir>/livecert.db).
+        /// Store URL: sqlite://<path> (default: sqlite://<data-dir>/livecert.db) or
+        /// postgres://user@host:port/database (several serve and edge nodes on one database).
         #[arg(long)]
         store: Option<String>,
         /// TLS listen address (0.0.0.0:443 in production).

@@ -1,6 +1,6 @@
-//! `livecert serve`: opens the data directory and the store, creates the first account on an
-//! empty store, and serves the API, and the HTTPS edge beside it on the same store, until SIGTERM
-//! or SIGINT.
+//! `livecert serve`: opens the data directory and the store (SQLite, or PostgreSQL for several
+//! nodes), creates the first account on an empty store, and serves the API, and the HTTPS edge
+//! beside it on the same store, until SIGTERM or SIGINT.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{bail, Context};
+use livecert_core::secret::MasterKey;
 use livecert_store::Store;
 use tokio::net::TcpListener;
 use tracing::info;
@@ -29,7 +30,8 @@ pub struct ServeOptions {
     pub listen: SocketAddr,
     /// The data directory, default `./livecert-data`.
     pub data_dir: PathBuf,
-    /// `--store`: `sqlite://<path>`; `None` for `sqlite://<data-dir>/livecert.db`.
+    /// `--store`: `sqlite://<path>` or `postgres://…`; `None` for
+    /// `sqlite://<data-dir>/livecert.db`.
     pub store: Option<String>,
     /// API settings.
     pub api: ApiConfig,
@@ -55,30 +57,90 @@ pub struct ServeOptions {
     pub default_cert: Option<(PathBuf, PathBuf)>,
 }
 
-/// The SQLite database named by `--store` (or the data directory's).
-/// Errors: an unsupported URL scheme.
-pub fn store_path(dir: &DataDir, store_url: Option<&str>) -> anyhow::Result<PathBuf> {
-    match store_url {
-        None => Ok(dir.sqlite_path()),
-        Some(url) => match url.strip_prefix("sqlite://") {
-            Some(p) => Ok(PathBuf::from(p)),
-            None if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-                bail!("--store {url}: the PostgreSQL backend is not in this version; use sqlite://<path>")
+/// Where `--store` points: `sqlite://<path>` (the default: `<data-dir>/livecert.db`) or
+/// `postgres://…` / `postgresql://…` (libpq's URL form, e.g.
+/// `postgres://livecert:secret@db.internal:5432/livecert`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreLocation {
+    /// An SQLite database file.
+    Sqlite(PathBuf),
+    /// A PostgreSQL database, by URL.
+    Postgres(String),
+}
+
+impl StoreLocation {
+    /// The store named by `--store`, or the data directory's SQLite database.
+    /// Errors: an unsupported URL scheme.
+    pub fn parse(dir: &DataDir, store_url: Option<&str>) -> anyhow::Result<Self> {
+        match store_url {
+            None => Ok(Self::Sqlite(dir.sqlite_path())),
+            Some(url) => {
+                if let Some(path) = url.strip_prefix("sqlite://") {
+                    Ok(Self::Sqlite(PathBuf::from(path)))
+                } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+                    Ok(Self::Postgres(url.to_owned()))
+                } else {
+                    bail!(
+                        "--store {}: use sqlite://<path> or postgres://user@host:port/database",
+                        livecert_store::redact_url(url)
+                    )
+                }
             }
-            None => bail!("--store {url}: use sqlite://<path>"),
-        },
+        }
+    }
+
+    /// For messages and logs: the path, or the URL with its password hidden.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Sqlite(path) => path.display().to_string(),
+            Self::Postgres(url) => livecert_store::redact_url(url),
+        }
     }
 }
 
 /// Opens the store named by `--store` (or the data directory's SQLite database) with the master
-/// key; a missing `master.key` is generated only for a new store.
+/// key; a missing `master.key` is generated only for a new store (an SQLite file that does not
+/// exist yet, a PostgreSQL database without any account).
 /// Errors: an unsupported URL scheme, an unreadable or missing master key, a store that cannot be
 /// opened.
-pub fn open_store(dir: &DataDir, store_url: Option<&str>) -> anyhow::Result<Store> {
-    let path = store_path(dir, store_url)?;
-    let master_key = Arc::new(dir.master_key(!path.exists())?);
-    Store::open_sqlite(&path, master_key)
-        .with_context(|| format!("opening the store {}", path.display()))
+pub async fn open_store(dir: &DataDir, store_url: Option<&str>) -> anyhow::Result<Store> {
+    open_store_at(dir, &StoreLocation::parse(dir, store_url)?, true).await
+}
+
+/// Opens the store at `location`. `may_generate_key`: a missing master key may be generated for
+/// a new store (`serve`, `admin account create`); otherwise (`edge`, other `admin` commands) a
+/// missing key is an error.
+/// Errors: as [`open_store`].
+pub async fn open_store_at(
+    dir: &DataDir,
+    location: &StoreLocation,
+    may_generate_key: bool,
+) -> anyhow::Result<Store> {
+    match location {
+        StoreLocation::Sqlite(path) => {
+            let master_key = Arc::new(dir.master_key(may_generate_key && !path.exists())?);
+            Store::open_sqlite(path, master_key)
+                .with_context(|| format!("opening the store {}", path.display()))
+        }
+        StoreLocation::Postgres(url) => {
+            let opening = || format!("opening the store {}", livecert_store::redact_url(url));
+            if let Some(key) = dir.existing_master_key()? {
+                return Store::open_postgres(url, Arc::new(key)).with_context(opening);
+            }
+            if !may_generate_key {
+                // The data directory's own message for a missing key.
+                dir.master_key(false)?;
+            }
+            // A new key only for a database in which nothing can have been sealed yet.
+            let (key, text) = MasterKey::generate().context("generating a master key")?;
+            let store = Store::open_postgres(url, Arc::new(key)).with_context(opening)?;
+            if !store.is_empty().await.with_context(opening)? {
+                dir.master_key(false)?;
+            }
+            dir.save_master_key(&text)?;
+            Ok(store)
+        }
+    }
 }
 
 /// Runs `serve` until `shutdown` completes. Prints the root credentials once on first start.
@@ -103,8 +165,14 @@ pub async fn run(options: ServeOptions, shutdown: impl Future<Output = ()>) -> a
     };
     let default_cert = crate::edge::default_certificate(options.default_cert.as_ref())?;
     let dir = DataDir::open(&options.data_dir)?;
-    let _lock = DataDir::lock_for_serve(&store_path(&dir, options.store.as_deref())?)?;
-    let store = open_store(&dir, options.store.as_deref())?;
+    let location = StoreLocation::parse(&dir, options.store.as_deref())?;
+    // SQLite keeps nonces and rate limits in this one process: one serve per database. Several
+    // serve nodes may share a PostgreSQL store.
+    let _lock = match &location {
+        StoreLocation::Sqlite(path) => Some(DataDir::lock_for_serve(path)?),
+        StoreLocation::Postgres(_) => None,
+    };
+    let store = open_store_at(&dir, &location, true).await?;
     store.verify_master_key().await.context(
         "the master key does not open this store's secrets: use the master.key (or LIVECERT_MASTER_KEY) the store was created with",
     )?;
@@ -141,7 +209,7 @@ pub async fn run(options: ServeOptions, shutdown: impl Future<Output = ()>) -> a
     let listener = TcpListener::bind(options.listen)
         .await
         .with_context(|| format!("binding the API to {}", options.listen))?;
-    info!(listen = %listener.local_addr()?, tls = api_tls.is_some(), data_dir = %dir.path().display(), "livecert API listening");
+    info!(listen = %listener.local_addr()?, tls = api_tls.is_some(), data_dir = %dir.path().display(), store = %location.describe(), "livecert API listening");
     let state = Arc::new(AppState {
         store,
         clock,

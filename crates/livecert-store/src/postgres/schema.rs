@@ -37,7 +37,8 @@ pub(crate) const CURRENT_VERSION: i32 = 1;
 /// cannot be had; `Failed` when a migration does not apply (nothing of it remains).
 pub(crate) async fn migrate(conn: &mut Conn, now: i64) -> Result<(), StoreError> {
     conn.batch_execute(&format!(
-        "BEGIN; SELECT pg_advisory_xact_lock({MIGRATION_LOCK}); \
+        "BEGIN; SET LOCAL client_min_messages = warning; \
+         SELECT pg_advisory_xact_lock({MIGRATION_LOCK}); \
          CREATE TABLE IF NOT EXISTS schema_migrations (\
              version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied BIGINT NOT NULL)"
     ))

@@ -51,6 +51,7 @@ use self::map::{CertMap, SharedMap, SniResolver};
 use self::metrics::Metrics;
 use self::origin::Origin;
 use crate::datadir::DataDir;
+use crate::server::StoreLocation;
 
 /// `--edge-listen`'s default.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8443";
@@ -359,13 +360,15 @@ pub async fn run(options: EdgeOptions, shutdown: impl Future<Output = ()>) -> an
     )?;
     let default_cert = default_certificate(options.default_cert.as_ref())?;
     let dir = DataDir::open(&options.data_dir)?;
-    let path = crate::server::store_path(&dir, options.store.as_deref())?;
-    anyhow::ensure!(
-        path.exists(),
-        "no store at {}: start `livecert serve` first (the edge serves what the API binds)",
-        path.display()
-    );
-    let store = crate::server::open_store(&dir, options.store.as_deref())?;
+    let location = StoreLocation::parse(&dir, options.store.as_deref())?;
+    if let StoreLocation::Sqlite(path) = &location {
+        anyhow::ensure!(
+            path.exists(),
+            "no store at {}: start `livecert serve` first (the edge serves what the API binds)",
+            path.display()
+        );
+    }
+    let store = crate::server::open_store_at(&dir, &location, false).await?;
     store.verify_master_key().await.context(
         "the master key does not open this store's secrets: use the master.key (or LIVECERT_MASTER_KEY) the store was created with",
     )?;
