@@ -94,14 +94,14 @@ impl ServerCertVerifier for Recorder {
 }
 
 /// One handshake's outcome: the stream (or the error) and the chain received, if any.
-struct Handshake {
+pub(crate) struct Handshake {
     stream: Result<TlsStream<TcpStream>, std::io::Error>,
     chain: Option<Vec<CertificateDer<'static>>>,
 }
 
 impl Handshake {
     /// The SHA-256 of the served leaf, lower-case hex; fails if the handshake failed.
-    fn leaf_fingerprint(&self) -> String {
+    pub(crate) fn leaf_fingerprint(&self) -> String {
         assert!(
             self.stream.is_ok(),
             "handshake failed: {:?}",
@@ -182,7 +182,7 @@ async fn connect_with(
         .await
 }
 
-async fn handshake(addr: SocketAddr, sni: &str) -> Handshake {
+pub(crate) async fn handshake(addr: SocketAddr, sni: &str) -> Handshake {
     handshake_with(addr, sni, &[b"http/1.1"]).await
 }
 

@@ -15,5 +15,6 @@ mod flows;
 mod free;
 mod harness;
 mod limits;
+mod postgres;
 mod sdk;
 mod tls;
