@@ -24,7 +24,8 @@
 //!   (write calls, with the decision-table rules re-checked inside the transaction), `read.rs`
 //!   (queries and row mapping), `ram.rs` (users, keys, policies, STS), `audit.rs` (audit rows);
 //! - `postgres/`: the PostgreSQL backend, the same files (`mod.rs`: its runtime, pool, write
-//!   transactions and error mapping; no group commit);
+//!   transactions and error mapping; no group commit), and `limits.rs`: the rate-limit buckets and
+//!   nonces every API node shares ([`SharedLimits`]);
 //! - `key_cache.rs`: the in-memory AccessKey cache;
 //! - `random.rs`: generated ids and secrets.
 //!
@@ -57,6 +58,9 @@
 //!   group answers them `Failed` too.
 //! - An imported AccessKeyId is 1–128 visible ASCII characters (no space: it could not travel in
 //!   a V3 `Credential`); re-importing an id keeps the key's status.
+//! - Rate-limit buckets and nonces are in the store only with PostgreSQL ([`Store::shared_limits`]
+//!   is `None` on SQLite): SQLite is served by one `serve` process, which keeps them in memory,
+//!   exactly and without a write per call.
 
 #![warn(missing_docs)]
 
@@ -72,10 +76,12 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
+use livecert_core::action::Action;
 use livecert_core::cert::{CertFacts, CheckedUpload};
 use livecert_core::error::ApiError;
 use livecert_core::names::{CertName, DomainName};
 use livecert_core::ops::set_live_domain_certificate::CertRef;
+use livecert_core::ratelimit::{Quota, Verdict};
 use livecert_core::secret::{MasterKey, Secret, AAD_ACCESS_KEY_SECRET, AAD_CERT_KEY};
 use tokio::sync::watch;
 
@@ -507,6 +513,106 @@ pub enum OffOutcome {
     TurnedOff,
 }
 
+/// Whether a nonce was new ([`SharedLimits::record_nonce`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NonceCheck {
+    /// Not seen inside its window (or only an entry past its forget time, now taken over): it is
+    /// recorded.
+    Fresh,
+    /// Seen before, and the entry is still inside its window: a replay (`SignatureNonceUsed`).
+    Used,
+}
+
+/// What one [`SharedLimits::prune`] deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pruned {
+    /// Nonces past their forget time.
+    pub nonces: u64,
+    /// Rate-limit buckets idle for a minute.
+    pub buckets: u64,
+}
+
+/// The rate-limit buckets and nonces that every API node on one PostgreSQL store shares
+/// (spec/access.md, "Rate limits"; spec/protocol.md §5), from [`Store::shared_limits`]. Cheap to
+/// clone.
+///
+/// Each check is one statement, atomic across nodes (see `postgres/limits.rs`), on connections
+/// of its own that do not wait for the WAL flush (`synchronous_commit = off`): a row is seen by
+/// every node at its commit, and a crash of the database server may forget its last fraction of
+/// a second. Times are the calling node's clock, passed in; how far nodes' clocks may differ is
+/// in docs/decisions.md.
+#[derive(Clone)]
+pub struct SharedLimits {
+    backend: PgBackend,
+}
+
+impl SharedLimits {
+    /// Checks and counts one call of `action` by `account_id` at `now_ms` (Unix milliseconds)
+    /// against `quota`, with the GCRA rule of [`Quota::check`] applied to the bucket in the
+    /// database. `Allowed { tat }`: counted, the bucket is now at `tat` (Unix µs). `Throttled`:
+    /// nothing changed; `retry_after_ms` is when the call would be allowed (at least 1; short by
+    /// one interval per admission that raced with this check, which then simply refuses again).
+    ///
+    /// Every node must pass the same quota for an operation: the bucket keeps only its TAT.
+    ///
+    /// Errors: `Unavailable` (no connection, lock or statement timeout) or `Failed` (the table is
+    /// missing or the statement failed): never an admission.
+    pub async fn check_rate(
+        &self,
+        account_id: AccountId,
+        action: Action,
+        quota: Quota,
+        now_ms: i64,
+    ) -> Result<Verdict, StoreError> {
+        self.backend
+            .check_rate(account_id, action, quota, now_ms)
+            .await
+    }
+
+    /// Records a nonce: `key` is a fixed-size hash of (AccessKeyId, nonce) (the API's SHA-256),
+    /// `forget_at` the Unix second from which the entry may be forgotten (the request's
+    /// timestamp plus the clock window), `now` the caller's clock in Unix seconds. `Used` while an
+    /// entry for `key` has `forget_at ≥ now`; otherwise the entry is written (or an expired one
+    /// taken over) and the answer is `Fresh`. One statement: of two nodes recording the same key
+    /// at once, exactly one gets `Fresh`.
+    ///
+    /// Every 256th nonce a store records starts a background [`SharedLimits::prune`] of at most
+    /// 1,000 rows per table (one at a time per store).
+    ///
+    /// Errors: as [`SharedLimits::check_rate`]: never `Fresh` on a failure.
+    pub async fn record_nonce(
+        &self,
+        key: &[u8; 32],
+        forget_at: i64,
+        now: i64,
+    ) -> Result<NonceCheck, StoreError> {
+        self.backend.record_nonce(*key, forget_at, now).await
+    }
+
+    /// Deletes at most `max_rows` nonces whose forget time is before `now` (Unix seconds) and at
+    /// most `max_rows` buckets idle for a minute before `now`, oldest first, skipping rows another
+    /// node holds. Bounded work: call again while it deletes `max_rows`.
+    ///
+    /// Errors: a statement failed (rows already deleted stay deleted).
+    pub async fn prune(&self, now: i64, max_rows: u32) -> Result<Pruned, StoreError> {
+        self.backend.prune(now, max_rows).await
+    }
+
+    /// The database server's clock (`clock_timestamp()`), Unix milliseconds: for a node to
+    /// measure how far its own clock is from it (`serve` warns at start).
+    ///
+    /// Errors: the query failed.
+    pub async fn database_time_ms(&self) -> Result<i64, StoreError> {
+        self.backend.database_time_ms().await
+    }
+}
+
+impl std::fmt::Debug for SharedLimits {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SharedLimits(PostgreSQL)")
+    }
+}
+
 /// The store: cheap to clone (one shared backend). Every method is async and must run inside a
 /// tokio runtime. With SQLite, writes are group-committed on a dedicated thread and reads run on
 /// tokio's blocking pool; with PostgreSQL, calls run on the store's own small runtime over a
@@ -628,6 +734,18 @@ impl Store {
                 audit,
             }),
         })
+    }
+
+    /// The rate-limit buckets and nonces shared by every API node on this store: `Some` on
+    /// PostgreSQL, `None` on SQLite, where one `serve` process holds the database (a lock in the
+    /// data directory) and keeps them in memory.
+    pub fn shared_limits(&self) -> Option<SharedLimits> {
+        match &self.inner.backend {
+            Backend::Sqlite(_) => None,
+            Backend::Postgres(backend) => Some(SharedLimits {
+                backend: backend.clone(),
+            }),
+        }
     }
 
     /// On an empty store (no accounts): creates one account with root credentials (a generated

@@ -37,6 +37,15 @@
 //! changes, an AccessKey with its policies, listings joined in two queries) run in a `REPEATABLE
 //! READ, READ ONLY` transaction.
 //!
+//! **Shared limits** (rate-limit buckets and nonces, [`limits`]): single statements in autocommit on
+//! a pool of their own, whose connections run with `synchronous_commit = off` and a
+//! [`LIMITS_STATEMENT_TIMEOUT_MS`] statement timeout. They take no write lock (the row lock of the
+//! one row they touch orders concurrent checks), so a queue of writes never delays a check, and
+//! they do not wait for a WAL flush: a committed row is visible to every node at once, and a crash
+//! of the server loses at most its last ~0.6 s of them (three `wal_writer_delay`s). Every
+//! [`PRUNE_EVERY`]th nonce a node records starts a bounded prune in the background (one at a
+//! time per node).
+//!
 //! **Errors.** A connection that cannot be made or was lost, a pool that has no connection in
 //! time, a lock not granted, a server shutting down or out of resources → `Unavailable`; a
 //! statement or commit that fails (constraint, trigger, type) → `Failed`.
@@ -46,6 +55,7 @@
 //!   `crate::sqlite`.
 
 pub(crate) mod audit;
+pub(crate) mod limits;
 pub(crate) mod ram;
 pub(crate) mod read;
 pub(crate) mod schema;
@@ -54,6 +64,7 @@ pub(crate) mod write;
 use std::future::Future;
 use std::ops::Deref;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -64,7 +75,7 @@ use tokio_postgres::{NoTls, Row};
 
 use crate::audit::AuditSink;
 use crate::key_cache::KeyCache;
-use crate::{AuditEntry, StoreError, Touches, WriteError};
+use crate::{AuditEntry, NonceCheck, Pruned, StoreError, Touches, WriteError};
 
 /// A pooled connection with its statement cache.
 pub(crate) type Conn = ClientWrapper;
@@ -88,6 +99,15 @@ const POOL_SIZE: usize = 16;
 const POOL_TIMEOUT: Duration = Duration::from_secs(10);
 /// Worker threads of the backend's runtime.
 const RUNTIME_THREADS: usize = 2;
+/// Connections kept for the shared limits at most (beside [`POOL_SIZE`]).
+const LIMITS_POOL_SIZE: usize = 8;
+/// How long one statement on the limits pool may run, in milliseconds: a check never holds a
+/// request longer (a URL's own `options=-c statement_timeout=…` wins).
+pub(crate) const LIMITS_STATEMENT_TIMEOUT_MS: u32 = 5_000;
+/// A node starts a background prune after every this many nonces it records.
+pub(crate) const PRUNE_EVERY: u64 = 256;
+/// Rows of each table one background prune deletes at most.
+pub(crate) const PRUNE_MAX_ROWS: u32 = 1_000;
 
 /// The backend: cheap to clone (one shared pool and runtime).
 #[derive(Clone)]
@@ -98,6 +118,13 @@ pub(crate) struct PgBackend {
 struct Shared {
     /// Dropped before the runtime: the connections close while their tasks can still run.
     pool: Pool,
+    /// The shared limits' connections (`synchronous_commit = off`), made on first use.
+    limits_pool: Pool,
+    /// Nonces this node recorded: every [`PRUNE_EVERY`]th starts a prune.
+    nonces_recorded: AtomicU64,
+    /// A prune of this node is running (shared with it: the prune holds no handle on the store, so
+    /// a store dropped meanwhile shuts its runtime down as usual).
+    pruning: Arc<AtomicBool>,
     keys: Arc<KeyCache>,
     changes: watch::Sender<u64>,
     runtime: OwnRuntime,
@@ -133,6 +160,7 @@ impl PgBackend {
         now: i64,
     ) -> Result<(Self, watch::Sender<u64>), StoreError> {
         let config = connection_config(url)?;
+        let limits_config = limits_connection_config(url)?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(RUNTIME_THREADS)
             .thread_name("livecert-pg")
@@ -147,15 +175,17 @@ impl PgBackend {
                 recycling_method: RecyclingMethod::Fast,
             },
         );
-        let pool = Pool::builder(manager)
-            .max_size(POOL_SIZE)
-            .runtime(deadpool_postgres::Runtime::Tokio1)
-            .wait_timeout(Some(POOL_TIMEOUT))
-            .create_timeout(Some(POOL_TIMEOUT))
-            .build()
-            .map_err(|e| {
-                StoreError::Unavailable(format!("cannot build the connection pool: {e}"))
-            })?;
+        let pool = build_pool(manager, POOL_SIZE)?;
+        let limits_pool = build_pool(
+            Manager::from_config(
+                limits_config,
+                NoTls,
+                ManagerConfig {
+                    recycling_method: RecyclingMethod::Fast,
+                },
+            ),
+            LIMITS_POOL_SIZE,
+        )?;
         let opening = {
             let pool = pool.clone();
             async move {
@@ -184,6 +214,9 @@ impl PgBackend {
         let backend = Self {
             shared: Arc::new(Shared {
                 pool,
+                limits_pool,
+                nonces_recorded: AtomicU64::new(0),
+                pruning: Arc::new(AtomicBool::new(false)),
                 keys,
                 changes: changes.clone(),
                 runtime: OwnRuntime {
@@ -232,6 +265,89 @@ impl PgBackend {
                 }
             }
             conn.release();
+            result
+        })
+        .await?
+    }
+
+    /// Checks and counts one call against the shared bucket of (account, operation)
+    /// ([`limits::check_rate`]).
+    pub(crate) async fn check_rate(
+        &self,
+        account_id: crate::AccountId,
+        action: livecert_core::action::Action,
+        quota: livecert_core::ratelimit::Quota,
+        now_ms: i64,
+    ) -> Result<livecert_core::ratelimit::Verdict, StoreError> {
+        self.on_limits_pool(move |c| {
+            Box::pin(async move { limits::check_rate(c, account_id, action, quota, now_ms).await })
+        })
+        .await
+    }
+
+    /// Records a nonce or finds it used ([`limits::record_nonce`]); every [`PRUNE_EVERY`]th
+    /// recorded starts a background prune unless one is running.
+    pub(crate) async fn record_nonce(
+        &self,
+        key: [u8; 32],
+        forget_at: i64,
+        now: i64,
+    ) -> Result<NonceCheck, StoreError> {
+        let check = self
+            .on_limits_pool(move |c| {
+                Box::pin(async move { limits::record_nonce(c, &key, forget_at, now).await })
+            })
+            .await?;
+        let shared = &self.shared;
+        if check == NonceCheck::Fresh
+            && (shared.nonces_recorded.fetch_add(1, Ordering::Relaxed) + 1)
+                .is_multiple_of(PRUNE_EVERY)
+            && !shared.pruning.swap(true, Ordering::AcqRel)
+        {
+            let (pool, pruning) = (shared.limits_pool.clone(), Arc::clone(&shared.pruning));
+            shared.runtime.handle.spawn(async move {
+                let pruned = async {
+                    let conn = Checkout::get(&pool).await?;
+                    let pruned = limits::prune(&conn, now, PRUNE_MAX_ROWS).await?;
+                    conn.release();
+                    Ok::<_, StoreError>(pruned)
+                };
+                match pruned.await {
+                    Ok(pruned) => tracing::debug!(?pruned, "pruned the shared limits"),
+                    Err(e) => tracing::warn!(error = %e, "pruning the shared limits failed"),
+                }
+                pruning.store(false, Ordering::Release);
+            });
+        }
+        Ok(check)
+    }
+
+    /// Deletes expired nonces and idle buckets, at most `max_rows` of each ([`limits::prune`]).
+    pub(crate) async fn prune(&self, now: i64, max_rows: u32) -> Result<Pruned, StoreError> {
+        self.on_limits_pool(move |c| Box::pin(async move { limits::prune(c, now, max_rows).await }))
+            .await
+    }
+
+    /// The database server's clock, Unix milliseconds.
+    pub(crate) async fn database_time_ms(&self) -> Result<i64, StoreError> {
+        self.on_limits_pool(|c| Box::pin(async move { limits::database_time_ms(c).await }))
+            .await
+    }
+
+    /// Runs `work` (autocommit statements) on a connection of the limits pool.
+    async fn on_limits_pool<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c Conn) -> BoxFuture<'c, Result<T, StoreError>> + Send + 'static,
+    {
+        let shared = Arc::clone(&self.shared);
+        self.spawn(async move {
+            let conn = Checkout::get(&shared.limits_pool).await?;
+            let result = work(&conn).await;
+            // After a failure the connection is closed rather than reused (it may be broken).
+            if result.is_ok() {
+                conn.release();
+            }
             result
         })
         .await?
@@ -373,12 +489,46 @@ impl Drop for Checkout {
     }
 }
 
+/// A pool of at most `size` connections made by `manager`, with livecert's timeouts.
+///
+/// Errors: `Unavailable` if the pool cannot be built.
+fn build_pool(manager: Manager, size: usize) -> Result<Pool, StoreError> {
+    Pool::builder(manager)
+        .max_size(size)
+        .runtime(deadpool_postgres::Runtime::Tokio1)
+        .wait_timeout(Some(POOL_TIMEOUT))
+        .create_timeout(Some(POOL_TIMEOUT))
+        .build()
+        .map_err(|e| StoreError::Unavailable(format!("cannot build the connection pool: {e}")))
+}
+
 /// The connection settings from `url` (`postgres://` or `postgresql://`, libpq's URL form), with
 /// livecert's defaults where the URL says nothing: a connect timeout, the application name, and a
 /// lock timeout.
 ///
 /// Errors: `Unavailable` if the URL does not parse.
 pub(crate) fn connection_config(url: &str) -> Result<tokio_postgres::Config, StoreError> {
+    config_with(url, &format!("-c lock_timeout={LOCK_TIMEOUT_MS}"))
+}
+
+/// The settings of the limits pool's connections: [`connection_config`]'s, with
+/// `synchronous_commit = off` and a statement timeout of [`LIMITS_STATEMENT_TIMEOUT_MS`] (a URL's
+/// own options still win).
+///
+/// Errors: `Unavailable` if the URL does not parse.
+pub(crate) fn limits_connection_config(url: &str) -> Result<tokio_postgres::Config, StoreError> {
+    config_with(
+        url,
+        &format!(
+            "-c lock_timeout={LOCK_TIMEOUT_MS} -c synchronous_commit=off \
+             -c statement_timeout={LIMITS_STATEMENT_TIMEOUT_MS}"
+        ),
+    )
+}
+
+/// `url`'s settings with livecert's defaults and the server options `settings` before the URL's
+/// own.
+fn config_with(url: &str, settings: &str) -> Result<tokio_postgres::Config, StoreError> {
     let mut config: tokio_postgres::Config = url.parse().map_err(|e| {
         StoreError::Unavailable(format!("not a PostgreSQL URL ({}): {e}", redact_url(url)))
     })?;
@@ -389,8 +539,8 @@ pub(crate) fn connection_config(url: &str) -> Result<tokio_postgres::Config, Sto
         config.application_name("livecert");
     }
     let options = match config.get_options() {
-        Some(own) => format!("-c lock_timeout={LOCK_TIMEOUT_MS} {own}"),
-        None => format!("-c lock_timeout={LOCK_TIMEOUT_MS}"),
+        Some(own) => format!("{settings} {own}"),
+        None => settings.to_owned(),
     };
     config.options(&options);
     Ok(config)
@@ -566,6 +716,11 @@ mod tests {
         assert_eq!(
             config.get_options(),
             Some("-c lock_timeout=10000 -c lock_timeout=1")
+        );
+        let limits = limits_connection_config("postgres://u@127.0.0.1/x").unwrap();
+        assert_eq!(
+            limits.get_options(),
+            Some("-c lock_timeout=10000 -c synchronous_commit=off -c statement_timeout=5000")
         );
         assert!(matches!(
             connection_config("postgres://u@127.0.0.1:notaport/x"),

@@ -22,14 +22,21 @@ struct Migration {
 }
 
 /// Every migration, in order; the last one's number is the current schema version.
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "initial",
-    sql: include_str!("migrations/0001_initial.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "initial",
+        sql: include_str!("migrations/0001_initial.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "shared_limits",
+        sql: include_str!("migrations/0002_shared_limits.sql"),
+    },
+];
 
 /// The schema version this binary writes.
-pub(crate) const CURRENT_VERSION: i32 = 1;
+pub(crate) const CURRENT_VERSION: i32 = 2;
 
 /// Brings the database up to [`CURRENT_VERSION`].
 ///

@@ -24,8 +24,13 @@ async fn several_nodes_opening_a_new_database_migrate_it_once() {
         opening.into_iter().map(|h| h.join().unwrap()).collect()
     });
     assert_eq!(
-        b.query("SELECT version, count(*) FROM schema_migrations GROUP BY version"),
-        vec![vec![Some("1".to_owned()), Some("1".to_owned())]]
+        b.query(
+            "SELECT version, count(*) FROM schema_migrations GROUP BY version ORDER BY version"
+        ),
+        vec![
+            vec![Some("1".to_owned()), Some("1".to_owned())],
+            vec![Some("2".to_owned()), Some("1".to_owned())]
+        ]
     );
     assert_eq!(
         b.query("SELECT count(*) FROM sequences WHERE name = 'cert_id'"),

@@ -1,0 +1,150 @@
+//! The state every API node shares (migration 2): GCRA buckets and nonces, one statement per
+//! check, run in autocommit on the backend's limits pool (`synchronous_commit = off`), outside the
+//! write lock.
+//!
+//! **Rate limits.** One upsert decides and counts a call atomically: the row of
+//! (account, operation) is locked by `ON CONFLICT … DO UPDATE`, whose `WHERE` is the GCRA rule of
+//! `livecert_core::ratelimit` (`max(tat, now) + T − now ≤ burst · T`) evaluated on the row's
+//! latest committed version, so concurrent checks from any number of nodes are applied one after
+//! the other and never over-admit. An idle bucket (no row) admits: its first TAT is `now + T`. A
+//! refused call updates nothing; the same statement reads the bucket's TAT for its retry-after
+//! (from the statement's snapshot: when an admission raced in between, the retry-after is short
+//! by that admission's interval, and the retried call is simply refused again).
+//!
+//! **Nonces.** One upsert inserts the entry, or takes over one past its forget time (the row lock
+//! makes two takeovers of one entry serialize: the second sees the first's new forget time), and
+//! returns a row exactly when the nonce was fresh.
+//!
+//! **Pruning.** Expired nonces and buckets idle for [`IDLE_BUCKET_SECS`] are deleted at most
+//! `max_rows` per table per call, oldest first, skipping rows another node is deleting or
+//! checking (`SKIP LOCKED`); a row taken over meanwhile is re-checked and kept.
+
+use livecert_core::action::Action;
+use livecert_core::ratelimit::{Quota, Verdict};
+
+use crate::postgres::{db_id, execute, get, query, query_one, Conn};
+use crate::{AccountId, NonceCheck, Pruned, StoreError};
+
+/// A bucket whose TAT is this many seconds in the past is deleted by [`prune`]: it is idle (it
+/// would admit a full burst) for every node whose clock is less than this far behind.
+pub(crate) const IDLE_BUCKET_SECS: i64 = 60;
+
+/// Checks and counts one call of `action` by `account_id` at `now_ms` (the node's clock, Unix
+/// milliseconds) against `quota`.
+///
+/// Errors: the statement failed (`Unavailable` or `Failed` as [`crate::postgres::pg_error`]).
+pub(crate) async fn check_rate(
+    conn: &Conn,
+    account_id: AccountId,
+    action: Action,
+    quota: Quota,
+    now_ms: i64,
+) -> Result<Verdict, StoreError> {
+    let now_us = now_ms.saturating_mul(1000);
+    let rows = query(
+        conn,
+        "WITH admitted AS ( \
+             INSERT INTO rate_limits AS r (account_id, action, tat_us) \
+             VALUES ($1::bigint, $2::text, $3::bigint + $4::bigint) \
+             ON CONFLICT (account_id, action) DO UPDATE \
+                 SET tat_us = greatest(r.tat_us, $3) + $4 \
+                 WHERE greatest(r.tat_us, $3) + $4 - $3 <= $5::bigint \
+             RETURNING tat_us \
+         ) \
+         SELECT true, tat_us FROM admitted \
+         UNION ALL \
+         SELECT false, tat_us FROM rate_limits \
+          WHERE account_id = $1 AND action = $2 AND NOT EXISTS (SELECT 1 FROM admitted)",
+        &[
+            &db_id(account_id)?,
+            &action.wire_name(),
+            &now_us,
+            &quota.interval_us(),
+            &quota.limit_us(),
+        ],
+    )
+    .await?;
+    let Some(row) = rows.first() else {
+        // Refused against a bucket created after this statement's snapshot: it was at least one
+        // interval ahead.
+        return Ok(Verdict::Throttled {
+            retry_after_ms: quota.retry_after_ms(now_us.saturating_add(quota.limit_us()), now_ms),
+        });
+    };
+    let allowed: bool = get(row, 0)?;
+    let tat: i64 = get(row, 1)?;
+    Ok(if allowed {
+        Verdict::Allowed { tat }
+    } else {
+        Verdict::Throttled {
+            retry_after_ms: quota.retry_after_ms(tat, now_ms),
+        }
+    })
+}
+
+/// Records the nonce `key` (SHA-256 of AccessKeyId and nonce) with its forget time, or finds it
+/// used: [`NonceCheck::Used`] while an entry's `forget_at ≥ now` (Unix seconds); an older entry is
+/// taken over.
+///
+/// Errors: the statement failed.
+pub(crate) async fn record_nonce(
+    conn: &Conn,
+    key: &[u8; 32],
+    forget_at: i64,
+    now: i64,
+) -> Result<NonceCheck, StoreError> {
+    let changed = execute(
+        conn,
+        "INSERT INTO nonces AS n (key, forget_at) VALUES ($1, $2) \
+         ON CONFLICT (key) DO UPDATE SET forget_at = excluded.forget_at \
+             WHERE n.forget_at < $3",
+        &[&key.as_slice(), &forget_at, &now],
+    )
+    .await?;
+    Ok(if changed == 1 {
+        NonceCheck::Fresh
+    } else {
+        NonceCheck::Used
+    })
+}
+
+/// Deletes at most `max_rows` nonces past their forget time (`forget_at < now`) and at most
+/// `max_rows` buckets idle for [`IDLE_BUCKET_SECS`], oldest first.
+///
+/// Errors: a statement failed (what the first deleted stays deleted).
+pub(crate) async fn prune(conn: &Conn, now: i64, max_rows: u32) -> Result<Pruned, StoreError> {
+    let limit = i64::from(max_rows);
+    let nonces = execute(
+        conn,
+        "DELETE FROM nonces WHERE forget_at < $1 AND key IN ( \
+             SELECT key FROM nonces WHERE forget_at < $1 \
+             ORDER BY forget_at LIMIT $2 FOR UPDATE SKIP LOCKED)",
+        &[&now, &limit],
+    )
+    .await?;
+    let idle_us = now
+        .saturating_sub(IDLE_BUCKET_SECS)
+        .saturating_mul(1_000_000);
+    let buckets = execute(
+        conn,
+        "DELETE FROM rate_limits WHERE tat_us < $1 AND (account_id, action) IN ( \
+             SELECT account_id, action FROM rate_limits WHERE tat_us < $1 \
+             ORDER BY tat_us LIMIT $2 FOR UPDATE SKIP LOCKED)",
+        &[&idle_us, &limit],
+    )
+    .await?;
+    Ok(Pruned { nonces, buckets })
+}
+
+/// The database server's clock (`clock_timestamp()`), in Unix milliseconds.
+///
+/// Errors: the statement failed.
+pub(crate) async fn database_time_ms(conn: &Conn) -> Result<i64, StoreError> {
+    let row = query_one(
+        conn,
+        "SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint",
+        &[],
+    )
+    .await?;
+    get(&row, 0)
+}
