@@ -8,6 +8,7 @@
 //! ([`render`]). Every failure is one [`ApiError`] rendered in one place; its cause is logged once
 //! with the RequestId.
 
+mod answer;
 pub mod nonce;
 pub mod ops;
 pub mod ratelimit;
@@ -42,8 +43,9 @@ use tokio::net::TcpListener;
 use tracing::{info, warn};
 
 use crate::clock::Clock;
+pub use answer::Answer;
 use nonce::{NonceRefusal, Nonces};
-use ratelimit::RateLimiter;
+use ratelimit::{RateLimiter, RateRefusal};
 use render::ErrorDocs;
 
 /// Largest form body in bytes (protocol.md §1); larger → 413 `RequestEntityTooLarge`.
@@ -88,9 +90,10 @@ pub struct AppState {
     pub store: Store,
     /// The one clock.
     pub clock: Arc<dyn Clock>,
-    /// Nonces seen inside the clock window.
+    /// Nonces seen inside the clock window: in memory with SQLite, in the store with PostgreSQL.
     pub nonces: Arc<dyn Nonces>,
-    /// Per-account, per-operation rate limits.
+    /// Per-account, per-operation rate limits: in memory with SQLite, in the store with
+    /// PostgreSQL.
     pub limiter: Arc<dyn RateLimiter>,
     /// Parsed RAM policies by document hash.
     pub policy_cache: PolicyCache,
@@ -104,20 +107,25 @@ pub struct AppState {
 
 impl AppState {
     /// The API's metrics in the Prometheus text format (`GET /metrics`): nonce-store entries
-    /// (protocol.md §5: bounded, refuses when full), throttled calls, dropped audit entries.
+    /// (protocol.md §5: bounded, refuses when full; only for the in-memory store — PostgreSQL's
+    /// are rows of the `nonces` table), throttled calls, dropped audit entries.
     pub fn metrics_text(&self) -> String {
         use std::sync::atomic::Ordering;
+        let nonces = self.nonces.entries().map_or_else(String::new, |n| {
+            format!(
+                "# HELP livecert_nonce_entries Nonces held for replay protection.\n\
+                 # TYPE livecert_nonce_entries gauge\n\
+                 livecert_nonce_entries {n}\n"
+            )
+        });
         format!(
-            "# HELP livecert_nonce_entries Nonces held for replay protection.\n\
-             # TYPE livecert_nonce_entries gauge\n\
-             livecert_nonce_entries {}\n\
+            "{nonces}\
              # HELP livecert_throttled_calls_total Calls refused with Throttling.User.\n\
              # TYPE livecert_throttled_calls_total counter\n\
              livecert_throttled_calls_total {}\n\
              # HELP livecert_audit_dropped_total Audit entries lost: the queue was full, or a batch could not be written.\n\
              # TYPE livecert_audit_dropped_total counter\n\
              livecert_audit_dropped_total {}\n",
-            self.nonces.len(),
             self.throttled.load(Ordering::Relaxed),
             self.store.audit_dropped(),
         )
@@ -712,6 +720,7 @@ async fn run_verified(
     match state
         .nonces
         .check_and_record(&key.access_key_id, &prepared.nonce, timestamp, now)
+        .await
     {
         Ok(()) => {}
         Err(NonceRefusal::Used) => {
@@ -727,29 +736,46 @@ async fn run_verified(
                 "nonce store is full",
             ));
         }
-    }
-    if let Err(retry_after_ms) =
-        state
-            .limiter
-            .check(key.account_id, prepared.action, state.clock.now_millis())
-    {
-        let mut failure = Failure::from(ApiError::new(
-            ErrorCode::ThrottlingUser,
-            format!(
-                "{} allows {} calls per second per account; retry after {retry_after_ms} ms.",
-                prepared.action,
-                prepared.action.per_second()
-            ),
-        ));
-        failure.retry_after_ms = Some(retry_after_ms);
-        // Throttled calls are counted, and only sampled in the log (access.md, "Audit").
-        let n = state
-            .throttled
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        if n.is_multiple_of(100) {
-            warn!(account = key.account_id, action = %prepared.action, throttled_total = n + 1, "calls throttled (1 in 100 logged)");
+        Err(NonceRefusal::Unavailable(cause)) => {
+            return Err(Failure::with_cause(
+                ApiError::bare(ErrorCode::ServiceUnavailable),
+                cause,
+            ));
         }
-        return Err(failure);
+    }
+    match state
+        .limiter
+        .check(key.account_id, prepared.action, state.clock.now_millis())
+        .await
+    {
+        Ok(()) => {}
+        Err(RateRefusal::Throttled {
+            retry_after_ms,
+            per_second,
+        }) => {
+            let mut failure = Failure::from(ApiError::new(
+                ErrorCode::ThrottlingUser,
+                format!(
+                    "{} allows {per_second} calls per second per account; retry after {retry_after_ms} ms.",
+                    prepared.action,
+                ),
+            ));
+            failure.retry_after_ms = Some(retry_after_ms);
+            // Throttled calls are counted, and only sampled in the log (access.md, "Audit").
+            let n = state
+                .throttled
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            if n.is_multiple_of(100) {
+                warn!(account = key.account_id, action = %prepared.action, throttled_total = n + 1, "calls throttled (1 in 100 logged)");
+            }
+            return Err(failure);
+        }
+        Err(RateRefusal::Unavailable(cause)) => {
+            return Err(Failure::with_cause(
+                ApiError::bare(ErrorCode::ServiceUnavailable),
+                cause,
+            ));
+        }
     }
     let caller = Caller {
         account_id: key.account_id,

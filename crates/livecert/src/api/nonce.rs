@@ -1,26 +1,37 @@
 //! The nonce store (spec/protocol.md §5): a nonce used with an AccessKeyId is refused again while
 //! its request's timestamp is inside the clock window.
 //!
-//! Entries are a fixed-size SHA-256 of (AccessKeyId, nonce) with the second at which the entry may
-//! be forgotten (the request's timestamp plus the window: after it the clock check refuses a replay
-//! anyway). The in-memory store is bounded; when full it refuses new requests with
-//! `ServiceUnavailable` rather than evict, since evicting would reopen replay. It is sharded so that
-//! concurrent requests rarely contend. A store-backed implementation of [`Nonces`] (a table on
-//! PostgreSQL) replaces it when several API nodes share one store.
+//! Entries are a fixed-size SHA-256 of (AccessKeyId, nonce) ([`nonce_key`]) with the second at
+//! which the entry may be forgotten ([`forget_at`]: the request's timestamp plus the window, after
+//! which the clock check refuses a replay anyway). Two stores behind one trait, whose check the
+//! pipeline awaits ([`Answer`]):
+//! - [`MemoryNonces`], for SQLite (one `serve` per database): bounded; when full it refuses new
+//!   requests with `ServiceUnavailable` rather than evict, since evicting would reopen replay. It
+//!   is sharded so that concurrent requests rarely contend, and answers at once.
+//! - [`SharedNonces`], for PostgreSQL (several `serve` nodes): a table every node records into
+//!   ([`SharedLimits::record_nonce`]), so a nonce used on one node is refused on every other. A
+//!   table that cannot be written (the database is down, its disk full) refuses with
+//!   `ServiceUnavailable` in the same way.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 
 use livecert_core::protocol::CLOCK_WINDOW_SECS;
+use livecert_store::{NonceCheck, SharedLimits};
 use sha2::{Digest, Sha256};
 
+use crate::api::Answer;
+
 /// Why a nonce was not accepted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NonceRefusal {
     /// Seen before inside the window: `SignatureNonceUsed`.
     Used,
-    /// The store is full: `ServiceUnavailable`.
+    /// The in-memory store is full: `ServiceUnavailable`.
     Full,
+    /// The shared store could not record it (its database failed): `ServiceUnavailable`. The
+    /// text is for the log.
+    Unavailable(String),
 }
 
 /// Records nonces and refuses replays.
@@ -33,14 +44,64 @@ pub trait Nonces: Send + Sync + 'static {
         nonce: &str,
         timestamp: i64,
         now: i64,
-    ) -> Result<(), NonceRefusal>;
+    ) -> Answer<'_, Result<(), NonceRefusal>>;
 
-    /// Entries currently held (a metric).
-    fn len(&self) -> usize;
+    /// Entries held in this process's memory (the `livecert_nonce_entries` metric); `None` for a
+    /// store whose entries are in the database.
+    fn entries(&self) -> Option<usize>;
+}
 
-    /// Whether no entries are held.
-    fn is_empty(&self) -> bool {
-        self.len() == 0
+/// The fixed-size key of (AccessKeyId, nonce): SHA-256 of the id's length (8 bytes, big endian),
+/// the id and the nonce, so that no two pairs share an encoding.
+pub fn nonce_key(access_key_id: &str, nonce: &str) -> [u8; 32] {
+    let mut hasher = Sha256::new();
+    hasher.update((access_key_id.len() as u64).to_be_bytes());
+    hasher.update(access_key_id.as_bytes());
+    hasher.update(nonce.as_bytes());
+    hasher.finalize().into()
+}
+
+/// The Unix second from which the entry of a request stamped `timestamp`, seen at `now`, may be
+/// forgotten: the later of the two plus the clock window.
+pub fn forget_at(timestamp: i64, now: i64) -> i64 {
+    timestamp.max(now).saturating_add(CLOCK_WINDOW_SECS)
+}
+
+/// The nonce store of several API nodes on one PostgreSQL store.
+pub struct SharedNonces {
+    limits: SharedLimits,
+}
+
+impl SharedNonces {
+    /// A store on `limits` (from [`livecert_store::Store::shared_limits`]).
+    pub fn new(limits: SharedLimits) -> Self {
+        Self { limits }
+    }
+}
+
+impl Nonces for SharedNonces {
+    fn check_and_record(
+        &self,
+        access_key_id: &str,
+        nonce: &str,
+        timestamp: i64,
+        now: i64,
+    ) -> Answer<'_, Result<(), NonceRefusal>> {
+        let key = nonce_key(access_key_id, nonce);
+        let forget_at = forget_at(timestamp, now);
+        Answer::later(async move {
+            match self.limits.record_nonce(&key, forget_at, now).await {
+                Ok(NonceCheck::Fresh) => Ok(()),
+                Ok(NonceCheck::Used) => Err(NonceRefusal::Used),
+                Err(e) => Err(NonceRefusal::Unavailable(format!(
+                    "the shared nonce table could not record a nonce: {e}"
+                ))),
+            }
+        })
+    }
+
+    fn entries(&self) -> Option<usize> {
+        None
     }
 }
 
@@ -62,19 +123,16 @@ impl MemoryNonces {
     }
 }
 
-impl Nonces for MemoryNonces {
-    fn check_and_record(
+impl MemoryNonces {
+    /// [`Nonces::check_and_record`], answered at once.
+    pub fn check_now(
         &self,
         access_key_id: &str,
         nonce: &str,
         timestamp: i64,
         now: i64,
     ) -> Result<(), NonceRefusal> {
-        let mut hasher = Sha256::new();
-        hasher.update((access_key_id.len() as u64).to_be_bytes());
-        hasher.update(access_key_id.as_bytes());
-        hasher.update(nonce.as_bytes());
-        let key: [u8; 32] = hasher.finalize().into();
+        let key = nonce_key(access_key_id, nonce);
         let shard = &self.shards[usize::from(key[0]) % SHARDS];
         let mut map = shard
             .lock()
@@ -90,11 +148,12 @@ impl Nonces for MemoryNonces {
                 return Err(NonceRefusal::Full);
             }
         }
-        map.insert(key, timestamp.max(now) + CLOCK_WINDOW_SECS);
+        map.insert(key, forget_at(timestamp, now));
         Ok(())
     }
 
-    fn len(&self) -> usize {
+    /// Entries currently held.
+    pub fn len(&self) -> usize {
         self.shards
             .iter()
             .map(|s| {
@@ -103,6 +162,27 @@ impl Nonces for MemoryNonces {
                     .len()
             })
             .sum()
+    }
+
+    /// Whether no entries are held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl Nonces for MemoryNonces {
+    fn check_and_record(
+        &self,
+        access_key_id: &str,
+        nonce: &str,
+        timestamp: i64,
+        now: i64,
+    ) -> Answer<'_, Result<(), NonceRefusal>> {
+        Answer::ready(self.check_now(access_key_id, nonce, timestamp, now))
+    }
+
+    fn entries(&self) -> Option<usize> {
+        Some(self.len())
     }
 }
 
@@ -113,14 +193,11 @@ mod tests {
     #[test]
     fn a_replay_is_refused_until_the_window_passes() {
         let n = MemoryNonces::new(1024);
-        assert_eq!(n.check_and_record("k", "n1", 1000, 1000), Ok(()));
+        assert_eq!(n.check_now("k", "n1", 1000, 1000), Ok(()));
+        assert_eq!(n.check_now("k", "n1", 1000, 1001), Err(NonceRefusal::Used));
+        assert_eq!(n.check_now("other", "n1", 1000, 1001), Ok(()));
         assert_eq!(
-            n.check_and_record("k", "n1", 1000, 1001),
-            Err(NonceRefusal::Used)
-        );
-        assert_eq!(n.check_and_record("other", "n1", 1000, 1001), Ok(()));
-        assert_eq!(
-            n.check_and_record("k", "n1", 1000, 1000 + CLOCK_WINDOW_SECS + 1),
+            n.check_now("k", "n1", 1000, 1000 + CLOCK_WINDOW_SECS + 1),
             Ok(())
         );
     }
@@ -130,14 +207,14 @@ mod tests {
         let n = MemoryNonces::new(16);
         let mut refused = 0;
         for i in 0..64 {
-            if n.check_and_record("k", &i.to_string(), 1000, 1000) == Err(NonceRefusal::Full) {
+            if n.check_now("k", &i.to_string(), 1000, 1000) == Err(NonceRefusal::Full) {
                 refused += 1;
             }
         }
         assert!(refused > 0);
         assert!(n.len() <= 16);
         for i in 0..64 {
-            let r = n.check_and_record("k", &i.to_string(), 1000, 1001);
+            let r = n.check_now("k", &i.to_string(), 1000, 1001);
             assert_ne!(r, Ok(()), "nonce {i} must not be accepted twice");
         }
     }

@@ -1,23 +1,51 @@
 //! Per-account, per-operation rate limits (spec/access.md, "Rate limits"): one GCRA bucket
-//! (`livecert_core::ratelimit`) per (account, operation), in memory on one node.
+//! (`livecert_core::ratelimit`) per (account, operation).
 //!
-//! The buckets are sharded by account so that one account's flood contends only with the accounts
-//! of its shard, and a check is a few arithmetic operations under a short lock: the limiter never
-//! touches the database. A store-backed implementation of [`RateLimiter`] (GCRA state in
-//! PostgreSQL) replaces it when several API nodes share one quota.
+//! Two limiters behind one trait, whose check the pipeline awaits ([`Answer`]):
+//! - [`MemoryRateLimiter`], for SQLite (one `serve` per database): the buckets in this process,
+//!   sharded by account so that one account's flood contends only with the accounts of its shard;
+//!   a check is a few arithmetic operations under a short lock, answered at once, no I/O.
+//! - [`SharedRateLimiter`], for PostgreSQL (several `serve` nodes): the buckets in the database
+//!   ([`SharedLimits::check_rate`]), one statement per check, so the quota holds across every node
+//!   together. The clock is each node's (docs/decisions.md: the error bound).
+//!
+//! A limiter that cannot decide (the database is unreachable) refuses:
+//! [`RateRefusal::Unavailable`], answered `ServiceUnavailable`, never an admission.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 
 use livecert_core::action::Action;
 use livecert_core::ratelimit::{Quota, Verdict};
+use livecert_store::SharedLimits;
+
+use crate::api::Answer;
 
 /// Decides whether a call may run now.
 pub trait RateLimiter: Send + Sync + 'static {
-    /// Checks and counts one call of `action` by `account` at `now_ms` (Unix milliseconds).
-    /// `Err(retry_after_ms)` when the account's quota for the operation is spent; a refused call is
-    /// not counted.
-    fn check(&self, account: u64, action: Action, now_ms: i64) -> Result<(), u64>;
+    /// Checks and counts one call of `action` by `account` at `now_ms` (Unix milliseconds). A
+    /// refused call is not counted.
+    fn check(
+        &self,
+        account: u64,
+        action: Action,
+        now_ms: i64,
+    ) -> Answer<'_, Result<(), RateRefusal>>;
+}
+
+/// Why a call was not admitted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RateRefusal {
+    /// The account's quota for the operation is spent: `Throttling.User`.
+    Throttled {
+        /// Milliseconds until the call would be allowed (`x-acs-retry-after`, at least 1).
+        retry_after_ms: u64,
+        /// The operation's quota in calls per second (for the message).
+        per_second: u32,
+    },
+    /// The limiter could not decide (its store failed): `ServiceUnavailable`. The text is for
+    /// the log.
+    Unavailable(String),
 }
 
 /// No limits (benchmarks, `--rate-limits off`).
@@ -25,8 +53,47 @@ pub trait RateLimiter: Send + Sync + 'static {
 pub struct Unlimited;
 
 impl RateLimiter for Unlimited {
-    fn check(&self, _account: u64, _action: Action, _now_ms: i64) -> Result<(), u64> {
-        Ok(())
+    fn check(
+        &self,
+        _account: u64,
+        _action: Action,
+        _now_ms: i64,
+    ) -> Answer<'_, Result<(), RateRefusal>> {
+        Answer::ready(Ok(()))
+    }
+}
+
+/// Each operation's quota: the action table's calls per second (access.md), burst one second's
+/// quota, except where overridden (`serve --rate-limit <Action>=<per second>`).
+#[derive(Debug, Clone)]
+pub struct Quotas(HashMap<Action, Quota>);
+
+impl Quotas {
+    /// The action table's quotas, except `overrides` (calls per second by operation).
+    pub fn with_overrides(overrides: &HashMap<Action, u32>) -> Self {
+        Self(
+            Action::ALL
+                .iter()
+                .map(|&a| {
+                    let rate = overrides.get(&a).copied().unwrap_or_else(|| a.per_second());
+                    (a, Quota::per_second(rate))
+                })
+                .collect(),
+        )
+    }
+
+    /// The quota of `action`.
+    pub fn of(&self, action: Action) -> Quota {
+        self.0
+            .get(&action)
+            .copied()
+            .unwrap_or_else(|| Quota::per_second(action.per_second()))
+    }
+}
+
+impl Default for Quotas {
+    fn default() -> Self {
+        Self::with_overrides(&HashMap::new())
     }
 }
 
@@ -35,7 +102,7 @@ const SHARDS: usize = 64;
 /// The in-memory limiter of a single node.
 pub struct MemoryRateLimiter {
     shards: Vec<Mutex<HashMap<(u64, Action), i64>>>,
-    quotas: HashMap<Action, Quota>,
+    quotas: Quotas,
 }
 
 impl MemoryRateLimiter {
@@ -48,17 +115,74 @@ impl MemoryRateLimiter {
     /// A limiter with the action table's quotas, except `overrides` (calls per second by
     /// operation; `serve --rate-limit <Action>=<per second>`).
     pub fn with_overrides(overrides: &HashMap<Action, u32>) -> Self {
-        let quotas = Action::ALL
-            .iter()
-            .map(|&a| {
-                let rate = overrides.get(&a).copied().unwrap_or_else(|| a.per_second());
-                (a, Quota::per_second(rate))
-            })
-            .collect();
         Self {
             shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
-            quotas,
+            quotas: Quotas::with_overrides(overrides),
         }
+    }
+
+    /// [`RateLimiter::check`], answered at once (it never fails with `Unavailable`).
+    pub fn check_now(&self, account: u64, action: Action, now_ms: i64) -> Result<(), RateRefusal> {
+        let shard = &self.shards[(account % SHARDS as u64) as usize];
+        let mut buckets = shard
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let tat = buckets.get(&(account, action)).copied();
+        let quota = self.quotas.of(action);
+        match quota.check(tat, now_ms) {
+            Verdict::Allowed { tat } => {
+                buckets.insert((account, action), tat);
+                // Idle buckets carry no state worth keeping: forget them once in a while.
+                if buckets.len() > 4096 {
+                    let now_us = now_ms.saturating_mul(1000);
+                    buckets.retain(|_, tat| *tat > now_us);
+                }
+                Ok(())
+            }
+            Verdict::Throttled { retry_after_ms } => Err(RateRefusal::Throttled {
+                retry_after_ms,
+                per_second: quota.per_second,
+            }),
+        }
+    }
+}
+
+/// The limiter of several API nodes on one PostgreSQL store: the buckets live in the database
+/// ([`SharedLimits::check_rate`]), so one account's quota holds across all nodes together. Every
+/// node should run with the same quotas (`--rate-limit`): the bucket keeps only its TAT, and each
+/// check applies the checking node's quota.
+pub struct SharedRateLimiter {
+    limits: SharedLimits,
+    quotas: Quotas,
+}
+
+impl SharedRateLimiter {
+    /// A limiter on `limits` (from [`livecert_store::Store::shared_limits`]) with these quotas.
+    pub fn new(limits: SharedLimits, quotas: Quotas) -> Self {
+        Self { limits, quotas }
+    }
+}
+
+impl RateLimiter for SharedRateLimiter {
+    fn check(
+        &self,
+        account: u64,
+        action: Action,
+        now_ms: i64,
+    ) -> Answer<'_, Result<(), RateRefusal>> {
+        let quota = self.quotas.of(action);
+        Answer::later(async move {
+            match self.limits.check_rate(account, action, quota, now_ms).await {
+                Ok(Verdict::Allowed { .. }) => Ok(()),
+                Ok(Verdict::Throttled { retry_after_ms }) => Err(RateRefusal::Throttled {
+                    retry_after_ms,
+                    per_second: quota.per_second,
+                }),
+                Err(e) => Err(RateRefusal::Unavailable(format!(
+                    "the shared rate limit could not be checked: {e}"
+                ))),
+            }
+        })
     }
 }
 
@@ -89,29 +213,13 @@ impl Default for MemoryRateLimiter {
 }
 
 impl RateLimiter for MemoryRateLimiter {
-    fn check(&self, account: u64, action: Action, now_ms: i64) -> Result<(), u64> {
-        let shard = &self.shards[(account % SHARDS as u64) as usize];
-        let mut buckets = shard
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let tat = buckets.get(&(account, action)).copied();
-        let quota = self
-            .quotas
-            .get(&action)
-            .copied()
-            .unwrap_or_else(|| Quota::per_second(action.per_second()));
-        match quota.check(tat, now_ms) {
-            Verdict::Allowed { tat } => {
-                buckets.insert((account, action), tat);
-                // Idle buckets carry no state worth keeping: forget them once in a while.
-                if buckets.len() > 4096 {
-                    let now_us = now_ms.saturating_mul(1000);
-                    buckets.retain(|_, tat| *tat > now_us);
-                }
-                Ok(())
-            }
-            Verdict::Throttled { retry_after_ms } => Err(retry_after_ms),
-        }
+    fn check(
+        &self,
+        account: u64,
+        action: Action,
+        now_ms: i64,
+    ) -> Answer<'_, Result<(), RateRefusal>> {
+        Answer::ready(self.check_now(account, action, now_ms))
     }
 }
 
@@ -124,19 +232,25 @@ mod tests {
         let limiter = MemoryRateLimiter::new();
         let set = Action::SetLiveDomainCertificate;
         let allowed = (0..100)
-            .filter(|_| limiter.check(1, set, 0).is_ok())
+            .filter(|_| limiter.check_now(1, set, 0).is_ok())
             .count();
         assert_eq!(allowed, 30);
         assert!(
-            limiter.check(2, set, 0).is_ok(),
+            limiter.check_now(2, set, 0).is_ok(),
             "another account is not slowed"
         );
         assert!(limiter
-            .check(1, Action::DescribeLiveDomainCertificateInfo, 0)
+            .check_now(1, Action::DescribeLiveDomainCertificateInfo, 0)
             .is_ok());
-        assert!(limiter.check(1, set, 0).unwrap_err() >= 1);
+        assert_eq!(
+            limiter.check_now(1, set, 0),
+            Err(RateRefusal::Throttled {
+                retry_after_ms: 34,
+                per_second: 30
+            })
+        );
         assert!(
-            limiter.check(1, set, 40).is_ok(),
+            limiter.check_now(1, set, 40).is_ok(),
             "one call per 33 ms after the burst"
         );
     }
@@ -147,7 +261,7 @@ mod tests {
         let limiter = MemoryRateLimiter::with_overrides(&HashMap::from([(action, rate)]));
         assert_eq!(
             (0..100)
-                .filter(|_| limiter.check(1, action, 0).is_ok())
+                .filter(|_| limiter.check_now(1, action, 0).is_ok())
                 .count(),
             5
         );

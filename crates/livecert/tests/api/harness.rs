@@ -91,7 +91,7 @@ impl TestServer {
     /// Starts a server whose clock is pinned at `now`, with `testid`/`testsecret` imported into a
     /// new account.
     pub async fn start_at(now: i64) -> Self {
-        Self::start_with(now, false, None).await
+        Self::start_with(now, false, None, None).await
     }
 
     /// Starts a server pinned at `now` with the rate limits of spec/access.md on (the other
@@ -101,6 +101,7 @@ impl TestServer {
             now,
             false,
             Some(Arc::new(livecert::api::ratelimit::MemoryRateLimiter::new())),
+            None,
         )
         .await
     }
@@ -110,7 +111,16 @@ impl TestServer {
         now: i64,
         limiter: Arc<dyn livecert::api::ratelimit::RateLimiter>,
     ) -> Self {
-        Self::start_with(now, false, Some(limiter)).await
+        Self::start_with(now, false, Some(limiter), None).await
+    }
+
+    /// Starts a server pinned at `now` with the given nonce store and rate limiter.
+    pub async fn start_at_with_guards(
+        now: i64,
+        nonces: Arc<dyn livecert::api::nonce::Nonces>,
+        limiter: Arc<dyn livecert::api::ratelimit::RateLimiter>,
+    ) -> Self {
+        Self::start_with(now, false, Some(limiter), Some(nonces)).await
     }
 
     /// Starts a server on the system clock (for clients that sign with the real time, such as
@@ -118,13 +128,20 @@ impl TestServer {
     pub async fn start_live() -> Self {
         use livecert::clock::Clock;
         let limiter = Arc::new(livecert::api::ratelimit::MemoryRateLimiter::new());
-        Self::start_with(livecert::clock::SystemClock.now(), true, Some(limiter)).await
+        Self::start_with(
+            livecert::clock::SystemClock.now(),
+            true,
+            Some(limiter),
+            None,
+        )
+        .await
     }
 
     async fn start_with(
         now: i64,
         live: bool,
         limiter: Option<Arc<dyn livecert::api::ratelimit::RateLimiter>>,
+        nonces: Option<Arc<dyn livecert::api::nonce::Nonces>>,
     ) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let data = DataDir::open(dir.path()).expect("data dir");
@@ -149,7 +166,7 @@ impl TestServer {
             } else {
                 clock.clone()
             },
-            nonces: Arc::new(MemoryNonces::new(100_000)),
+            nonces: nonces.unwrap_or_else(|| Arc::new(MemoryNonces::new(100_000))),
             limiter: limiter.unwrap_or_else(|| Arc::new(livecert::api::ratelimit::Unlimited)),
             config: ApiConfig::default(),
             policy_cache: livecert::api::PolicyCache::default(),

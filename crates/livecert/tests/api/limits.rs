@@ -1,8 +1,14 @@
 //! Rate limits (spec/access.md): per account and operation, GCRA with a burst of one second's
 //! quota; a throttled call is `Throttling.User` with `x-acs-retry-after` and has no effect; one
-//! account's flood does not touch another's quota.
+//! account's flood does not touch another's quota. A limiter or nonce store that cannot answer
+//! (its database is down) refuses with `ServiceUnavailable`, never admits.
 
 use std::sync::Arc;
+
+use livecert::api::nonce::{MemoryNonces, NonceRefusal, Nonces};
+use livecert::api::ratelimit::{RateLimiter, RateRefusal, Unlimited};
+use livecert::api::Answer;
+use livecert_core::action::Action;
 
 use crate::certs::{self_signed, Alg};
 use crate::harness::{fixture_time, Scheme, TestServer, TEST_ID, TEST_SECRET};
@@ -141,4 +147,74 @@ async fn a_flood_is_cut_at_the_quota_and_changes_only_what_was_accepted() {
         }
     }
     assert_eq!(accepted_later, 30);
+}
+
+/// Shared state whose database is down: every check fails.
+struct Down;
+
+impl RateLimiter for Down {
+    fn check(&self, _: u64, _: Action, _: i64) -> Answer<'_, Result<(), RateRefusal>> {
+        Answer::later(async { Err(RateRefusal::Unavailable("database down".into())) })
+    }
+}
+
+impl Nonces for Down {
+    fn check_and_record(
+        &self,
+        _: &str,
+        _: &str,
+        _: i64,
+        _: i64,
+    ) -> Answer<'_, Result<(), NonceRefusal>> {
+        Answer::later(async { Err(NonceRefusal::Unavailable("database down".into())) })
+    }
+
+    fn entries(&self) -> Option<usize> {
+        None
+    }
+}
+
+/// A rate limiter or a nonce store that cannot answer refuses the call with 503
+/// `ServiceUnavailable`, and the call changes nothing (it is never silently admitted).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_limiter_or_nonce_store_that_cannot_answer_is_service_unavailable() {
+    let now = fixture_time();
+    for (what, nonces, limiter) in [
+        (
+            "rate limiter",
+            Arc::new(MemoryNonces::new(1000)) as Arc<dyn Nonces>,
+            Arc::new(Down) as Arc<dyn RateLimiter>,
+        ),
+        ("nonce store", Arc::new(Down), Arc::new(Unlimited)),
+    ] {
+        let server = TestServer::start_at_with_guards(now, nonces, limiter).await;
+        let r = server
+            .call(
+                Scheme::V3,
+                "AddLiveDomain",
+                &[
+                    ("DomainName", "down.example.com"),
+                    ("LiveDomainType", "liveVideo"),
+                    ("Region", "cn-shanghai"),
+                ],
+            )
+            .await;
+        assert_eq!(
+            (r.status, r.code()),
+            (503, "ServiceUnavailable"),
+            "{what}: {}",
+            r.body
+        );
+        let name = livecert_core::names::DomainName::parse("down.example.com").expect("name");
+        assert!(
+            server
+                .store
+                .domain_any(&name)
+                .await
+                .expect("read")
+                .is_none(),
+            "{what}: the refused call added the domain"
+        );
+        server.stop().await;
+    }
 }
