@@ -13,12 +13,17 @@ use livecert_store::Store;
 use tokio::net::TcpListener;
 use tracing::info;
 
-use crate::api::nonce::MemoryNonces;
-use crate::api::ratelimit::{MemoryRateLimiter, Unlimited};
+use crate::api::nonce::{MemoryNonces, Nonces, SharedNonces};
+use crate::api::ratelimit::{MemoryRateLimiter, Quotas, RateLimiter, SharedRateLimiter, Unlimited};
 use crate::api::{self, ApiConfig, AppState};
 use crate::clock::{Clock, SystemClock};
 use crate::datadir::DataDir;
 use crate::issuer::{Issuer, TestCa};
+
+/// How far this node's clock may be from the database's before `serve` warns at start, in
+/// milliseconds: two nodes each within it differ by at most twice it, 100 ms, which keeps the
+/// shared rate limit within 10% of each quota (docs/decisions.md).
+pub const MAX_CLOCK_OFFSET_MS: i64 = 50;
 
 /// Entries the in-memory nonce store holds before it refuses requests (about 64 MiB at most).
 pub const DEFAULT_NONCE_CAPACITY: usize = 1_000_000;
@@ -210,17 +215,12 @@ pub async fn run(options: ServeOptions, shutdown: impl Future<Output = ()>) -> a
         .await
         .with_context(|| format!("binding the API to {}", options.listen))?;
     info!(listen = %listener.local_addr()?, tls = api_tls.is_some(), data_dir = %dir.path().display(), store = %location.describe(), "livecert API listening");
+    let (nonces, limiter) = guards(&store, &options, clock.as_ref()).await;
     let state = Arc::new(AppState {
         store,
         clock,
-        nonces: Arc::new(MemoryNonces::new(DEFAULT_NONCE_CAPACITY)),
-        limiter: if options.rate_limits {
-            Arc::new(MemoryRateLimiter::with_overrides(
-                &options.rate_limit_overrides,
-            ))
-        } else {
-            Arc::new(Unlimited)
-        },
+        nonces,
+        limiter,
         config: options.api,
         policy_cache: crate::api::PolicyCache::default(),
         throttled: std::sync::atomic::AtomicU64::new(0),
@@ -278,6 +278,72 @@ pub async fn run(options: ServeOptions, shutdown: impl Future<Output = ()>) -> a
     }
     info!("livecert stopped");
     Ok(())
+}
+
+/// The nonce store and the rate limiter of `serve`: in memory on SQLite (this process holds the
+/// database); in the store on PostgreSQL, shared with every other node (after a check of this
+/// node's clock against the database's, which warns beyond [`MAX_CLOCK_OFFSET_MS`]). With
+/// `--rate-limits off`, no limiter either way.
+pub async fn guards(
+    store: &Store,
+    options: &ServeOptions,
+    clock: &dyn Clock,
+) -> (Arc<dyn Nonces>, Arc<dyn RateLimiter>) {
+    let quotas = Quotas::with_overrides(&options.rate_limit_overrides);
+    match store.shared_limits() {
+        None => (
+            Arc::new(MemoryNonces::new(DEFAULT_NONCE_CAPACITY)),
+            if options.rate_limits {
+                Arc::new(MemoryRateLimiter::with_overrides(
+                    &options.rate_limit_overrides,
+                ))
+            } else {
+                Arc::new(Unlimited)
+            },
+        ),
+        Some(limits) => {
+            check_clock(&limits, clock).await;
+            (
+                Arc::new(SharedNonces::new(limits.clone())),
+                if options.rate_limits {
+                    Arc::new(SharedRateLimiter::new(limits, quotas))
+                } else {
+                    Arc::new(Unlimited)
+                },
+            )
+        }
+    }
+}
+
+/// Compares this node's clock with the database's (the shared rate limit uses each node's own:
+/// docs/decisions.md) and warns when they differ by more than [`MAX_CLOCK_OFFSET_MS`] beyond the
+/// round trip's uncertainty. A database that does not answer is only logged: every check will say
+/// so again.
+async fn check_clock(limits: &livecert_store::SharedLimits, clock: &dyn Clock) {
+    let before = clock.now_millis();
+    let database = match limits.database_time_ms().await {
+        Ok(ms) => ms,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not read the database's clock");
+            return;
+        }
+    };
+    let after = clock.now_millis();
+    let offset = database - before.midpoint(after);
+    let uncertainty = (after - before) / 2;
+    if offset.abs() > MAX_CLOCK_OFFSET_MS + uncertainty {
+        tracing::warn!(
+            offset_ms = offset,
+            "this node's clock is {offset} ms from the database's: the rate limits shared with \
+             other nodes admit up to (clock difference × rate) more calls; keep every node \
+             NTP-synced within {MAX_CLOCK_OFFSET_MS} ms"
+        );
+    } else {
+        info!(
+            offset_ms = offset,
+            "node clock checked against the database's"
+        );
+    }
 }
 
 /// The issuer for `CertType=free`: the data directory's test CA, created on first start (its

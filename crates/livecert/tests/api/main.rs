@@ -17,4 +17,5 @@ mod harness;
 mod limits;
 mod postgres;
 mod sdk;
+mod shared_limits;
 mod tls;

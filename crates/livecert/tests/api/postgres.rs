@@ -148,7 +148,7 @@ impl Api {
 }
 
 /// A child process killed (SIGKILL) and reaped when dropped.
-struct Process(Child);
+pub(crate) struct Process(Child);
 
 impl Drop for Process {
     fn drop(&mut self) {
@@ -159,7 +159,7 @@ impl Drop for Process {
 
 /// `livecert serve --store <url>` without its edge, on a free port; returns once the API accepts
 /// connections.
-fn start_serve(dir: &Path, url: &str) -> (Process, SocketAddr) {
+pub(crate) fn start_serve(dir: &Path, url: &str) -> (Process, SocketAddr) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("free port")
@@ -234,14 +234,16 @@ fn now() -> i64 {
 }
 
 /// A fresh database on the test server, dropped (with its connections) when this is dropped.
-struct Database {
+pub(crate) struct Database {
     admin_url: String,
     name: String,
-    url: String,
+    /// The database's URL.
+    pub(crate) url: String,
 }
 
 impl Database {
-    async fn create() -> Self {
+    /// Creates `livecert_test_<random>`; a server that cannot be reached fails the test.
+    pub(crate) async fn create() -> Self {
         let admin_url = std::env::var("LIVECERT_TEST_POSTGRES")
             .unwrap_or_else(|_| DEFAULT_ADMIN_URL.to_owned());
         let name = format!("livecert_test_{}", uuid::Uuid::new_v4().simple());
@@ -290,7 +292,7 @@ impl Drop for Database {
 }
 
 /// Runs `sql` on a connection of its own.
-async fn execute(url: &str, sql: &str) -> Result<(), String> {
+pub(crate) async fn execute(url: &str, sql: &str) -> Result<(), String> {
     let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
         .await
         .map_err(|e| e.to_string())?;
