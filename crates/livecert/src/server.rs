@@ -215,7 +215,13 @@ pub async fn run(options: ServeOptions, shutdown: impl Future<Output = ()>) -> a
         .await
         .with_context(|| format!("binding the API to {}", options.listen))?;
     info!(listen = %listener.local_addr()?, tls = api_tls.is_some(), data_dir = %dir.path().display(), store = %location.describe(), "livecert API listening");
-    let (nonces, limiter) = guards(&store, &options, clock.as_ref()).await;
+    let (nonces, limiter) = guards(
+        &store,
+        options.rate_limits,
+        Quotas::with_overrides(&options.rate_limit_overrides),
+        clock.as_ref(),
+    )
+    .await;
     let state = Arc::new(AppState {
         store,
         clock,
@@ -282,21 +288,20 @@ pub async fn run(options: ServeOptions, shutdown: impl Future<Output = ()>) -> a
 
 /// The nonce store and the rate limiter of `serve`: in memory on SQLite (this process holds the
 /// database); in the store on PostgreSQL, shared with every other node (after a check of this
-/// node's clock against the database's, which warns beyond [`MAX_CLOCK_OFFSET_MS`]). With
-/// `--rate-limits off`, no limiter either way.
+/// node's clock against the database's, which warns beyond [`MAX_CLOCK_OFFSET_MS`]).
+/// `rate_limits` false (`--rate-limits off`): no limiter either way; `quotas`: each operation's,
+/// `--rate-limit` applied.
 pub async fn guards(
     store: &Store,
-    options: &ServeOptions,
+    rate_limits: bool,
+    quotas: Quotas,
     clock: &dyn Clock,
 ) -> (Arc<dyn Nonces>, Arc<dyn RateLimiter>) {
-    let quotas = Quotas::with_overrides(&options.rate_limit_overrides);
     match store.shared_limits() {
         None => (
             Arc::new(MemoryNonces::new(DEFAULT_NONCE_CAPACITY)),
-            if options.rate_limits {
-                Arc::new(MemoryRateLimiter::with_overrides(
-                    &options.rate_limit_overrides,
-                ))
+            if rate_limits {
+                Arc::new(MemoryRateLimiter::with_quotas(quotas))
             } else {
                 Arc::new(Unlimited)
             },
@@ -305,7 +310,7 @@ pub async fn guards(
             check_clock(&limits, clock).await;
             (
                 Arc::new(SharedNonces::new(limits.clone())),
-                if options.rate_limits {
+                if rate_limits {
                     Arc::new(SharedRateLimiter::new(limits, quotas))
                 } else {
                     Arc::new(Unlimited)

@@ -115,9 +115,14 @@ impl MemoryRateLimiter {
     /// A limiter with the action table's quotas, except `overrides` (calls per second by
     /// operation; `serve --rate-limit <Action>=<per second>`).
     pub fn with_overrides(overrides: &HashMap<Action, u32>) -> Self {
+        Self::with_quotas(Quotas::with_overrides(overrides))
+    }
+
+    /// A limiter with these quotas.
+    pub fn with_quotas(quotas: Quotas) -> Self {
         Self {
             shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
-            quotas: Quotas::with_overrides(overrides),
+            quotas,
         }
     }
 

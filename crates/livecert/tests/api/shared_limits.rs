@@ -6,11 +6,19 @@
 //! 30 + burst + 10% of the quota), the rest `Throttling.User`; and when the shared tables fail,
 //! calls are `ServiceUnavailable`, never admitted.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
 use http_body_util::{BodyExt, Full};
+use livecert::api::nonce::NonceRefusal;
+use livecert::api::ratelimit::{Quotas, RateRefusal};
+use livecert::clock::{Clock, ManualClock};
+use livecert::server::guards;
+use livecert_core::action::Action;
+use livecert_core::secret::MasterKey;
+use livecert_store::Store;
 
 use crate::certs::{self_signed, Alg};
 use crate::harness::{send, signed_request, Reply, Scheme};
@@ -182,6 +190,66 @@ async fn two_serve_nodes_share_nonces_and_the_quota() {
 }
 
 fn now() -> i64 {
-    use livecert::clock::Clock;
     livecert::clock::SystemClock.now()
+}
+
+/// What `serve` builds from its options: on PostgreSQL the store-backed nonce store and limiter,
+/// shared by every node, `--rate-limit` applied to the shared bucket, `--rate-limits off` leaving
+/// only the shared nonces; on SQLite the in-memory ones.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_builds_shared_guards_from_its_options() {
+    let database = Database::create().await;
+    let (key, _) = MasterKey::generate().expect("master key");
+    let key = Arc::new(key);
+    let (one, two) = (
+        Store::open_postgres(&database.url, Arc::clone(&key)).expect("node 1"),
+        Store::open_postgres(&database.url, key).expect("node 2"),
+    );
+    let clock = ManualClock::new(now());
+    let (t, ms) = (clock.now(), clock.now_millis());
+    let set = Action::SetLiveDomainCertificate;
+    let five = Quotas::with_overrides(&HashMap::from([(set, 5)]));
+
+    let (nonces1, limiter1) = guards(&one, true, five.clone(), &clock).await;
+    let (nonces2, limiter2) = guards(&two, true, five, &clock).await;
+    assert_eq!(nonces1.entries(), None, "the nonces are in the store");
+    let mut admitted = 0;
+    let mut refusal = None;
+    for i in 0..20 {
+        let limiter = if i % 2 == 0 { &limiter1 } else { &limiter2 };
+        match limiter.check(1, set, ms).await {
+            Ok(()) => admitted += 1,
+            Err(r) => refusal = Some(r),
+        }
+    }
+    assert_eq!(
+        admitted, 5,
+        "--rate-limit SetLiveDomainCertificate=5, on both nodes together"
+    );
+    assert!(
+        matches!(refusal, Some(RateRefusal::Throttled { per_second: 5, .. })),
+        "{refusal:?}"
+    );
+    assert_eq!(nonces1.check_and_record("id", "n1", t, t).await, Ok(()));
+    assert_eq!(
+        nonces2.check_and_record("id", "n1", t, t).await,
+        Err(NonceRefusal::Used)
+    );
+
+    // --rate-limits off: no limiter, the nonces still shared.
+    let (nonces3, unlimited) = guards(&two, false, Quotas::default(), &clock).await;
+    for _ in 0..100 {
+        assert_eq!(unlimited.check(1, set, ms).await, Ok(()));
+    }
+    assert_eq!(
+        nonces3.check_and_record("id", "n1", t, t).await,
+        Err(NonceRefusal::Used)
+    );
+
+    // SQLite: in memory.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (key, _) = MasterKey::generate().expect("master key");
+    let sqlite = Store::open_sqlite(&dir.path().join("livecert.db"), Arc::new(key)).expect("open");
+    let (nonces, _) = guards(&sqlite, true, Quotas::default(), &clock).await;
+    assert_eq!(nonces.entries(), Some(0), "SQLite's nonces are in memory");
 }
