@@ -526,9 +526,9 @@ pub enum NonceCheck {
 /// What one [`SharedLimits::prune`] deleted.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Pruned {
-    /// Nonces past their forget time.
+    /// Nonces over a minute past their forget time.
     pub nonces: u64,
-    /// Rate-limit buckets idle for a minute.
+    /// Rate-limit buckets idle for over a minute.
     pub buckets: u64,
 }
 
@@ -589,9 +589,12 @@ impl SharedLimits {
         self.backend.record_nonce(*key, forget_at, now).await
     }
 
-    /// Deletes at most `max_rows` nonces whose forget time is before `now` (Unix seconds) and at
-    /// most `max_rows` buckets idle for a minute before `now`, oldest first, skipping rows another
-    /// node holds. Bounded work: call again while it deletes `max_rows`.
+    /// Deletes at most `max_rows` nonces and at most `max_rows` buckets that expired (a nonce's
+    /// forget time, a bucket's TAT) more than a minute before both `now` (the caller's clock, Unix
+    /// seconds) and the database's clock, oldest first, skipping rows another node holds. The
+    /// database's clock keeps a node whose clock runs ahead from deleting what other nodes still
+    /// need; the minute covers nodes whose clock runs behind. Bounded work: call again while it
+    /// deletes `max_rows`.
     ///
     /// Errors: a statement failed (rows already deleted stay deleted).
     pub async fn prune(&self, now: i64, max_rows: u32) -> Result<Pruned, StoreError> {

@@ -15,9 +15,12 @@
 //! makes two takeovers of one entry serialize: the second sees the first's new forget time), and
 //! returns a row exactly when the nonce was fresh.
 //!
-//! **Pruning.** Expired nonces and buckets idle for [`IDLE_BUCKET_SECS`] are deleted at most
-//! `max_rows` per table per call, oldest first, skipping rows another node is deleting or
-//! checking (`SKIP LOCKED`); a row taken over meanwhile is re-checked and kept.
+//! **Pruning.** Nonces and buckets expired for [`PRUNE_MARGIN_SECS`] by both the pruning node's
+//! clock and the database's are deleted, at most `max_rows` per table per call, oldest first,
+//! skipping rows another node is deleting or checking (`SKIP LOCKED`); a row taken over meanwhile
+//! is re-checked and kept. The database's clock bounds what a node whose clock runs ahead may
+//! delete, and the margin protects nodes whose clock runs behind: a nonce entry is gone only when
+//! no node within the margin of the database's clock still accepts its request's timestamp.
 
 use livecert_core::action::Action;
 use livecert_core::ratelimit::{Quota, Verdict};
@@ -25,9 +28,11 @@ use livecert_core::ratelimit::{Quota, Verdict};
 use crate::postgres::{db_id, execute, get, query, query_one, Conn};
 use crate::{AccountId, NonceCheck, Pruned, StoreError};
 
-/// A bucket whose TAT is this many seconds in the past is deleted by [`prune`]: it is idle (it
-/// would admit a full burst) for every node whose clock is less than this far behind.
-pub(crate) const IDLE_BUCKET_SECS: i64 = 60;
+/// How long past its forget time a nonce entry, and past its TAT a bucket, is kept before [`prune`]
+/// deletes it, in seconds: the clock difference between a node and the database that pruning
+/// tolerates (an entry deleted too early would let a node whose clock is behind accept a replay,
+/// a bucket deleted too early would give it a fresh burst).
+pub(crate) const PRUNE_MARGIN_SECS: i64 = 60;
 
 /// Checks and counts one call of `action` by `account_id` at `now_ms` (the node's clock, Unix
 /// milliseconds) against `quota`.
@@ -108,23 +113,24 @@ pub(crate) async fn record_nonce(
     })
 }
 
-/// Deletes at most `max_rows` nonces past their forget time (`forget_at < now`) and at most
-/// `max_rows` buckets idle for [`IDLE_BUCKET_SECS`], oldest first.
+/// Deletes at most `max_rows` nonces and at most `max_rows` buckets expired for
+/// [`PRUNE_MARGIN_SECS`] by both `now` (the node's clock, Unix seconds) and the database's clock,
+/// oldest first.
 ///
 /// Errors: a statement failed (what the first deleted stays deleted).
 pub(crate) async fn prune(conn: &Conn, now: i64, max_rows: u32) -> Result<Pruned, StoreError> {
     let limit = i64::from(max_rows);
+    let database_now = database_time_ms(conn).await?.div_euclid(1000);
+    let cutoff = now.min(database_now).saturating_sub(PRUNE_MARGIN_SECS);
     let nonces = execute(
         conn,
         "DELETE FROM nonces WHERE forget_at < $1 AND key IN ( \
              SELECT key FROM nonces WHERE forget_at < $1 \
              ORDER BY forget_at LIMIT $2 FOR UPDATE SKIP LOCKED)",
-        &[&now, &limit],
+        &[&cutoff, &limit],
     )
     .await?;
-    let idle_us = now
-        .saturating_sub(IDLE_BUCKET_SECS)
-        .saturating_mul(1_000_000);
+    let idle_us = cutoff.saturating_mul(1_000_000);
     let buckets = execute(
         conn,
         "DELETE FROM rate_limits WHERE tat_us < $1 AND (account_id, action) IN ( \

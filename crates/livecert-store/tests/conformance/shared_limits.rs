@@ -164,25 +164,31 @@ async fn clock_skew_between_nodes_costs_at_most_skew_times_rate() {
 }
 
 /// Expired nonces and idle buckets are deleted in bounded steps: [`SharedLimits::prune`] deletes
-/// at most the rows it is given of each table, only expired ones (a nonce past its forget time, a
-/// bucket idle for a minute), and the nodes prune on their own as they record nonces.
+/// at most the rows it is given of each table, and only rows expired (a nonce's forget time, a
+/// bucket's TAT) more than a minute before both the caller's clock and the database's; the nodes
+/// prune on their own as they record nonces.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn expired_entries_are_pruned_in_bounded_steps() {
     let b = Postgres::new();
     let (one, two) = (limits(&b.open()), limits(&b.open()));
-    // 3,000 expired nonces, 10 live ones, 5 idle buckets and one busy one.
+    // 3,000 nonces expired for over a minute, 5 expired for half a minute, 10 live ones; 5 buckets
+    // idle for over a minute, one idle for half a minute, one busy.
+    expired_nonces(&b, 3000, NOW - 61);
     b.query(&format!(
         "INSERT INTO nonces (key, forget_at) \
-         SELECT sha256(int4send(i)), {} FROM generate_series(1, 3000) i",
-        NOW - 1
+         SELECT sha256(int4send(-i)), {} FROM generate_series(1, 5) i",
+        NOW - 30
     ));
     for i in 0..10u8 {
         one.record_nonce(&[i; 32], NOW + WINDOW, NOW).await.unwrap();
     }
     b.query(&format!(
         "INSERT INTO rate_limits (account_id, action, tat_us) \
-         SELECT i, 'SetLiveDomainCertificate', {} FROM generate_series(1, 5) i",
-        (NOW - 61) * 1_000_000
+         SELECT i, 'SetLiveDomainCertificate', {} FROM generate_series(1, 5) i; \
+         INSERT INTO rate_limits (account_id, action, tat_us) \
+         VALUES (6, 'SetLiveDomainCertificate', {})",
+        (NOW - 61) * 1_000_000,
+        (NOW - 30) * 1_000_000
     ));
     one.check_rate(9, SET, Quota::per_second(30), NOW_MS)
         .await
@@ -195,8 +201,8 @@ async fn expired_entries_are_pruned_in_bounded_steps() {
             buckets: 5
         }
     );
-    assert_eq!(count(&b, "nonces"), 2010);
-    assert_eq!(count(&b, "rate_limits"), 1);
+    assert_eq!(count(&b, "nonces"), 2015);
+    assert_eq!(count(&b, "rate_limits"), 2);
     assert_eq!(
         one.prune(NOW, 5000).await.unwrap(),
         Pruned {
@@ -204,15 +210,28 @@ async fn expired_entries_are_pruned_in_bounded_steps() {
             buckets: 0
         }
     );
-    assert_eq!(count(&b, "nonces"), 10);
+    assert_eq!(count(&b, "nonces"), 15);
     assert_eq!(one.prune(NOW, 5000).await.unwrap(), Pruned::default());
 
-    // Recording nonces prunes in the background.
+    // A node whose clock runs a day ahead deletes only what the database's clock also says is
+    // expired: entries that are live now stay.
+    let real_now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
     b.query(&format!(
-        "INSERT INTO nonces (key, forget_at) \
-         SELECT sha256(int4send(i)), {} FROM generate_series(1, 3000) i",
-        NOW - 1
+        "INSERT INTO nonces (key, forget_at) VALUES (sha256('live'), {})",
+        real_now + 120
     ));
+    one.prune(real_now + 86_400, 5000).await.unwrap();
+    assert_eq!(
+        b.query("SELECT count(*) FROM nonces WHERE key = sha256('live')"),
+        vec![vec![Some("1".to_owned())]]
+    );
+
+    // Recording nonces prunes in the background.
+    expired_nonces(&b, 3000, NOW - 61);
+    let before = count(&b, "nonces");
     for i in 0..1024u32 {
         let mut key = [0xffu8; 32];
         key[..4].copy_from_slice(&i.to_be_bytes());
@@ -221,13 +240,16 @@ async fn expired_entries_are_pruned_in_bounded_steps() {
     }
     let mut left = count(&b, "nonces");
     for _ in 0..100 {
-        if left < 4000 {
+        if left < before {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
         left = count(&b, "nonces");
     }
-    assert!(left < 4000, "{left} rows: nothing was pruned");
+    assert!(
+        left < before,
+        "{left} rows after recording 1,024 more to {before}: nothing was pruned"
+    );
 }
 
 /// A table that fails (here: gone) is an error, never a fresh nonce or an admission.
@@ -280,6 +302,14 @@ async fn flood(
         verdicts.push(task.await.unwrap().unwrap());
     }
     verdicts
+}
+
+/// Inserts `n` nonce entries whose forget time is `forget_at`.
+fn expired_nonces(b: &Postgres, n: u32, forget_at: i64) {
+    b.query(&format!(
+        "INSERT INTO nonces (key, forget_at) \
+         SELECT sha256(int4send(i)), {forget_at} FROM generate_series(1, {n}) i"
+    ));
 }
 
 fn count(b: &Postgres, table: &str) -> usize {
