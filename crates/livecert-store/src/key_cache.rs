@@ -4,7 +4,9 @@
 //! policy documents beside it) and live at most [`TTL`]: a change made by another process
 //! (`livecert admin` on the same database: a key, a user, a policy or an attachment) reaches this
 //! one within that time, as spec/access.md requires. Writes made through this
-//! process clear the cache when they commit. A generation number closes the race between a read
+//! process clear the cache when they commit; on PostgreSQL, so do other nodes' writes, through
+//! the change feed (`postgres/listen.rs`), which also clears it on every reconnect — the TTL is
+//! then only the bound while the feed is down. A generation number closes the race between a read
 //! that began before such a commit and its insertion afterwards: an entry is kept only if no
 //! invalidation happened while it was being read. Unknown ids are not cached, so a flood of made-up
 //! ids cannot fill memory; the cache is cleared whole when it reaches [`MAX_ENTRIES`].

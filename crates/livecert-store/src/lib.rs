@@ -24,8 +24,9 @@
 //!   (write calls, with the decision-table rules re-checked inside the transaction), `read.rs`
 //!   (queries and row mapping), `ram.rs` (users, keys, policies, STS), `audit.rs` (audit rows);
 //! - `postgres/`: the PostgreSQL backend, the same files (`mod.rs`: its runtime, pool, write
-//!   transactions and error mapping; no group commit), and `limits.rs`: the rate-limit buckets and
-//!   nonces every API node shares ([`SharedLimits`]);
+//!   transactions and error mapping; no group commit), `limits.rs`: the rate-limit buckets and
+//!   nonces every API node shares ([`SharedLimits`]), and `listen.rs`: the change feed of other
+//!   nodes' commits ([`Store::listen_changes`]);
 //! - `key_cache.rs`: the in-memory AccessKey cache;
 //! - `random.rs`: generated ids and secrets.
 //!
@@ -91,7 +92,7 @@ pub use crate::access::{
 };
 pub use crate::audit::{AuditEntry, AuditFilter, BATCH_SIZE, FLUSH_INTERVAL, QUEUE_CAPACITY};
 
-pub use crate::postgres::{redact_url, NOTIFY_CHANNEL};
+pub use crate::postgres::{redact_url, KEYS_NOTIFY_CHANNEL, NOTIFY_CHANNEL};
 
 use crate::audit::AuditQueue;
 use crate::key_cache::KeyCache;
@@ -1331,9 +1332,10 @@ impl Store {
     /// changes a domain's certificate, HTTPS switch, status, origin or `https_required`, or changes
     /// the content or status of a record bound to a domain, increases it (by at least one). Writes
     /// that change nothing the edge serves leave it alone. The edge learns of this process's
-    /// commits from [`Store::subscribe_changes`] and polls this for other processes' (`livecert
-    /// admin`, a `serve` beside a `livecert edge`, other nodes on PostgreSQL), then asks
-    /// [`Store::edge_changes_since`].
+    /// commits from [`Store::subscribe_changes`], of other processes' from
+    /// [`Store::listen_changes`] on PostgreSQL, and polls this for them (`livecert admin`, a `serve`
+    /// beside a `livecert edge`, other nodes: every 50 ms on SQLite, as a slow safety net on
+    /// PostgreSQL), then asks [`Store::edge_changes_since`].
     pub async fn change_counter(&self) -> Result<u64, StoreError> {
         read_call!(self, |c| read::change_counter(c).map_err(sql_error), |c| {
             Box::pin(async move { postgres::read::change_counter(c).await })
@@ -1343,10 +1345,29 @@ impl Store {
     /// The change counter as published by this store after each commit that moved it, before the
     /// calls of that commit are answered; starts at the counter when the store was opened. Dry
     /// runs and failed writes publish nothing. Only this process's writes are seen here: another
-    /// process's show in [`Store::change_counter`] (with PostgreSQL, the triggers also notify the
-    /// channel [`NOTIFY_CHANNEL`] at each commit that moves the counter).
+    /// process's show in [`Store::change_counter`] and, with PostgreSQL, in
+    /// [`Store::listen_changes`].
     pub fn subscribe_changes(&self) -> watch::Receiver<u64> {
         self.inner.changes.subscribe()
+    }
+
+    /// PostgreSQL: the change feed of every node's commits, for edges and API caches on other
+    /// nodes. Started on the first call (one connection of its own, outside the pool, that
+    /// `LISTEN`s on [`NOTIFY_CHANNEL`] and [`KEYS_NOTIFY_CHANNEL`]) and shared by later ones; it
+    /// runs until the store is dropped, whether or not a receiver is left. The receiver gets each
+    /// change counter a commit notifies; on every (re)connect the feed reads the counter and
+    /// publishes it, so a notification lost while it was disconnected cannot leave a follower
+    /// stale. The feed also clears the AccessKey cache when another node changes keys, users or
+    /// policies, and on every (re)connect, so [`Store::access_key`] sees such changes at once
+    /// rather than after its one-second trust (which stays the bound while the feed is down).
+    /// It reconnects by itself (backoff from 100 ms to 5 s), and logs a lost connection once.
+    ///
+    /// SQLite: `None` — one `serve` writes, and other processes poll [`Store::change_counter`].
+    pub fn listen_changes(&self) -> Option<watch::Receiver<u64>> {
+        match &self.inner.backend {
+            Backend::Sqlite(_) => None,
+            Backend::Postgres(p) => Some(p.listen()),
+        }
     }
 
     /// The domains bound to a record (any account: CertIds are global), by name.

@@ -31,7 +31,9 @@
 //! After a COMMIT, the counter read just before it is published to [`crate::Store::subscribe_changes`]
 //! (if it is above what was published) and, for calls that touch keys, the AccessKey cache is
 //! cleared — both before the call is answered. The triggers also `pg_notify` the channel
-//! [`NOTIFY_CHANNEL`] with the new counter, delivered at commit, for listeners in other processes.
+//! [`NOTIFY_CHANNEL`] with the new counter, and a call that touches keys sends `NOTIFY`
+//! [`KEYS_NOTIFY_CHANNEL`], both delivered at commit to the change feeds of other processes
+//! ([`listen`]).
 //!
 //! **Reads** take a pooled connection; those that must see one state (the edge's snapshot and
 //! changes, an AccessKey with its policies, listings joined in two queries) run in a `REPEATABLE
@@ -51,11 +53,13 @@
 //! statement or commit that fails (constraint, trigger, type) → `Failed`.
 //!
 //! - [`schema`]: migrations applied on open, under an advisory lock.
+//! - [`listen`]: the change feed, on a connection of its own (`Store::listen_changes`).
 //! - [`write`](mod@write), [`read`], [`ram`], [`audit`](mod@audit): the statements, as in
 //!   `crate::sqlite`.
 
 pub(crate) mod audit;
 pub(crate) mod limits;
+pub(crate) mod listen;
 pub(crate) mod ram;
 pub(crate) mod read;
 pub(crate) mod schema;
@@ -65,7 +69,7 @@ use std::future::Future;
 use std::ops::Deref;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use deadpool_postgres::{ClientWrapper, Manager, ManagerConfig, Object, Pool, RecyclingMethod};
@@ -90,6 +94,10 @@ pub(crate) const WRITE_LOCK: i64 = 0x6c69_7665_6365_7274;
 pub(crate) const MIGRATION_LOCK: i64 = 0x6c69_7665_636d_6967;
 /// The channel the change-counter triggers notify, with the new counter as payload.
 pub const NOTIFY_CHANNEL: &str = "livecert_changes";
+/// The channel every committed write that touches accounts, AccessKeys, RAM users or policies
+/// notifies (no payload), so that the AccessKey caches of other nodes are cleared
+/// ([`crate::Store::listen_changes`]).
+pub const KEYS_NOTIFY_CHANNEL: &str = "livecert_keys";
 /// How long a statement waits for a lock (the write lock included) before failing, in
 /// milliseconds (set on every connection; a URL's own `options=-c lock_timeout=…` wins).
 pub(crate) const LOCK_TIMEOUT_MS: u32 = 10_000;
@@ -125,8 +133,12 @@ struct Shared {
     /// A prune of this node is running (shared with it: the prune holds no handle on the store, so
     /// a store dropped meanwhile shuts its runtime down as usual).
     pruning: Arc<AtomicBool>,
+    /// The connection settings, for the change feed's own connection.
+    config: tokio_postgres::Config,
     keys: Arc<KeyCache>,
     changes: watch::Sender<u64>,
+    /// The change feed's counters, once [`PgBackend::listen`] started it.
+    listened: OnceLock<watch::Sender<u64>>,
     runtime: OwnRuntime,
 }
 
@@ -169,7 +181,7 @@ impl PgBackend {
             .map_err(|e| StoreError::Unavailable(format!("cannot start the store runtime: {e}")))?;
         let handle = runtime.handle().clone();
         let manager = Manager::from_config(
-            config,
+            config.clone(),
             NoTls,
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
@@ -217,8 +229,10 @@ impl PgBackend {
                 limits_pool,
                 nonces_recorded: AtomicU64::new(0),
                 pruning: Arc::new(AtomicBool::new(false)),
+                config,
                 keys,
                 changes: changes.clone(),
+                listened: OnceLock::new(),
                 runtime: OwnRuntime {
                     handle,
                     runtime: Some(runtime),
@@ -353,6 +367,24 @@ impl PgBackend {
         .await?
     }
 
+    /// The change feed (`listen.rs`): started on the first call, on the backend's runtime, and
+    /// shared by every later one; each call gets a receiver of the counters it publishes, starting
+    /// at the last one published (at first, this store's).
+    pub(crate) fn listen(&self) -> watch::Receiver<u64> {
+        self.shared
+            .listened
+            .get_or_init(|| {
+                let (published, _) = watch::channel(*self.shared.changes.borrow());
+                self.shared.runtime.handle.spawn(listen::run(
+                    self.shared.config.clone(),
+                    Arc::clone(&self.shared.keys),
+                    published.clone(),
+                ));
+                published
+            })
+            .subscribe()
+    }
+
     /// The audit flusher's sink: one multi-row insert per batch, blocking the flusher's thread.
     pub(crate) fn audit_sink(&self) -> AuditSink {
         let shared = Arc::clone(&self.shared);
@@ -405,6 +437,17 @@ impl Shared {
                 return other;
             }
         };
+        if touches == Touches::Keys {
+            // Delivered at COMMIT to the other nodes' change feeds, which clear their AccessKey
+            // caches.
+            if let Err(e) = conn
+                .batch_execute(&format!("NOTIFY {KEYS_NOTIFY_CHANNEL}"))
+                .await
+            {
+                rollback(conn).await;
+                return Err(pg_error(e).into());
+            }
+        }
         let counter = match read::change_counter(&conn).await {
             Ok(counter) => counter,
             Err(e) => {

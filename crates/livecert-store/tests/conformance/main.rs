@@ -7,8 +7,10 @@
 //! PostgreSQL tests, it never skips them).
 //!
 //! `postgres_nodes` is PostgreSQL's own: several nodes (stores) on one database — migrating at
-//! once, racing on the same rows — and the NOTIFY of each commit. `shared_limits` is the state
-//! those nodes share for the API: rate-limit buckets and nonces (SQLite has none).
+//! once, racing on the same rows — and the NOTIFY of each commit; `postgres_listen` is the change
+//! feed that listens for those notifications (`Store::listen_changes`), cut and reconnected.
+//! `shared_limits` is the state those nodes share for the API: rate-limit buckets and nonces
+//! (SQLite has none).
 //!
 //! `kill9` is SQLite's own: the test binary kills a child copy of itself mid-write (PostgreSQL's
 //! durability is the server's, not livecert's).
@@ -27,6 +29,7 @@ mod group_commit;
 mod https_off;
 mod kill9;
 mod listing;
+mod postgres_listen;
 mod postgres_nodes;
 mod ram;
 mod shared_limits;

@@ -167,6 +167,13 @@ impl Postgres {
         &self.url
     }
 
+    /// Opens a store on this database, with its master key, reached at `url` (another route to
+    /// the same server, such as a proxy).
+    pub fn open_at(&self, url: &str) -> Store {
+        let key = MasterKey::from_base64(self.master_key.expose_str().unwrap()).unwrap();
+        Store::open_postgres(url, Arc::new(key)).unwrap()
+    }
+
     /// Runs `sql` on the database; every value of the rows it returns as text.
     pub fn query(&self, sql: &str) -> Vec<Vec<Option<String>>> {
         simple_query(&self.url, sql).unwrap_or_else(|e| panic!("{sql}: {e}"))
