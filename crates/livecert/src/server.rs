@@ -181,6 +181,9 @@ pub async fn run(options: ServeOptions, shutdown: impl Future<Output = ()>) -> a
     store.verify_master_key().await.context(
         "the master key does not open this store's secrets: use the master.key (or LIVECERT_MASTER_KEY) the store was created with",
     )?;
+    // PostgreSQL: start the store's change feed now, with or without an edge: it clears the
+    // AccessKey cache when another node changes keys, users or policies (and feeds the edge).
+    drop(store.listen_changes());
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     if let Some(creds) = store
         .bootstrap(clock.now())

@@ -3,17 +3,18 @@
 //! from the map's, by applying only what changed since the map's counter
 //! ([`Store::edge_changes_since`], [`CertMap::apply`]).
 //!
-//! Two feeds publish into the channel:
-//! - [`forward_commits`]: this process's own commits, from the store's writer
+//! Feeds that publish into the channel:
+//! - [`forward`] of this process's own commits, from the store's writer
 //!   ([`Store::subscribe_changes`]), published before the API answers the call — the edge beside
 //!   `serve` learns of a change without waiting;
-//! - [`poll_change_counter`]: a read of [`Store::change_counter`] every [`POLL_INTERVAL`], for
-//!   writes of other processes (`livecert admin`, or the `serve` a separate `livecert edge`
-//!   follows), published only when it differs from the map's (so a failed update is retried on
-//!   the next read).
-//!
-//! A PostgreSQL LISTEN/NOTIFY feed would publish into the same channel in place of the poller, and
-//! [`follow`] is unchanged.
+//! - on PostgreSQL, [`forward`] of every node's commits, from the store's LISTEN feed
+//!   ([`Store::listen_changes`]: notified counters, and the counter read afresh on every
+//!   reconnect);
+//! - [`poll_change_counter`]: a read of [`Store::change_counter`], published only when it differs
+//!   from the map's (so a failed update is retried on the next read). On SQLite it is how writes
+//!   of other processes (`livecert admin`, or the `serve` a separate `livecert edge` follows) are
+//!   seen, every [`POLL_INTERVAL`]; on PostgreSQL it is a safety net, every
+//!   [`SAFETY_POLL_INTERVAL`], for a feed that is down or an update that failed.
 //!
 //! Each update builds a new map beside the current one, sharing everything unchanged, and swaps it
 //! in: handshakes in progress keep the map they read, and established connections are not touched.
@@ -25,24 +26,29 @@ use std::time::Duration;
 
 use livecert_store::Store;
 use tokio::sync::watch;
-use tracing::{debug, warn};
+use tracing::{debug, info, warn};
 
 use super::map::{CertMap, SharedMap};
 
-/// How often the poller reads the change counter.
+/// How often the poller reads the change counter when it is the only feed of other processes'
+/// commits (SQLite).
 pub const POLL_INTERVAL: Duration = Duration::from_millis(50);
+
+/// How often the poller reads the change counter beside PostgreSQL's LISTEN feed: the bound on
+/// propagation while that feed is down, and on the retry of a failed update.
+pub const SAFETY_POLL_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Deltas with more changes than this are applied on tokio's blocking pool, so that a bulk change
 /// does not hold a worker thread that handshakes need.
 const INLINE_CHANGES: usize = 1024;
 
-/// Publishes each change counter this process's store commits (`commits`, from
-/// [`Store::subscribe_changes`]) into `feed`, starting with the current one. Ends when either side
+/// Publishes each change counter `source` publishes ([`Store::subscribe_changes`],
+/// [`Store::listen_changes`]) into `feed`, starting with the current one. Ends when either side
 /// is gone.
-pub async fn forward_commits(mut commits: watch::Receiver<u64>, feed: watch::Sender<u64>) {
+pub async fn forward(mut source: watch::Receiver<u64>, feed: watch::Sender<u64>) {
     loop {
-        let counter = *commits.borrow_and_update();
-        if feed.send(counter).is_err() || commits.changed().await.is_err() {
+        let counter = *source.borrow_and_update();
+        if feed.send(counter).is_err() || source.changed().await.is_err() {
             return;
         }
     }
@@ -58,25 +64,36 @@ pub async fn poll_change_counter(
 ) {
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // Failures are logged once per outage, not at every read.
+    let mut failing = false;
     loop {
         ticker.tick().await;
         if feed.is_closed() {
             return;
         }
-        match store.change_counter().await {
+        let read = store.change_counter().await;
+        if read.is_ok() && std::mem::take(&mut failing) {
+            info!("the edge reads the change counter again");
+        }
+        match read {
             Ok(counter) if counter != map.load().change_counter() => {
                 if feed.send(counter).is_err() {
                     return;
                 }
             }
             Ok(_) => {}
-            Err(e) => warn!(error = %e, "the edge cannot read the change counter"),
+            Err(e) if !failing => {
+                failing = true;
+                warn!(error = %e, "the edge cannot read the change counter; it keeps its map and retries");
+            }
+            Err(e) => debug!(error = %e, "the edge still cannot read the change counter"),
         }
     }
 }
 
 /// Brings `map` forward whenever the feed publishes a counter other than the map's. Ends when the
-/// feed is gone. A failed update keeps the current map (logged); the poller's next read retries.
+/// feed is gone. A failed update keeps the current map (logged); the poller's next read retries
+/// (within [`POLL_INTERVAL`] on SQLite, [`SAFETY_POLL_INTERVAL`] on PostgreSQL).
 pub async fn follow(store: Store, map: Arc<SharedMap>, mut feed: watch::Receiver<u64>) {
     while feed.changed().await.is_ok() {
         let published = *feed.borrow_and_update();

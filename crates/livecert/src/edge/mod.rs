@@ -13,8 +13,9 @@
 //!
 //! Code map:
 //! - [`map`]: the map, name rules, and rustls's resolver;
-//! - [`feed`]: the change feeds (this process's commits, and a poller for other processes') and
-//!   the follower that applies each delta;
+//! - [`feed`]: the change feeds (this process's commits; other processes' from PostgreSQL's
+//!   LISTEN feed, and a poller — the way on SQLite, a slow safety net on PostgreSQL) and the
+//!   follower that applies each delta;
 //! - [`http`]: routing and the proxy to origins;
 //! - [`origin`]: the checked `http://host:port` of an origin;
 //! - [`metrics`]: the counters and the `/metrics` endpoint.
@@ -166,14 +167,22 @@ impl Edge {
         shutdown: impl Future<Output = ()>,
     ) -> std::io::Result<()> {
         let (feed_tx, feed_rx) = watch::channel(self.map.load().change_counter());
-        let commits = tokio::spawn(feed::forward_commits(
+        let commits = tokio::spawn(feed::forward(
             self.store.subscribe_changes(),
             feed_tx.clone(),
         ));
+        // PostgreSQL: other nodes' commits come from the store's LISTEN feed, and the poll is only
+        // a slow safety net; SQLite: the poll is how other processes' commits are seen.
+        let listened = self.store.listen_changes();
+        let poll_interval = match listened {
+            Some(_) => feed::SAFETY_POLL_INTERVAL,
+            None => feed::POLL_INTERVAL,
+        };
+        let notified = listened.map(|source| tokio::spawn(feed::forward(source, feed_tx.clone())));
         let poller = tokio::spawn(feed::poll_change_counter(
             self.store.clone(),
             Arc::clone(&self.map),
-            feed::POLL_INTERVAL,
+            poll_interval,
             feed_tx,
         ));
         let follower = tokio::spawn(feed::follow(
@@ -242,6 +251,9 @@ impl Edge {
         }
         drop(listener);
         commits.abort();
+        if let Some(notified) = notified {
+            notified.abort();
+        }
         poller.abort();
         follower.abort();
         tokio::select! {
