@@ -100,6 +100,14 @@ pub(crate) struct Handshake {
 }
 
 impl Handshake {
+    /// The SHA-256 of the served leaf, lower-case hex, if the handshake succeeded.
+    pub(crate) fn served_leaf(&self) -> Option<String> {
+        let chain = self.chain.as_ref().filter(|_| self.stream.is_ok())?;
+        chain
+            .first()
+            .map(|leaf| hex::encode(Sha256::digest(leaf.as_ref())))
+    }
+
     /// The SHA-256 of the served leaf, lower-case hex; fails if the handshake failed.
     pub(crate) fn leaf_fingerprint(&self) -> String {
         assert!(

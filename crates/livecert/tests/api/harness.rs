@@ -347,8 +347,13 @@ pub fn signed_request_with_token(
 
 /// Sends a request with hyper's client and reads the reply.
 pub async fn send(request: http::Request<Full<Bytes>>) -> Reply {
+    try_send(request).await.expect("request sent")
+}
+
+/// [`send`], with a failure to send or to read the reply returned (a server killed mid-call).
+pub async fn try_send(request: http::Request<Full<Bytes>>) -> Result<Reply, String> {
     let client = Client::builder(TokioExecutor::new()).build_http();
-    let response = client.request(request).await.expect("request sent");
+    let response = client.request(request).await.map_err(|e| e.to_string())?;
     let status = response.status().as_u16();
     let headers: Vec<(String, String)> = response
         .headers()
@@ -365,17 +370,17 @@ pub async fn send(request: http::Request<Full<Bytes>>) -> Reply {
         .into_body()
         .collect()
         .await
-        .expect("body")
+        .map_err(|e| e.to_string())?
         .to_bytes();
     let body = String::from_utf8_lossy(&bytes).into_owned();
     let json = serde_json::from_str(&body).unwrap_or(Value::Null);
-    Reply {
+    Ok(Reply {
         status,
         content_type,
         headers,
         body,
         json,
-    }
+    })
 }
 
 /// Writes `bytes` to a fresh TCP connection and reads one HTTP/1.1 response (Content-Length

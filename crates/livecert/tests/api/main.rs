@@ -15,6 +15,7 @@ mod flows;
 mod free;
 mod harness;
 mod limits;
+mod multinode;
 mod postgres;
 mod sdk;
 mod shared_limits;

@@ -91,13 +91,13 @@ async fn serve_and_edge_processes_share_a_postgres_store() {
 }
 
 /// A signed client of one `serve` process.
-struct Api {
-    addr: SocketAddr,
-    creds: (String, String),
+pub(crate) struct Api {
+    pub(crate) addr: SocketAddr,
+    pub(crate) creds: (String, String),
 }
 
 impl Api {
-    async fn call(&self, action: &str, params: &[(&str, &str)]) -> Reply {
+    pub(crate) async fn call(&self, action: &str, params: &[(&str, &str)]) -> Reply {
         let pairs = params
             .iter()
             .map(|(k, v)| ((*k).to_owned(), v.as_bytes().to_vec()))
@@ -115,7 +115,7 @@ impl Api {
     }
 
     /// SetLiveDomainCertificate: `g` uploaded under `name` and bound to `domain`, HTTPS on.
-    async fn bind(&self, domain: &str, name: &str, g: &Generated) {
+    pub(crate) async fn bind(&self, domain: &str, name: &str, g: &Generated) {
         self.call(
             "SetLiveDomainCertificate",
             &[
@@ -132,7 +132,7 @@ impl Api {
     }
 
     /// The Fingerprint DescribeLiveCertificateList shows for the record named `name`.
-    async fn fingerprint(&self, name: &str) -> String {
+    pub(crate) async fn fingerprint(&self, name: &str) -> String {
         let r = self.call("DescribeLiveCertificateList", &[]).await;
         let certs = r.ok()["CertificateListModel"]["CertList"]["Cert"]
             .as_array()
@@ -195,7 +195,7 @@ pub(crate) fn start_serve(dir: &Path, url: &str) -> (Process, SocketAddr) {
 
 /// `livecert edge --store <url>` with the same data directory (its master key); returns once it
 /// printed the address it listens on.
-async fn start_edge(dir: &Path, url: &str) -> (Process, SocketAddr) {
+pub(crate) async fn start_edge(dir: &Path, url: &str) -> (Process, SocketAddr) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_livecert"))
         .args(["edge", "--edge-listen", "127.0.0.1:0", "--store", url])
         .arg("--data-dir")
@@ -228,7 +228,7 @@ async fn start_edge(dir: &Path, url: &str) -> (Process, SocketAddr) {
     (process, addr)
 }
 
-fn now() -> i64 {
+pub(crate) fn now() -> i64 {
     use livecert::clock::Clock;
     livecert::clock::SystemClock.now()
 }
