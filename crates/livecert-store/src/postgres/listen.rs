@@ -111,7 +111,7 @@ impl Session {
         keys: &KeyCache,
         published: &watch::Sender<u64>,
     ) -> Result<Self, String> {
-        let (client, mut connection) = config.connect(NoTls).await.map_err(|e| e.to_string())?;
+        let (client, mut connection) = config.connect(NoTls).await.map_err(|e| describe(&e))?;
         let (heard, notifications) = mpsc::unbounded_channel();
         let driver = tokio::spawn(async move {
             loop {
@@ -122,7 +122,7 @@ impl Session {
                         }
                     }
                     Some(Ok(_)) => {}
-                    Some(Err(e)) => return e.to_string(),
+                    Some(Err(e)) => return describe(&e),
                     None => return "the server closed the connection".to_owned(),
                 }
             }
@@ -141,7 +141,7 @@ impl Session {
         .await;
         match listening {
             Ok(Ok(())) => {}
-            Ok(Err(e)) => return Err(session.end(e.to_string())),
+            Ok(Err(e)) => return Err(session.end(describe(&e))),
             Err(_) => return Err(session.end("LISTEN was not answered in time".to_owned())),
         }
         let counter = match session.counter().await {
@@ -205,7 +205,7 @@ impl Session {
         )
         .await
         .map_err(|_| "the change counter was not read in time".to_owned())?
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| describe(&e))?;
         let counter: i64 = read.try_get(0).map_err(|e| e.to_string())?;
         u64::try_from(counter).map_err(|_| format!("a negative change counter: {counter}"))
     }
@@ -214,6 +214,14 @@ impl Session {
     fn end(self, reason: String) -> String {
         self.driver.abort();
         reason
+    }
+}
+
+/// A tokio-postgres error with the server's message, if any (its `Display` alone says `db error`).
+fn describe(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => db.to_string(),
+        None => e.to_string(),
     }
 }
 
