@@ -151,6 +151,18 @@ async fn a_reconnected_feed_resynchronises() {
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
          WHERE application_name = '{LISTENER}' AND datname = current_database()"
     ));
+    // Gone before the writes, so that none of their notifications can reach it.
+    tokio::time::timeout(PATIENCE, async {
+        while b.query(&format!(
+            "SELECT 1 FROM pg_stat_activity \
+             WHERE application_name = '{LISTENER}' AND datname = current_database()"
+        )) != Vec::<Vec<Option<String>>>::new()
+        {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("the feed's connection ends");
     two.set_access_key_active(&key, false).await.unwrap();
     two.add_domain(a, new_domain("missed.example.com"), NOW)
         .await
