@@ -4,7 +4,8 @@
 //! certificate set through node 1 is served by both edges within 1 s of the API's answer, and so
 //! is a rotation through node 2 (the edges learn of other nodes' commits from the store's LISTEN
 //! feed); node 1 killed with SIGKILL right after a burst of acknowledged writes loses none of
-//! them: each is visible through node 2.
+//! them: each is visible through node 2; a key disabled with `livecert admin` is refused by node 2
+//! within 1 s although node 2 has it cached (its feed clears the AccessKey cache).
 //!
 //! The database is a fresh `livecert_test_<random>` on `LIVECERT_TEST_POSTGRES` (default
 //! `postgres://postgres@127.0.0.1:5432/postgres`), dropped at the end; a server that cannot be
@@ -131,6 +132,34 @@ async fn two_api_nodes_and_two_edges_on_one_postgres() {
             "{name} was acknowledged by node 1 but is not seen through node 2"
         );
     }
+
+    // A key disabled by another process (`livecert admin`, a node of its own) is refused by node 2
+    // within 1 s, although node 2 has just used it (its AccessKey cache holds it).
+    let disabled = std::process::Command::new(env!("CARGO_BIN_EXE_livecert"))
+        .args(["admin", "--store", &cluster.database.url, "--data-dir"])
+        .arg(cluster.dir.path())
+        .args(["key", "disable", &two.creds.0])
+        .env_remove("LIVECERT_DATA_DIR")
+        .env_remove("LIVECERT_MASTER_KEY")
+        .env("LIVECERT_LOG", "warn")
+        .output()
+        .expect("livecert admin runs");
+    assert!(disabled.status.success(), "{disabled:?}");
+    let answered = Instant::now();
+    let refused = loop {
+        let reply = two.call("DescribeLiveUserDomains", &[]).await;
+        if reply.code() == "InvalidAccessKeyId.Inactive" {
+            break true;
+        }
+        if answered.elapsed() > BOUND {
+            break false;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    assert!(
+        refused,
+        "node 2 still accepts a key disabled {BOUND:?} ago by another process"
+    );
 }
 
 /// Two API nodes and two edges on one fresh database.
@@ -141,9 +170,9 @@ struct Cluster {
     /// Node 1's process, apart so that the test can kill it.
     node_one: Process,
     _others: Vec<Process>,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
     /// Dropped last: the processes are gone by then.
-    _database: Database,
+    database: Database,
 }
 
 impl Cluster {
@@ -172,8 +201,8 @@ impl Cluster {
             edges: [addr_a, addr_b],
             node_one,
             _others: vec![node_two, edge_a, edge_b],
-            _dir: dir,
-            _database: database,
+            dir,
+            database,
         }
     }
 
