@@ -68,6 +68,7 @@
 mod access;
 mod audit;
 mod key_cache;
+pub mod migrate;
 mod postgres;
 mod random;
 mod rules;

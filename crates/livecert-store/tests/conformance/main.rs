@@ -29,6 +29,7 @@ mod group_commit;
 mod https_off;
 mod kill9;
 mod listing;
+mod migrate;
 mod postgres_listen;
 mod postgres_nodes;
 mod ram;
