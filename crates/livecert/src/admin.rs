@@ -23,6 +23,7 @@
 use std::fmt::Write as _;
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
@@ -95,6 +96,20 @@ pub enum AdminCommand {
     /// The built-in test CA that issues `CertType=free` certificates.
     #[command(subcommand)]
     Ca(CaCommand),
+    /// Copy an SQLite store into a new PostgreSQL database (stop `serve` first).
+    Migrate(MigrateArgs),
+}
+
+/// `livecert admin migrate --from sqlite://<path> --to postgres://<url>`.
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    /// The SQLite store to copy: sqlite://<path> (only read).
+    #[arg(long)]
+    pub from: String,
+    /// The PostgreSQL database to copy it into: postgres://user@host:port/database (new, or
+    /// without accounts).
+    #[arg(long)]
+    pub to: String,
 }
 
 /// `livecert admin ca …`.
@@ -317,18 +332,9 @@ pub struct AuditArgs {
 /// Runs one admin command and prints its result on stdout.
 pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
     let json = args.json;
-    let store = open(&args).await?;
-    let now = SystemClock.now();
-    let report = match args.command {
-        AdminCommand::Account(command) => account(&store, command, now).await?,
-        AdminCommand::User(command) => user(&store, command, now).await?,
-        AdminCommand::Key(command) => key(&store, command, now).await?,
-        AdminCommand::Policy(command) => policy(&store, command, now).await?,
-        AdminCommand::Sts(command) => sts(&store, command, now).await?,
-        AdminCommand::Audit(args) => audit(&store, args).await?,
-        AdminCommand::Domain(command) => operator::domain(&store, command, now).await?,
-        AdminCommand::Cert(command) => operator::cert(&store, command, now).await?,
-        AdminCommand::Ca(command) => ca(&args.data_dir, command, now)?,
+    let report = match &args.command {
+        AdminCommand::Migrate(migration) => migrate(&args.data_dir, migration).await?,
+        _ => on_store(args).await?,
     };
     if json {
         let text = serde_json::to_string_pretty(&report.json).context("rendering JSON")?;
@@ -340,6 +346,84 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
         eprintln!("{note}");
     }
     Ok(())
+}
+
+/// Runs a command on the store named by `--data-dir` / `--store`.
+async fn on_store(args: AdminArgs) -> anyhow::Result<Report> {
+    let store = open(&args).await?;
+    let now = SystemClock.now();
+    Ok(match args.command {
+        AdminCommand::Account(command) => account(&store, command, now).await?,
+        AdminCommand::User(command) => user(&store, command, now).await?,
+        AdminCommand::Key(command) => key(&store, command, now).await?,
+        AdminCommand::Policy(command) => policy(&store, command, now).await?,
+        AdminCommand::Sts(command) => sts(&store, command, now).await?,
+        AdminCommand::Audit(args) => audit(&store, args).await?,
+        AdminCommand::Domain(command) => operator::domain(&store, command, now).await?,
+        AdminCommand::Cert(command) => operator::cert(&store, command, now).await?,
+        AdminCommand::Ca(command) => ca(&args.data_dir, command, now)?,
+        AdminCommand::Migrate(_) => bail!("`migrate` names its own stores: --from and --to"),
+    })
+}
+
+/// `migrate`: copies the SQLite store `--from` into the empty PostgreSQL database `--to` with
+/// the data directory's master key (secrets stay sealed under it), refusing while a `serve` holds
+/// the SQLite store's lock; prints the rows copied per table.
+async fn migrate(data_dir: &Path, args: &MigrateArgs) -> anyhow::Result<Report> {
+    let Some(path) = args.from.strip_prefix("sqlite://") else {
+        bail!("--from must be sqlite://<path> (the data directory's livecert.db)");
+    };
+    let path = PathBuf::from(path);
+    if !(args.to.starts_with("postgres://") || args.to.starts_with("postgresql://")) {
+        bail!("--to must be postgres://user@host:port/database");
+    }
+    if !path.is_file() {
+        bail!("there is no SQLite store {}: check --from", path.display());
+    }
+    let dir = DataDir::open(data_dir)?;
+    let key = dir.master_key(false)?;
+    // Writes a running serve made after the copy would be lost: it must be stopped.
+    let _lock = DataDir::lock_for_serve(&path)
+        .context("stop `livecert serve` on this store before migrating it")?;
+    let target = livecert_store::redact_url(&args.to);
+    let report = livecert_store::migrate::sqlite_to_postgres(&path, &args.to, Arc::new(key))
+        .await
+        .map_err(|e| match e {
+            StoreError::Secret(_) => anyhow::Error::new(e).context(
+                "the master key does not open the SQLite store's secrets: pass the --data-dir \
+                 (master.key, or LIVECERT_MASTER_KEY) the store was created with; nothing was written",
+            ),
+            other => anyhow::Error::new(other).context(format!(
+                "migrating {} into {target} (nothing was written to PostgreSQL)",
+                path.display()
+            )),
+        })?;
+    let rows: Vec<Vec<String>> = report
+        .tables
+        .iter()
+        .map(|(table, count)| vec![(*table).to_owned(), count.to_string()])
+        .collect();
+    let mut text = table(&["Table", "Rows"], &rows);
+    let _ = writeln!(text, "Change counter {}", report.change_counter);
+    let _ = writeln!(text, "Next CertId    {}", report.next_cert_id);
+    let counts: serde_json::Map<String, Value> = report
+        .tables
+        .iter()
+        .map(|(table, count)| ((*table).to_owned(), json!(count)))
+        .collect();
+    Ok(Report {
+        json: json!({
+            "Tables": counts,
+            "ChangeCounter": report.change_counter,
+            "NextCertId": report.next_cert_id,
+        }),
+        text,
+        note: Some(format!(
+            "Copied into {target}. Start serve with --store {target} and the same master key; \
+             keep {} as a backup.",
+            path.display()
+        )),
+    })
 }
 
 /// `ca export`: the test CA's root certificate (`<data-dir>/test-ca.pem`), created as `serve`
