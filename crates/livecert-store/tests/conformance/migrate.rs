@@ -3,6 +3,7 @@
 //! new CertIds continue after the copied ones; a second migration into the now non-empty
 //! database, and one with the wrong master key, are refused and write nothing.
 
+use std::fmt::Write as _;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -130,9 +131,9 @@ async fn view(store: &Store, accounts: &[AccountId], keys: &[String]) -> String 
     let mut out = String::new();
     let mut ids = store.account_ids().await.unwrap();
     ids.sort_unstable();
-    out.push_str(&format!("{ids:?}\n"));
+    let _ = writeln!(out, "{ids:?}");
     for &a in accounts {
-        out.push_str(&format!("{:?}\n", store.domains(a).await.unwrap()));
+        let _ = writeln!(out, "{:?}", store.domains(a).await.unwrap());
         let certs = store.list_certificates(a, None).await.unwrap();
         for c in &certs {
             let key = store
@@ -140,33 +141,28 @@ async fn view(store: &Store, accounts: &[AccountId], keys: &[String]) -> String 
                 .await
                 .unwrap()
                 .unwrap();
-            out.push_str(&format!(
-                "{c:?} key {:?}\n",
-                key.expose_str().unwrap().len()
-            ));
+            let _ = writeln!(out, "{c:?} key {:?}", key.expose_str().unwrap().len());
         }
-        out.push_str(&format!("{:?}\n", store.users(a).await.unwrap()));
-        out.push_str(&format!("{:?}\n", store.policies(a).await.unwrap()));
-        out.push_str(&format!("{:?}\n", store.access_keys(a).await.unwrap()));
+        let _ = writeln!(out, "{:?}", store.users(a).await.unwrap());
+        let _ = writeln!(out, "{:?}", store.policies(a).await.unwrap());
+        let _ = writeln!(out, "{:?}", store.access_keys(a).await.unwrap());
     }
     for k in keys {
         let entry = store.access_key(k).await.unwrap().unwrap();
-        out.push_str(&format!(
-            "{k} {} {} {}\n",
+        let _ = writeln!(
+            out,
+            "{k} {} {} {}",
             entry.account_id,
             entry.active,
             entry.secret.expose_str().unwrap()
-        ));
+        );
     }
     let snapshot = store.edge_snapshot().await.unwrap();
-    out.push_str(&format!("{snapshot:?}\n"));
-    out.push_str(&format!(
-        "{:?}\n",
-        store.edge_changes_since(0).await.unwrap()
-    ));
-    out.push_str(&format!("{}\n", store.change_counter().await.unwrap()));
+    let _ = writeln!(out, "{snapshot:?}");
+    let _ = writeln!(out, "{:?}", store.edge_changes_since(0).await.unwrap());
+    let _ = writeln!(out, "{}", store.change_counter().await.unwrap());
     let audit = store.audit_entries(&AuditFilter::default()).await.unwrap();
-    out.push_str(&format!("{audit:?}\n"));
+    let _ = writeln!(out, "{audit:?}");
     out
 }
 
