@@ -17,6 +17,9 @@
 //! - secrets (a created key's, temporary credentials') are printed once on stdout and never
 //!   logged; `key import` takes the secret from `--secret-file` as well as `--secret`, so that it
 //!   need not appear in the process list;
+//! - `migrate` copies an SQLite store into a new PostgreSQL database
+//!   (`livecert_store::migrate`); unlike the other commands it names both stores itself and takes
+//!   `serve`'s lock on the SQLite one, so it refuses to run beside a `serve`;
 //! - account ids are JSON strings (16 digits exceed the integers JSON tools keep exactly); times
 //!   are `yyyy-MM-ddTHH:mm:ssZ`.
 
