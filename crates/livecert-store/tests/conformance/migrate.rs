@@ -184,6 +184,11 @@ async fn an_sqlite_store_moves_into_postgres_whole_and_once() {
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::Secret(_)), "{err:?}");
+    // Not even the schema was created.
+    assert_eq!(
+        pg.query("SELECT to_regclass('accounts')::text"),
+        vec![vec![None]]
+    );
 
     let report = sqlite_to_postgres(&path, pg.url(), Arc::clone(&key))
         .await
