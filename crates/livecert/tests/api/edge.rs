@@ -8,7 +8,6 @@
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -572,16 +571,6 @@ async fn a_session_of_a_stopped_domain_does_not_resume() {
     server.stop().await;
 }
 
-/// A `livecert edge` child process, killed on drop.
-struct EdgeProcess(Child);
-
-impl Drop for EdgeProcess {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn a_separate_edge_process_follows_the_api_within_one_second() {
     let server = TestServer::start().await;
@@ -590,33 +579,12 @@ async fn a_separate_edge_process_follows_the_api_within_one_second() {
     let first = self_signed(&["live.example.com"], now - DAY, now + 90 * DAY, Alg::P256);
     bind(&server, "live.example.com", "first", &first).await;
 
-    let mut child = Command::new(env!("CARGO_BIN_EXE_livecert"))
-        .args(["edge", "--edge-listen", "127.0.0.1:0", "--data-dir"])
-        .arg(server.dir.path())
-        .env_remove("LIVECERT_DATA_DIR")
-        .env("LIVECERT_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("livecert edge starts");
-    let stdout = child.stdout.take().expect("stdout");
-    let process = EdgeProcess(child);
-    let line = tokio::task::spawn_blocking(move || {
-        use std::io::BufRead;
-        let mut line = String::new();
-        std::io::BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("read stdout");
-        line
-    })
-    .await
-    .expect("reader");
-    let addr: SocketAddr = line
-        .trim()
-        .strip_prefix("livecert edge listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
-        .parse()
-        .expect("address");
+    // The real binary on the serve's own SQLite store, as an operator would start a second edge.
+    let store = format!(
+        "sqlite://{}",
+        server.dir.path().join("livecert.db").display()
+    );
+    let (process, addr) = crate::postgres::start_edge(server.dir.path(), &store).await;
 
     assert_eq!(
         handshake(addr, "live.example.com").await.leaf_fingerprint(),

@@ -193,8 +193,8 @@ pub(crate) fn start_serve(dir: &Path, url: &str) -> (Process, SocketAddr) {
     panic!("livecert serve --store postgres://… did not open {addr}");
 }
 
-/// `livecert edge --store <url>` with the same data directory (its master key); returns once it
-/// printed the address it listens on.
+/// `livecert edge --store <url>` (PostgreSQL, or `sqlite://<path>`) with the data directory `dir`
+/// (its master key), killed on drop; returns once it printed the address it listens on.
 pub(crate) async fn start_edge(dir: &Path, url: &str) -> (Process, SocketAddr) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_livecert"))
         .args(["edge", "--edge-listen", "127.0.0.1:0", "--store", url])
