@@ -40,9 +40,10 @@ pub fn string_to_sign(method: &str, params: &Params) -> String {
     )
 }
 
-/// Parameters whose values never appear in an echoed StringToSign: a private key sent back in an
-/// error message would end up in clients' logs (spec/README.md, decision 5).
-pub const REDACTED_PARAMETERS: &[&str] = &["SSLPri"];
+/// Parameters whose values never appear in an echoed StringToSign: the credentials a request
+/// carries — a private key (`SSLPri`, spec/README.md decision 5) and a temporary credential's
+/// `SecurityToken` (access.md) — sent back in an error message would end up in clients' logs.
+pub const REDACTED_PARAMETERS: &[&str] = &["SSLPri", "SecurityToken"];
 
 /// The StringToSign shown in `SignatureDoesNotMatch` / `IncompleteSignature` messages: the real one,
 /// except that the values of [`REDACTED_PARAMETERS`] are replaced by `REDACTED`. It equals
@@ -118,6 +119,32 @@ mod tests {
         assert!(!e.message().contains("PRIVATE"), "{}", e.message());
         assert!(e.message().contains("SSLPri%3DREDACTED"), "{}", e.message());
         let plain = params(&[("Action", "DescribeRegions")]);
+        assert_eq!(
+            shown_string_to_sign("GET", &plain),
+            string_to_sign("GET", &plain)
+        );
+    }
+
+    #[test]
+    fn a_mismatch_never_echoes_the_security_token() {
+        let token = "CAIS8QF1q6Ft5B2yfSjIr5bSEsj6gqNh0qefbFHlkG0";
+        let p = params(&[
+            ("AccessKeyId", "STS.NUgYrLnoC37mZZCNnAbez2BH5"),
+            ("Action", "DescribeLiveUserDomains"),
+            ("SecurityToken", token),
+        ]);
+        let e = verify("GET", &p, "wrong", &Secret::new(b"s".to_vec())).unwrap_err();
+        assert!(!e.message().contains(&token[..12]), "{}", e.message());
+        assert!(
+            e.message().contains("SecurityToken%3DREDACTED"),
+            "{}",
+            e.message()
+        );
+    }
+
+    #[test]
+    fn only_the_credentials_are_redacted() {
+        let plain = params(&[("Action", "DescribeRegions"), ("DomainName", "a.example")]);
         assert_eq!(
             shown_string_to_sign("GET", &plain),
             string_to_sign("GET", &plain)

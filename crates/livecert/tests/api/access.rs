@@ -403,6 +403,63 @@ async fn temporary_credentials_work_until_they_expire() {
     assert_eq!(r.json["AccessDeniedDetail"]["PolicyType"], "SessionPolicy");
 }
 
+/// Issue 10, item 6: a V1 `SignatureDoesNotMatch` shows the StringToSign, with every credential
+/// parameter (the SecurityToken, as SSLPri) redacted.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_signature_mismatch_never_echoes_the_security_token() {
+    let s = setup().await;
+    let now = s.server.clock_now();
+    let _ = user(&s, "deployer", &[allow("live:*", "*")]).await;
+    let sts = s
+        .server
+        .store
+        .issue_sts(s.account, "deployer", 900, None, now)
+        .await
+        .expect("sts");
+    let token = sts.security_token.expose_str().expect("text").to_owned();
+    let g = &s.a;
+    let pairs = [
+        ("DomainName", "a.example.com"),
+        ("SSLProtocol", "on"),
+        ("CertName", "a-cert"),
+        ("SSLPub", g.chain_pem.as_str()),
+        ("SSLPri", g.key_pem.as_str()),
+    ]
+    .iter()
+    .map(|(k, v)| ((*k).to_owned(), v.as_bytes().to_vec()))
+    .collect();
+    let wrong_secret = request_with_wrong_secret(&s, &sts.access_key_id, &token, pairs, now);
+    let r = send(wrong_secret).await;
+    assert_eq!(r.code(), "SignatureDoesNotMatch", "{}", r.body);
+    assert!(
+        r.message().contains("SecurityToken%3DREDACTED"),
+        "{}",
+        r.body
+    );
+    let encoded_start = &token[..token.len().min(16)];
+    assert!(!r.body.contains(encoded_start), "{}", r.body);
+    assert!(!r.body.contains("PRIVATE"), "{}", r.body);
+}
+
+fn request_with_wrong_secret(
+    s: &Setup,
+    key_id: &str,
+    token: &str,
+    pairs: Vec<(String, Vec<u8>)>,
+    now: i64,
+) -> http::Request<http_body_util::Full<bytes::Bytes>> {
+    signed_request_with_token(
+        s.server.addr,
+        Scheme::V1,
+        "SetLiveDomainCertificate",
+        pairs,
+        key_id,
+        "not-the-secret",
+        now,
+        Some(token),
+    )
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn state_changing_calls_are_audited_without_secrets() {
     let s = setup().await;
