@@ -25,13 +25,29 @@ pub struct DataDir {
 }
 
 impl DataDir {
-    /// Opens (creating) the directory.
+    /// Opens the directory, creating it (and its parents) when missing. Whatever the umask, a new
+    /// directory is readable by its owner only (mode 0700), and every file livecert writes in it —
+    /// the database and its `-wal` and `-shm`, the master key, the credentials, the test CA, the
+    /// serve lock — is created with mode 0600. An existing directory's mode is the operator's and
+    /// is left alone (it may be shared, as `/tmp` is), with a warning when it lets others in.
+    ///
+    /// Errors: the directory cannot be created, is not a directory, or its mode cannot be set.
     pub fn open(root: &Path) -> anyhow::Result<Self> {
-        if !root.exists() {
+        if root.exists() {
+            let metadata = fs::metadata(root)
+                .with_context(|| format!("reading the data directory {}", root.display()))?;
+            if !metadata.is_dir() {
+                bail!("the data directory {} is not a directory", root.display());
+            }
+            let mode = metadata.permissions().mode() & 0o7777;
+            if mode & 0o077 != 0 {
+                tracing::warn!(dir = %root.display(), mode = format!("{mode:o}"), "the data directory lets other users in; its files are private (0600), but `chmod 700` it unless it is shared on purpose");
+            }
+        } else {
             fs::create_dir_all(root)
                 .with_context(|| format!("creating the data directory {}", root.display()))?;
             fs::set_permissions(root, fs::Permissions::from_mode(0o700))
-                .with_context(|| format!("setting the mode of {}", root.display()))?;
+                .with_context(|| format!("setting the mode of {} to 0700", root.display()))?;
         }
         Ok(Self {
             root: root.to_path_buf(),

@@ -37,10 +37,13 @@ const MAX_IDLE_READERS: usize = 32;
 /// The WAL file is truncated to at most this many bytes after a checkpoint.
 const WAL_SIZE_LIMIT: i64 = 64 * 1024 * 1024;
 
-/// Opens the write connection at `path`, creating the file if needed, and configures it.
+/// Opens the write connection at `path`, creating the file if needed (mode 0600, whatever the
+/// umask: see [`make_private`]), and configures it.
 ///
-/// Errors: `Unavailable` when the file cannot be opened or WAL cannot be turned on.
+/// Errors: `Unavailable` when the file cannot be created, made private or opened, or WAL cannot
+/// be turned on.
 pub(crate) fn open_writer(path: &Path) -> Result<Connection, StoreError> {
+    make_private(path)?;
     let conn = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_WRITE
@@ -64,6 +67,48 @@ pub(crate) fn open_writer(path: &Path) -> Result<Connection, StoreError> {
     .map_err(sql_unavailable)?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     Ok(conn)
+}
+
+/// The files of a SQLite database: the database, its WAL and its shared-memory index.
+const DATABASE_FILE_SUFFIXES: [&str; 3] = ["", "-wal", "-shm"];
+
+/// Makes the database at `path` readable by its owner only, whatever the umask: creates it empty
+/// with mode 0600 when it does not exist (SQLite takes an empty file as a new database), and takes
+/// the group and other bits off it and off its `-wal` and `-shm` files when they exist (a store
+/// created by an earlier version, or copied in). SQLite creates `-wal` and `-shm` with the
+/// database file's own mode (its unix VFS), so they are 0600 from then on.
+///
+/// Errors: `Unavailable` when the file cannot be created or its mode cannot be changed.
+fn make_private(path: &Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let failed = |what: &Path, e: std::io::Error| {
+        StoreError::Unavailable(format!(
+            "cannot make {} private to its owner: {e}",
+            what.display()
+        ))
+    };
+    std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| failed(path, e))?;
+    for suffix in DATABASE_FILE_SUFFIXES {
+        let mut name = path.as_os_str().to_owned();
+        name.push(suffix);
+        let file = PathBuf::from(name);
+        let mode = match std::fs::metadata(&file) {
+            Ok(metadata) => metadata.permissions().mode(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(failed(&file, e)),
+        };
+        if mode & 0o077 != 0 {
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(mode & 0o700))
+                .map_err(|e| failed(&file, e))?;
+        }
+    }
+    Ok(())
 }
 
 /// Fsyncs the directory that holds `path`, so that a newly created database file survives a power

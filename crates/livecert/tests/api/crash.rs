@@ -16,12 +16,26 @@ const DOMAINS: usize = 8;
 const ROUNDS: usize = 40;
 
 fn start(dir: &Path) -> (Child, SocketAddr) {
+    start_with_umask(dir, None)
+}
+
+/// Starts `livecert serve` on `dir`, under `umask` when given (through `sh -c 'umask …; exec …'`).
+fn start_with_umask(dir: &Path, umask: Option<&str>) -> (Child, SocketAddr) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("free port")
         .port();
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_livecert"))
+    let mut command = match umask {
+        None => Command::new(env!("CARGO_BIN_EXE_livecert")),
+        Some(mask) => {
+            let mut sh = Command::new("sh");
+            sh.args(["-c", &format!("umask {mask} && exec \"$0\" \"$@\"")])
+                .arg(env!("CARGO_BIN_EXE_livecert"));
+            sh
+        }
+    };
+    let mut child = command
         .args([
             "serve",
             "--no-edge",
@@ -236,6 +250,89 @@ async fn acknowledged_writes_survive_kill_9() {
             );
         }
     }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// Issue 10, item 7: under umask 000, the data directory `serve` creates and every file in it —
+/// `livecert.db`, `-wal`, `-shm`, the master key, the credentials, the serve lock, the test CA —
+/// are readable by their owner only; a database left 0644 by an earlier version is made private
+/// when the store opens it.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_data_directory_is_private_to_its_owner_whatever_the_umask() {
+    use std::os::unix::fs::PermissionsExt;
+    let parent = tempfile::tempdir().expect("temp dir");
+    let dir = parent.path().join("data");
+    let (mut child, addr) = start_with_umask(&dir, Some("000"));
+    let creds = livecert::datadir::read_credentials(&dir.join("credentials"))
+        .expect("credentials written on first start");
+    let r = call(
+        addr,
+        &creds,
+        "AddLiveDomain",
+        &[
+            ("DomainName", "private.example.com"),
+            ("LiveDomainType", "liveVideo"),
+            ("Region", "cn-shanghai"),
+        ],
+    )
+    .await;
+    r.ok();
+    let r = call(
+        addr,
+        &creds,
+        "SetLiveDomainCertificate",
+        &[
+            ("DomainName", "private.example.com"),
+            ("SSLProtocol", "on"),
+            ("CertType", "free"),
+        ],
+    )
+    .await;
+    r.ok();
+    let mode = |p: &Path| std::fs::metadata(p).expect("metadata").permissions().mode() & 0o777;
+    let names = |d: &Path| -> BTreeSet<String> {
+        std::fs::read_dir(d)
+            .expect("read dir")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect()
+    };
+    let check = |d: &Path| {
+        assert_eq!(mode(d), 0o700, "{}", d.display());
+        let files = names(d);
+        for expected in [
+            "livecert.db",
+            "livecert.db-wal",
+            "livecert.db-shm",
+            "master.key",
+            "credentials",
+        ] {
+            assert!(
+                files.contains(expected),
+                "{expected} missing from {files:?}"
+            );
+        }
+        for name in &files {
+            let m = mode(&d.join(name));
+            assert_eq!(m & 0o077, 0, "{name} is {m:o}: others can read it");
+        }
+    };
+    check(&dir);
+    let _ = child.kill();
+    let _ = child.wait();
+
+    // A store whose files an earlier version left 0644 is made private when opened again.
+    for name in ["livecert.db", "livecert.db-wal", "livecert.db-shm"] {
+        let path = dir.join(name);
+        if path.exists() {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        }
+    }
+    let (mut child, addr) = start_with_umask(&dir, Some("000"));
+    call(addr, &creds, "DescribeLiveUserDomains", &[])
+        .await
+        .ok();
+    check(&dir);
     let _ = child.kill();
     let _ = child.wait();
 }
