@@ -591,6 +591,16 @@ impl SharedLimits {
         self.backend.record_nonce(*key, forget_at, now).await
     }
 
+    /// Forgets a nonce recorded with [`SharedLimits::record_nonce`] whose call was then refused
+    /// before it could change anything (throttled): the entry `key` is deleted if its forget time
+    /// is still `forget_at`, so the request may be sent again. One statement.
+    ///
+    /// Errors: as [`SharedLimits::check_rate`]; the entry then stays (the request stays refused as
+    /// a replay, never runs twice).
+    pub async fn forget_nonce(&self, key: &[u8; 32], forget_at: i64) -> Result<(), StoreError> {
+        self.backend.forget_nonce(*key, forget_at).await
+    }
+
     /// Deletes at most `max_rows` nonces and at most `max_rows` buckets that expired (a nonce's
     /// forget time, a bucket's TAT) more than a minute before both `now` (the caller's clock, Unix
     /// seconds) and the database's clock, oldest first, skipping rows another node holds. The

@@ -53,6 +53,11 @@ enum Command {
         /// <Action>=<rate>, e.g. SetLiveDomainCertificate=60 (repeatable).
         #[arg(long = "rate-limit", value_parser = livecert::api::ratelimit::parse_override)]
         rate_limit_overrides: Vec<(livecert_core::action::Action, u32)>,
+        /// Nonces one account may hold inside the 15-minute replay window (SQLite; PostgreSQL keeps
+        /// them in the database): when an account's are all in use its next calls get
+        /// Throttling.User, and no other account's are affected.
+        #[arg(long, default_value_t = livecert::api::nonce::DEFAULT_NONCES_PER_ACCOUNT, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+        nonces_per_account: usize,
         /// The HTTPS edge's TLS listen address (0.0.0.0:443 in production).
         #[arg(long, default_value = livecert::edge::DEFAULT_LISTEN)]
         edge_listen: SocketAddr,
@@ -177,6 +182,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             errors_doc_url,
             rate_limits,
             rate_limit_overrides,
+            nonces_per_account,
             edge_listen,
             no_edge,
             default_origin,
@@ -201,6 +207,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
                 },
                 rate_limits: rate_limits == "on",
                 rate_limit_overrides: rate_limit_overrides.into_iter().collect(),
+                nonces_per_account,
                 edge_listen: (!no_edge).then_some(edge_listen),
                 default_origin,
                 metrics_listen,

@@ -25,9 +25,6 @@ use crate::issuer::{Issuer, TestCa};
 /// shared rate limit within 10% of each quota (docs/decisions.md).
 pub const MAX_CLOCK_OFFSET_MS: i64 = 50;
 
-/// Entries the in-memory nonce store holds before it refuses requests (about 64 MiB at most).
-pub const DEFAULT_NONCE_CAPACITY: usize = 1_000_000;
-
 /// Options of `livecert serve`.
 #[derive(Debug, Clone)]
 pub struct ServeOptions {
@@ -44,6 +41,8 @@ pub struct ServeOptions {
     pub rate_limits: bool,
     /// Calls per second by operation, replacing the action table's (`--rate-limit`).
     pub rate_limit_overrides: std::collections::HashMap<livecert_core::action::Action, u32>,
+    /// Nonces one account may hold in memory (`--nonces-per-account`; SQLite only).
+    pub nonces_per_account: usize,
     /// The HTTPS edge's listen address (`--edge-listen`); `None` with `--no-edge`.
     pub edge_listen: Option<SocketAddr>,
     /// The edge's default origin (`--default-origin`).
@@ -222,6 +221,7 @@ pub async fn run(options: ServeOptions, shutdown: impl Future<Output = ()>) -> a
         &store,
         options.rate_limits,
         Quotas::with_overrides(&options.rate_limit_overrides),
+        options.nonces_per_account,
         clock.as_ref(),
     )
     .await;
@@ -293,16 +293,18 @@ pub async fn run(options: ServeOptions, shutdown: impl Future<Output = ()>) -> a
 /// database); in the store on PostgreSQL, shared with every other node (after a check of this
 /// node's clock against the database's, which warns beyond [`MAX_CLOCK_OFFSET_MS`]).
 /// `rate_limits` false (`--rate-limits off`): no limiter either way; `quotas`: each operation's,
-/// `--rate-limit` applied.
+/// `--rate-limit` applied; `nonces_per_account`: each account's share of the in-memory nonce
+/// store (`--nonces-per-account`).
 pub async fn guards(
     store: &Store,
     rate_limits: bool,
     quotas: Quotas,
+    nonces_per_account: usize,
     clock: &dyn Clock,
 ) -> (Arc<dyn Nonces>, Arc<dyn RateLimiter>) {
     match store.shared_limits() {
         None => (
-            Arc::new(MemoryNonces::new(DEFAULT_NONCE_CAPACITY)),
+            Arc::new(MemoryNonces::new(nonces_per_account)),
             if rate_limits {
                 Arc::new(MemoryRateLimiter::with_quotas(quotas))
             } else {

@@ -113,6 +113,24 @@ pub(crate) async fn record_nonce(
     })
 }
 
+/// Deletes the nonce entry `key` if its forget time is still `forget_at` (the one its caller
+/// recorded: an entry taken over since by a later request stays).
+///
+/// Errors: the statement failed.
+pub(crate) async fn forget_nonce(
+    conn: &Conn,
+    key: &[u8; 32],
+    forget_at: i64,
+) -> Result<(), StoreError> {
+    execute(
+        conn,
+        "DELETE FROM nonces WHERE key = $1 AND forget_at = $2",
+        &[&key.as_slice(), &forget_at],
+    )
+    .await?;
+    Ok(())
+}
+
 /// Deletes at most `max_rows` nonces and at most `max_rows` buckets expired for
 /// [`PRUNE_MARGIN_SECS`] by both `now` (the node's clock, Unix seconds) and the database's clock,
 /// oldest first.

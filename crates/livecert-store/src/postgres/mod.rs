@@ -336,6 +336,18 @@ impl PgBackend {
         Ok(check)
     }
 
+    /// Deletes a nonce entry recorded with `forget_at` ([`limits::forget_nonce`]).
+    pub(crate) async fn forget_nonce(
+        &self,
+        key: [u8; 32],
+        forget_at: i64,
+    ) -> Result<(), StoreError> {
+        self.on_limits_pool(move |c| {
+            Box::pin(async move { limits::forget_nonce(c, &key, forget_at).await })
+        })
+        .await
+    }
+
     /// Deletes expired nonces and idle buckets, at most `max_rows` of each ([`limits::prune`]).
     pub(crate) async fn prune(&self, now: i64, max_rows: u32) -> Result<Pruned, StoreError> {
         self.on_limits_pool(move |c| Box::pin(async move { limits::prune(c, now, max_rows).await }))

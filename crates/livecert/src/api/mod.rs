@@ -44,7 +44,7 @@ use tracing::{info, warn};
 
 use crate::clock::Clock;
 pub use answer::Answer;
-use nonce::{NonceRefusal, Nonces};
+use nonce::{NonceEntry, NonceRefusal, Nonces};
 use ratelimit::{RateLimiter, RateRefusal};
 use render::ErrorDocs;
 
@@ -717,11 +717,14 @@ async fn run_verified(
     now: i64,
 ) -> OpResult {
     check_security_token(key, prepared.security_token.as_deref(), now)?;
-    match state
-        .nonces
-        .check_and_record(&key.access_key_id, &prepared.nonce, timestamp, now)
-        .await
-    {
+    let nonce = NonceEntry::new(
+        key.account_id,
+        &key.access_key_id,
+        &prepared.nonce,
+        timestamp,
+        now,
+    );
+    match state.nonces.check_and_record(&nonce, now).await {
         Ok(()) => {}
         Err(NonceRefusal::Used) => {
             return Err(ApiError::new(
@@ -730,11 +733,22 @@ async fn run_verified(
             )
             .into());
         }
-        Err(NonceRefusal::Full) => {
-            return Err(Failure::with_cause(
-                ApiError::bare(ErrorCode::ServiceUnavailable),
-                "nonce store is full",
+        Err(NonceRefusal::AccountFull {
+            per_account,
+            retry_after_secs,
+        }) => {
+            let retry_after_ms = retry_after_secs.saturating_mul(1000);
+            let mut failure = Failure::from(ApiError::new(
+                ErrorCode::ThrottlingUser,
+                format!(
+                    "This account has sent {per_account} calls inside the {}-minute replay window, \
+                     the most livecert remembers for one account; retry after {retry_after_ms} ms.",
+                    livecert_core::protocol::CLOCK_WINDOW_SECS / 60
+                ),
             ));
+            failure.retry_after_ms = Some(retry_after_ms);
+            count_throttled(state, key.account_id, prepared.action);
+            return Err(failure);
         }
         Err(NonceRefusal::Unavailable(cause)) => {
             return Err(Failure::with_cause(
@@ -753,6 +767,9 @@ async fn run_verified(
             retry_after_ms,
             per_second,
         }) => {
+            // A throttled call changed nothing: its nonce is forgotten, so that an account's
+            // entries are bounded by the calls its quotas admit (the request may be sent again).
+            state.nonces.forget(&nonce).await;
             let mut failure = Failure::from(ApiError::new(
                 ErrorCode::ThrottlingUser,
                 format!(
@@ -761,16 +778,11 @@ async fn run_verified(
                 ),
             ));
             failure.retry_after_ms = Some(retry_after_ms);
-            // Throttled calls are counted, and only sampled in the log (access.md, "Audit").
-            let n = state
-                .throttled
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            if n.is_multiple_of(100) {
-                warn!(account = key.account_id, action = %prepared.action, throttled_total = n + 1, "calls throttled (1 in 100 logged)");
-            }
+            count_throttled(state, key.account_id, prepared.action);
             return Err(failure);
         }
         Err(RateRefusal::Unavailable(cause)) => {
+            state.nonces.forget(&nonce).await;
             return Err(Failure::with_cause(
                 ApiError::bare(ErrorCode::ServiceUnavailable),
                 cause,
@@ -796,6 +808,17 @@ async fn run_verified(
         secure_transport: peer.secure_transport,
     };
     dispatch(state, &caller, prepared.action, &prepared.params).await
+}
+
+/// Counts a throttled call; only 1 in 100 is logged (access.md, "Audit": throttled calls are
+/// counted, not audited).
+fn count_throttled(state: &AppState, account_id: AccountId, action: Action) {
+    let n = state
+        .throttled
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    if n.is_multiple_of(100) {
+        warn!(account = account_id, action = %action, throttled_total = n + 1, "calls throttled (1 in 100 logged)");
+    }
 }
 
 /// Where a call came from: the peer's address and whether it arrived over TLS.

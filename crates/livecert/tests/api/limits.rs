@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use livecert::api::nonce::{MemoryNonces, NonceRefusal, Nonces};
+use livecert::api::nonce::{MemoryNonces, NonceEntry, NonceRefusal, Nonces};
 use livecert::api::ratelimit::{RateLimiter, RateRefusal, Unlimited};
 use livecert::api::Answer;
 use livecert_core::action::Action;
@@ -159,14 +159,12 @@ impl RateLimiter for Down {
 }
 
 impl Nonces for Down {
-    fn check_and_record(
-        &self,
-        _: &str,
-        _: &str,
-        _: i64,
-        _: i64,
-    ) -> Answer<'_, Result<(), NonceRefusal>> {
+    fn check_and_record(&self, _: &NonceEntry, _: i64) -> Answer<'_, Result<(), NonceRefusal>> {
         Answer::later(async { Err(NonceRefusal::Unavailable("database down".into())) })
+    }
+
+    fn forget(&self, _: &NonceEntry) -> Answer<'_, ()> {
+        Answer::ready(())
     }
 
     fn entries(&self) -> Option<usize> {
@@ -217,4 +215,152 @@ async fn a_limiter_or_nonce_store_that_cannot_answer_is_service_unavailable() {
         );
         server.stop().await;
     }
+}
+
+/// A RAM user of a new account with an imported key and no policy at all: every call it makes is
+/// `Forbidden.RAM` once it passes the nonce and the rate limit.
+async fn powerless_key(server: &TestServer) -> (u64, String, String) {
+    let now = server.clock_now();
+    let account = server.store.create_account(now).await.expect("account");
+    server
+        .store
+        .create_user(account, "flooder", now)
+        .await
+        .expect("user");
+    let (id, secret) = ("flooderid".to_owned(), "floodersecret".to_owned());
+    server
+        .store
+        .import_user_access_key(
+            account,
+            "flooder",
+            &id,
+            &livecert_core::secret::Secret::new(secret.as_bytes().to_vec()),
+            now,
+        )
+        .await
+        .expect("key");
+    (account, id, secret)
+}
+
+/// Sends `calls` DescribeLiveUserDomains with `key`, 32 at a time; returns the codes answered.
+async fn flood(server: &Arc<TestServer>, key: &(String, String), calls: usize) -> Vec<String> {
+    let mut codes = Vec::with_capacity(calls);
+    for wave in 0..calls.div_ceil(32) {
+        let mut tasks = Vec::new();
+        for _ in 0..32.min(calls - wave * 32) {
+            let (server, key) = (Arc::clone(server), key.clone());
+            tasks.push(tokio::spawn(async move {
+                let now = server.clock_now();
+                let r = server
+                    .call_with(
+                        Scheme::V3,
+                        "DescribeLiveUserDomains",
+                        Vec::new(),
+                        &key.0,
+                        &key.1,
+                        now,
+                    )
+                    .await;
+                r.code().to_owned()
+            }));
+        }
+        for t in tasks {
+            codes.push(t.await.expect("task"));
+        }
+    }
+    codes
+}
+
+/// Issue 10, item 1: a flood from one account's key with no permissions at all, beyond what the
+/// nonce store keeps for one account, is refused for that account alone (`Throttling.User`);
+/// another account's calls, made during and after the flood, all succeed. (Before: one pool for
+/// the whole server, which the flood filled, and every other account got 503.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_powerless_keys_flood_exhausts_only_its_own_account() {
+    const PER_ACCOUNT: usize = 64;
+    let nonces = Arc::new(MemoryNonces::new(PER_ACCOUNT));
+    let server = Arc::new(
+        TestServer::start_at_with_guards(
+            fixture_time(),
+            Arc::clone(&nonces) as Arc<dyn Nonces>,
+            Arc::new(Unlimited),
+        )
+        .await,
+    );
+    let (flooder, id, secret) = powerless_key(&server).await;
+    let victim = server
+        .store
+        .access_key(TEST_ID)
+        .await
+        .expect("lookup")
+        .expect("key")
+        .account_id;
+
+    let flooding = {
+        let server = Arc::clone(&server);
+        tokio::spawn(async move { flood(&server, &(id, secret), PER_ACCOUNT * 8).await })
+    };
+    // The victim's calls (two nonces each), during the flood and once the flooder's share is
+    // full, stay within the victim's own share.
+    let victim_round = |round: usize| {
+        let server = Arc::clone(&server);
+        async move {
+            let domain = format!("victim{round}.example.com");
+            let r = server
+                .call(
+                    Scheme::V3,
+                    "AddLiveDomain",
+                    &[
+                        ("DomainName", &domain),
+                        ("LiveDomainType", "liveVideo"),
+                        ("Region", "cn-shanghai"),
+                    ],
+                )
+                .await;
+            assert_eq!(r.status, 200, "the victim's call {round}: {}", r.body);
+            let r = server
+                .call(Scheme::V1, "DescribeLiveUserDomains", &[])
+                .await;
+            assert_eq!(r.status, 200, "the victim's read {round}: {}", r.body);
+        }
+    };
+    let mut victim_calls = 0;
+    while !flooding.is_finished() && victim_calls < PER_ACCOUNT / 2 - 8 {
+        victim_round(victim_calls).await;
+        victim_calls += 1;
+    }
+    let codes = flooding.await.expect("flood");
+    for _ in 0..4 {
+        victim_round(victim_calls).await;
+        victim_calls += 1;
+    }
+    let forbidden = codes.iter().filter(|c| *c == "Forbidden.RAM").count();
+    let throttled = codes.iter().filter(|c| *c == "Throttling.User").count();
+    assert_eq!(forbidden, PER_ACCOUNT, "{codes:?}");
+    assert_eq!(forbidden + throttled, codes.len(), "{codes:?}");
+    assert_eq!(nonces.account_len(flooder), PER_ACCOUNT);
+    assert_eq!(nonces.account_len(victim), victim_calls * 2);
+}
+
+/// A throttled call takes no nonce entry (it changed nothing; its nonce is forgotten), so an
+/// account's entries are bounded by the calls its quotas admit, not by what it sends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn throttled_calls_leave_no_nonce_behind() {
+    let nonces = Arc::new(MemoryNonces::new(10_000));
+    let server = Arc::new(
+        TestServer::start_at_with_guards(
+            fixture_time(),
+            Arc::clone(&nonces) as Arc<dyn Nonces>,
+            Arc::new(livecert::api::ratelimit::MemoryRateLimiter::new()),
+        )
+        .await,
+    );
+    let (flooder, id, secret) = powerless_key(&server).await;
+    let quota = usize::try_from(Action::DescribeLiveUserDomains.per_second()).expect("quota");
+    let codes = flood(&server, &(id, secret), quota * 5).await;
+    let forbidden = codes.iter().filter(|c| *c == "Forbidden.RAM").count();
+    let throttled = codes.iter().filter(|c| *c == "Throttling.User").count();
+    // The clock stands still: the burst (one second's quota) is admitted, the rest throttled.
+    assert_eq!((forbidden, throttled), (quota, quota * 4), "{codes:?}");
+    assert_eq!(nonces.account_len(flooder), quota);
 }

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use http_body_util::{BodyExt, Full};
-use livecert::api::nonce::NonceRefusal;
+use livecert::api::nonce::{NonceEntry, NonceRefusal};
 use livecert::api::ratelimit::{Quotas, RateRefusal};
 use livecert::clock::{Clock, ManualClock};
 use livecert::server::guards;
@@ -210,8 +210,8 @@ async fn serve_builds_shared_guards_from_its_options() {
     let set = Action::SetLiveDomainCertificate;
     let five = Quotas::with_overrides(&HashMap::from([(set, 5)]));
 
-    let (nonces1, limiter1) = guards(&one, true, five.clone(), &clock).await;
-    let (nonces2, limiter2) = guards(&two, true, five, &clock).await;
+    let (nonces1, limiter1) = guards(&one, true, five.clone(), 1000, &clock).await;
+    let (nonces2, limiter2) = guards(&two, true, five, 1000, &clock).await;
     assert_eq!(nonces1.entries(), None, "the nonces are in the store");
     let mut admitted = 0;
     let mut refusal = None;
@@ -230,19 +230,29 @@ async fn serve_builds_shared_guards_from_its_options() {
         matches!(refusal, Some(RateRefusal::Throttled { per_second: 5, .. })),
         "{refusal:?}"
     );
-    assert_eq!(nonces1.check_and_record("id", "n1", t, t).await, Ok(()));
+    let n1 = NonceEntry::new(1, "id", "n1", t, t);
+    assert_eq!(nonces1.check_and_record(&n1, t).await, Ok(()));
     assert_eq!(
-        nonces2.check_and_record("id", "n1", t, t).await,
+        nonces2.check_and_record(&n1, t).await,
+        Err(NonceRefusal::Used)
+    );
+    // A throttled call's nonce, forgotten on one node, may be recorded again on another (once).
+    let n2 = NonceEntry::new(1, "id", "n2", t, t);
+    assert_eq!(nonces1.check_and_record(&n2, t).await, Ok(()));
+    nonces1.forget(&n2).await;
+    assert_eq!(nonces2.check_and_record(&n2, t).await, Ok(()));
+    assert_eq!(
+        nonces1.check_and_record(&n2, t).await,
         Err(NonceRefusal::Used)
     );
 
     // --rate-limits off: no limiter, the nonces still shared.
-    let (nonces3, unlimited) = guards(&two, false, Quotas::default(), &clock).await;
+    let (nonces3, unlimited) = guards(&two, false, Quotas::default(), 1000, &clock).await;
     for _ in 0..100 {
         assert_eq!(unlimited.check(1, set, ms).await, Ok(()));
     }
     assert_eq!(
-        nonces3.check_and_record("id", "n1", t, t).await,
+        nonces3.check_and_record(&n1, t).await,
         Err(NonceRefusal::Used)
     );
 
@@ -250,6 +260,6 @@ async fn serve_builds_shared_guards_from_its_options() {
     let dir = tempfile::tempdir().expect("temp dir");
     let (key, _) = MasterKey::generate().expect("master key");
     let sqlite = Store::open_sqlite(&dir.path().join("livecert.db"), Arc::new(key)).expect("open");
-    let (nonces, _) = guards(&sqlite, true, Quotas::default(), &clock).await;
+    let (nonces, _) = guards(&sqlite, true, Quotas::default(), 1000, &clock).await;
     assert_eq!(nonces.entries(), Some(0), "SQLite's nonces are in memory");
 }
