@@ -1,24 +1,34 @@
 //! The audit log (spec/access.md, Audit): every state-changing call whose signature verified is
-//! recorded, off the request path, in batches.
+//! recorded.
 //!
-//! [`Store::record_audit`] never waits: it puts the entry on a bounded in-memory queue
-//! ([`QUEUE_CAPACITY`] entries) and returns; when the queue is full the entry is dropped and
-//! counted ([`Store::audit_dropped`]) rather than making the caller wait. A flusher thread takes
-//! entries off the queue and hands them to the backend's [`AuditSink`] whenever it holds
-//! [`BATCH_SIZE`] entries or [`FLUSH_INTERVAL`] has passed since the first entry of the batch —
-//! so a flood of calls from one account costs the others at most one extra insert per batch,
-//! never a wait on a lock or a queue. With SQLite the sink is one write call of the store's writer
-//! (it shares its group commit and its single write lock); with PostgreSQL it is one multi-row
-//! `INSERT` in a transaction of its own (no write lock: audit rows never decide anything).
-//! [`Store::flush_audit`] writes everything recorded before it and waits for the commit.
+//! **A call that changed something** is recorded in the transaction of its change: the API runs
+//! the call inside a [`CallAudit`] scope, and the first write of that call that commits (not a
+//! DryRun) inserts the entry in its own transaction (SQLite: in its savepoint of the group's
+//! transaction; PostgreSQL: in the call's transaction), with the outcome the call answers (`OK`,
+//! or row 28's code for a record stored but not bound). So an acknowledged change always has its
+//! entry, crash or not, and an entry never describes a change that was rolled back.
+//!
+//! **Every other audited call** — refused before or by its write, or whose write failed — is
+//! recorded off the request path: [`Store::record_audit`] never waits; it puts the entry on an
+//! in-memory queue and returns. Each account may have at most [`QUEUE_PER_ACCOUNT`] entries
+//! waiting; beyond that its entries are dropped and counted ([`Store::audit_dropped`]), so a flood
+//! of refused calls from one account can never push another account's entries out. A flusher
+//! thread takes entries off the queue and hands them to the backend's [`AuditSink`] whenever it
+//! holds [`BATCH_SIZE`] entries or [`FLUSH_INTERVAL`] has passed since the first entry of the
+//! batch. With SQLite the sink is one write call of the store's writer (it shares its group commit
+//! and its single write lock); with PostgreSQL it is one multi-row `INSERT` in a transaction of
+//! its own (no write lock: audit rows never decide anything). [`Store::flush_audit`] writes
+//! everything recorded before it and waits for the commit.
 //!
 //! When the last handle of a store is dropped, the flusher writes what is queued before it stops
 //! (the drop waits for it), so entries recorded before a clean shutdown survive the restart.
 //! A batch that cannot be written (after [`WRITE_TRIES`] tries) is logged and counted as dropped.
 
+use std::collections::HashMap;
+use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
-use std::sync::Arc;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -26,8 +36,10 @@ use tokio::sync::oneshot;
 
 use crate::{AccountId, Backend, Store, StoreError};
 
-/// Entries the queue holds before new ones are dropped.
-pub const QUEUE_CAPACITY: usize = 65_536;
+/// Entries one account may have waiting in the queue before its new ones are dropped: a few
+/// seconds of the account's whole default quota, far above what refused calls need. Every
+/// account has its own share, so the queue holds at most this many entries per account.
+pub const QUEUE_PER_ACCOUNT: usize = 4_096;
 /// Entries written in one batch at most.
 pub const BATCH_SIZE: usize = 512;
 /// The longest an entry waits in the queue before its batch is written.
@@ -76,10 +88,89 @@ pub struct AuditFilter {
     pub limit: usize,
 }
 
+impl AuditEntry {
+    /// The entry with `outcome` as its outcome code.
+    #[must_use]
+    pub fn answered(mut self, outcome: &str) -> Self {
+        outcome.clone_into(&mut self.outcome);
+        self
+    }
+}
+
+tokio::task_local! {
+    /// The audit entry of the API call this task is running, if any ([`CallAudit::scope`]).
+    static CALL_AUDIT: CallAudit;
+}
+
+/// The audit entry of one API call, to be written in the transaction of the call's change.
+///
+/// The API builds it before the call runs (its outcome is filled in by whoever writes it) and runs
+/// the call inside [`CallAudit::scope`]. The first write call of the store made in that scope that
+/// is not a DryRun carries the entry into its transaction, with outcome `OK` (or the code the call
+/// answers although its change is committed: row 28's `Certificate.SettedNotEffect`); once that
+/// write has committed, [`CallAudit::written`] is true. If no write of the call committed
+/// (refused, failed, a DryRun, a read), the entry is not written: the caller records it with the
+/// outcome it answered through [`Store::record_audit`].
+///
+/// Writes made outside a scope (`livecert admin`, the audit flusher) carry no entry.
+#[derive(Debug, Clone)]
+pub struct CallAudit {
+    state: Arc<Mutex<(AuditEntry, bool)>>,
+}
+
+impl CallAudit {
+    /// The entry of a call about to run.
+    pub fn new(entry: AuditEntry) -> Self {
+        Self {
+            state: Arc::new(Mutex::new((entry, false))),
+        }
+    }
+
+    /// Runs `work` (the call) with this entry in scope for its writes.
+    pub async fn scope<F: Future>(&self, work: F) -> F::Output {
+        CALL_AUDIT.scope(self.clone(), work).await
+    }
+
+    /// Whether a write of the call committed the entry.
+    pub fn written(&self) -> bool {
+        self.lock().1
+    }
+
+    /// The entry (its outcome as built, until the caller sets it with [`AuditEntry::answered`]).
+    pub fn entry(&self) -> AuditEntry {
+        self.lock().0.clone()
+    }
+
+    /// For a write call that starts now: the scope's entry, when there is a scope, the write is
+    /// not a DryRun and no earlier write of the call has committed the entry.
+    pub(crate) fn for_write(dry_run: bool) -> Option<(Self, AuditEntry)> {
+        if dry_run {
+            return None;
+        }
+        CALL_AUDIT
+            .try_with(|call| {
+                let state = call.lock();
+                (!state.1).then(|| (call.clone(), state.0.clone()))
+            })
+            .ok()
+            .flatten()
+    }
+
+    /// Records that a write carried the entry and committed.
+    pub(crate) fn mark_written(&self) {
+        self.lock().1 = true;
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, (AuditEntry, bool)> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
 impl Store {
-    /// Records an audited call. Never waits and never fails: the entry is queued and written in
-    /// the next batch (within [`FLUSH_INTERVAL`]); if the queue is full it is dropped and counted
-    /// in [`Store::audit_dropped`].
+    /// Records an audited call that changed nothing (or whose change failed). Never waits and
+    /// never fails: the entry is queued and written in the next batch (within
+    /// [`FLUSH_INTERVAL`]); if its account already has [`QUEUE_PER_ACCOUNT`] entries waiting it is
+    /// dropped and counted in [`Store::audit_dropped`].
     pub fn record_audit(&self, entry: AuditEntry) {
         self.inner.audit.record(entry);
     }
@@ -105,8 +196,8 @@ impl Store {
             .map_err(|_| StoreError::Unavailable("the audit flusher has stopped".into()))?
     }
 
-    /// Entries dropped since this store was opened: recorded while the queue was full, or in a
-    /// batch that could not be written. A metric: it only increases.
+    /// Entries dropped since this store was opened: recorded while their account's share of the
+    /// queue was full, or in a batch that could not be written. A metric: it only increases.
     pub fn audit_dropped(&self) -> u64 {
         self.inner.audit.dropped.load(Ordering::Relaxed)
     }
@@ -140,9 +231,48 @@ pub(crate) type AuditSink =
 
 /// The queue and its flusher thread; see the module documentation.
 pub(crate) struct AuditQueue {
-    sender: Option<SyncSender<Message>>,
+    sender: Option<Sender<Message>>,
+    waiting: Arc<Waiting>,
     dropped: Arc<AtomicU64>,
     thread: Option<JoinHandle<()>>,
+}
+
+/// Entries waiting in the queue, by account (an account with none has no key).
+#[derive(Default)]
+struct Waiting {
+    by_account: Mutex<HashMap<AccountId, usize>>,
+}
+
+impl Waiting {
+    /// Takes one of `account`'s places, unless it holds [`QUEUE_PER_ACCOUNT`] already.
+    fn take(&self, account: AccountId) -> bool {
+        let mut map = self
+            .by_account
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let waiting = map.entry(account).or_insert(0);
+        if *waiting >= QUEUE_PER_ACCOUNT {
+            return false;
+        }
+        *waiting += 1;
+        true
+    }
+
+    /// Gives back the places of `accounts`' entries, taken off the queue (one per item).
+    fn give_back(&self, accounts: impl IntoIterator<Item = AccountId>) {
+        let mut map = self
+            .by_account
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        for account in accounts {
+            if let Some(waiting) = map.get_mut(&account) {
+                *waiting = waiting.saturating_sub(1);
+                if *waiting == 0 {
+                    map.remove(&account);
+                }
+            }
+        }
+    }
 }
 
 enum Message {
@@ -153,31 +283,35 @@ enum Message {
 impl AuditQueue {
     /// Starts the flusher, which writes through `sink`.
     pub(crate) fn start(sink: AuditSink) -> Result<Self, StoreError> {
-        let (sender, inbox) = mpsc::sync_channel(QUEUE_CAPACITY);
+        let (sender, inbox) = mpsc::channel();
         let dropped = Arc::new(AtomicU64::new(0));
-        let counter = dropped.clone();
+        let waiting = Arc::new(Waiting::default());
+        let (counter, places) = (dropped.clone(), waiting.clone());
         let thread = std::thread::Builder::new()
             .name("livecert-audit".into())
             .spawn(move || {
                 let mut sink = sink;
-                run(&inbox, &mut sink, &counter);
+                run(&inbox, &mut sink, &counter, &places);
             })
             .map_err(|e| StoreError::Unavailable(format!("cannot start the audit thread: {e}")))?;
         Ok(Self {
             sender: Some(sender),
+            waiting,
             dropped,
             thread: Some(thread),
         })
     }
 
     fn record(&self, entry: AuditEntry) {
-        let sent = match &self.sender {
-            Some(sender) => match sender.try_send(Message::Entry(Box::new(entry))) {
-                Ok(()) => true,
-                Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => false,
-            },
-            None => false,
-        };
+        let account = entry.account_id;
+        let sent = self.waiting.take(account)
+            && match &self.sender {
+                Some(sender) if sender.send(Message::Entry(Box::new(entry))).is_ok() => true,
+                _ => {
+                    self.waiting.give_back([account]);
+                    false
+                }
+            };
         if !sent {
             self.dropped.fetch_add(1, Ordering::Relaxed);
         }
@@ -198,7 +332,7 @@ impl Drop for AuditQueue {
 
 /// The flusher's loop: gather a batch (up to [`BATCH_SIZE`] entries, for at most
 /// [`FLUSH_INTERVAL`] after its first one, or until a flush request), write it, answer flushes.
-fn run(inbox: &Receiver<Message>, sink: &mut AuditSink, dropped: &AtomicU64) {
+fn run(inbox: &Receiver<Message>, sink: &mut AuditSink, dropped: &AtomicU64, waiting: &Waiting) {
     let mut batch: Vec<AuditEntry> = Vec::with_capacity(BATCH_SIZE);
     let mut waiters = Vec::new();
     while let Ok(first) = inbox.recv() {
@@ -222,6 +356,7 @@ fn run(inbox: &Receiver<Message>, sink: &mut AuditSink, dropped: &AtomicU64) {
                 Err(RecvTimeoutError::Disconnected) => stopped = true,
             }
         }
+        waiting.give_back(batch.iter().map(|e| e.account_id));
         let result = write(sink, std::mem::take(&mut batch), dropped);
         for reply in waiters.drain(..) {
             let _ = reply.send(result.clone());

@@ -91,7 +91,9 @@ pub use crate::access::{
     AccessKeyInfo, AccountInfo, PolicyInfo, StsCredentials, UserInfo, MAX_POLICY_DOCUMENT_BYTES,
     STS_MAX_DURATION_SECS, STS_MIN_DURATION_SECS,
 };
-pub use crate::audit::{AuditEntry, AuditFilter, BATCH_SIZE, FLUSH_INTERVAL, QUEUE_CAPACITY};
+pub use crate::audit::{
+    AuditEntry, AuditFilter, CallAudit, BATCH_SIZE, FLUSH_INTERVAL, QUEUE_PER_ACCOUNT,
+};
 
 pub use crate::postgres::{redact_url, KEYS_NOTIFY_CHANNEL, NOTIFY_CHANNEL};
 
@@ -670,14 +672,33 @@ pub(crate) enum Touches {
 
 /// Runs a write call on the store's backend: `$sqlite` is a closure over a SQLite connection (run
 /// by the writer in its savepoint), `$pg` a closure over a PostgreSQL connection returning a boxed
-/// future (run in the call's own transaction).
+/// future (run in the call's own transaction). Inside an API call's [`CallAudit`] scope, the first
+/// write that is not a DryRun also inserts the call's audit entry in the same transaction, with
+/// the outcome `outcome:` names for the result (`OK` when not given), and marks it written once
+/// committed.
 macro_rules! write_call {
     ($store:expr, $touches:expr, $dry_run:expr, $sqlite:expr, $pg:expr $(,)?) => {
-        match &$store.inner.backend {
-            $crate::Backend::Sqlite(s) => s.writer.call_with($touches, $dry_run, $sqlite).await,
-            $crate::Backend::Postgres(p) => p.write($touches, $dry_run, $pg).await,
-        }
+        write_call!($store, $touches, $dry_run, $sqlite, $pg, outcome: |_| "OK")
     };
+    ($store:expr, $touches:expr, $dry_run:expr, $sqlite:expr, $pg:expr, outcome: $outcome:expr $(,)?) => {{
+        let dry_run: bool = $dry_run;
+        let audit = $crate::audit::CallAudit::for_write(dry_run);
+        let entry = audit.as_ref().map(|(_, entry)| entry.clone());
+        let result = match &$store.inner.backend {
+            $crate::Backend::Sqlite(s) => {
+                let work = $crate::sqlite::audit::with_entry($sqlite, entry, $outcome);
+                s.writer.call_with($touches, dry_run, work).await
+            }
+            $crate::Backend::Postgres(p) => {
+                let work = $crate::postgres::audit::with_entry($pg, entry, $outcome);
+                p.write($touches, dry_run, work).await
+            }
+        };
+        if let (Some((call, _)), Ok(_)) = (&audit, &result) {
+            call.mark_written();
+        }
+        result
+    }};
 }
 
 /// Runs a read on the store's backend, as [`write_call!`] does a write.
@@ -1095,6 +1116,13 @@ impl Store {
                 )
                 .await
             }),
+            outcome: |(outcome, _): &(UploadOutcome, bool)| match outcome {
+                UploadOutcome::Bound { .. } => "OK",
+                // Row 28: the record is committed, the call answers this code.
+                UploadOutcome::StoredNotEffective { .. } => {
+                    livecert_core::error::ErrorCode::CertificateSettedNotEffect.code()
+                }
+            },
         )?;
         Ok(if dry_run && created {
             match outcome {

@@ -3,11 +3,35 @@
 
 use tokio_postgres::types::ToSql;
 
-use crate::postgres::{db_id, get, get_opt_u64, get_u64, pg_error, Conn};
-use crate::{AuditEntry, AuditFilter, StoreError};
+use crate::postgres::{db_id, get, get_opt_u64, get_u64, pg_error, BoxFuture, Conn};
+use crate::{AuditEntry, AuditFilter, StoreError, WriteError};
 
 const COLUMNS: &str = "time, request_id, account_id, principal, access_key_id, source_ip, \
      operation, domain, cert_name, cert_id, outcome";
+
+/// A write call's `work`, followed — when it succeeds and the call carries its audit entry
+/// (`crate::audit::CallAudit`) — by that entry, inserted in the same transaction with the outcome
+/// `outcome` names for the result.
+pub(crate) fn with_entry<T, F, O>(
+    work: F,
+    entry: Option<AuditEntry>,
+    outcome: O,
+) -> impl for<'c> FnOnce(&'c Conn) -> BoxFuture<'c, Result<T, WriteError>> + Send + 'static
+where
+    T: Send + 'static,
+    F: for<'c> FnOnce(&'c Conn) -> BoxFuture<'c, Result<T, WriteError>> + Send + 'static,
+    O: FnOnce(&T) -> &'static str + Send + 'static,
+{
+    move |conn| {
+        Box::pin(async move {
+            let value = work(conn).await?;
+            if let Some(entry) = entry {
+                insert(conn, &[entry.answered(outcome(&value))]).await?;
+            }
+            Ok(value)
+        })
+    }
+}
 
 /// Inserts `entries` in order (one statement: the ids follow the order of the batch).
 pub(crate) async fn insert(conn: &Conn, entries: &[AuditEntry]) -> Result<(), StoreError> {

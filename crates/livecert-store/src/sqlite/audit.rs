@@ -10,6 +10,28 @@ use crate::{AuditEntry, AuditFilter, WriteError};
 const COLUMNS: &str = "time, request_id, account_id, principal, access_key_id, source_ip, \
      operation, domain, cert_name, cert_id, outcome";
 
+/// A write call's `work`, followed — when it succeeds and the call carries its audit entry
+/// (`crate::audit::CallAudit`) — by that entry, inserted in the same savepoint with the outcome
+/// `outcome` names for the result.
+pub(crate) fn with_entry<T, F, O>(
+    work: F,
+    entry: Option<AuditEntry>,
+    outcome: O,
+) -> impl FnOnce(&Connection) -> Result<T, WriteError> + Send + 'static
+where
+    T: Send + 'static,
+    F: FnOnce(&Connection) -> Result<T, WriteError> + Send + 'static,
+    O: FnOnce(&T) -> &'static str + Send + 'static,
+{
+    move |conn| {
+        let value = work(conn)?;
+        if let Some(entry) = entry {
+            insert(conn, &[entry.answered(outcome(&value))])?;
+        }
+        Ok(value)
+    }
+}
+
 /// Inserts `entries` in order.
 pub(crate) fn insert(conn: &Connection, entries: &[AuditEntry]) -> Result<(), WriteError> {
     let mut stmt = conn

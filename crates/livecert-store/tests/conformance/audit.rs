@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use livecert_core::secret::Secret;
-use livecert_store::{AuditEntry, AuditFilter, BATCH_SIZE, QUEUE_CAPACITY};
+use livecert_store::{AuditEntry, AuditFilter, BATCH_SIZE, QUEUE_PER_ACCOUNT};
 
 use crate::support::{Backend, NOW};
 
@@ -150,22 +150,42 @@ pub async fn audit_entries_are_written_without_being_asked(b: &dyn Backend) {
     );
 }
 
-/// `record_audit` never waits: a burst larger than the queue returns at once, and every entry
-/// is either written or counted in `audit_dropped`.
+/// `record_audit` never waits: a burst from one account larger than its share of the queue
+/// returns at once, and every entry is either written or counted in `audit_dropped`; another
+/// account's entries, recorded in the middle of the burst, are all written (issue 10: one
+/// account's flood never pushes another's entries out).
 pub async fn a_burst_is_written_or_counted_never_waited_for(b: &dyn Backend) {
+    const FLOODER: u64 = 1_000_000_000_000_001;
+    const OTHER: u64 = 1_000_000_000_000_002;
     let store = b.open();
-    let burst = QUEUE_CAPACITY + 5_000;
+    // More than the one queue of 65,536 entries that every account shared before issue 10.
+    let burst = (QUEUE_PER_ACCOUNT * 4).max(80_000);
     let start = Instant::now();
+    let mut others = 0;
     for n in 0..burst {
-        store.record_audit(entry(1_000_000_000_000_001, NOW, n, None));
+        store.record_audit(entry(FLOODER, NOW, n, None));
+        if n % (burst / 100) == 0 {
+            store.record_audit(entry(OTHER, NOW, n, None));
+            others += 1;
+        }
     }
     let recording = start.elapsed();
     store.flush_audit().await.unwrap();
-    let written = store
-        .audit_entries(&AuditFilter::default())
-        .await
-        .unwrap()
-        .len();
+    let count = |account| {
+        let store = store.clone();
+        async move {
+            store
+                .audit_entries(&AuditFilter {
+                    account: Some(account),
+                    ..AuditFilter::default()
+                })
+                .await
+                .unwrap()
+                .len()
+        }
+    };
+    assert_eq!(count(OTHER).await, others, "the other account's entries");
+    let written = count(FLOODER).await;
     assert_eq!(written as u64 + store.audit_dropped(), burst as u64);
     // Not a timing assertion on the store: a sanity bound that catches a blocking queue (which
     // would wait for ~140 batch commits).

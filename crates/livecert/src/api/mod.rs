@@ -35,7 +35,9 @@ use livecert_core::names::DomainName;
 use livecert_core::params::Params;
 use livecert_core::protocol::{self, Format, HttpRequest};
 use livecert_core::ram::{self, AccessDeniedDetail, Policy, RequestContext};
-use livecert_store::{AccessKeyEntry, AccountId, AuditEntry, Principal, Store, StoreError};
+use livecert_store::{
+    AccessKeyEntry, AccountId, AuditEntry, CallAudit, Principal, Store, StoreError,
+};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -694,14 +696,26 @@ async fn authenticate_and_run(
     let now = state.clock.now();
     let timestamp = protocol::check_timestamp(&prepared.timestamp, now)?;
     protocol::verify(req, prepared, &key.secret)?;
+    let run = run_verified(state, peer, prepared, request_id, &key, timestamp, now);
+    if !prepared.action.is_state_changing() {
+        return run.await;
+    }
     // The signature verified: a state-changing call is audited whatever its outcome (access.md,
-    // "Audit"), except a throttled one, which is only counted.
-    let result = run_verified(state, peer, prepared, request_id, &key, timestamp, now).await;
+    // "Audit"), except a throttled one, which is only counted. A call whose change committed has
+    // its entry written in the same transaction (`CallAudit`); any other is queued here.
+    let call_audit = CallAudit::new(audit_entry(&key, peer.addr, request_id, now, prepared));
+    let result = call_audit.scope(run).await;
     let throttled = result
         .as_ref()
         .is_err_and(|f| f.error.code == ErrorCode::ThrottlingUser);
-    if prepared.action.is_state_changing() && !throttled {
-        audit(state, &key, peer.addr, request_id, now, prepared, &result);
+    if !throttled && !call_audit.written() {
+        let outcome = match &result {
+            Ok(_) => "OK",
+            Err(f) => f.error.code.code(),
+        };
+        state
+            .store
+            .record_audit(call_audit.entry().answered(outcome));
     }
     result
 }
@@ -872,18 +886,17 @@ fn check_security_token(
     }
 }
 
-/// Records a state-changing call whose signature verified (access.md, "Audit"): never a parameter
-/// that carries a secret. The domain is recorded as livecert names it (lower case, `*.` form) when
-/// it parses, so that one domain has one spelling in the log.
-fn audit(
-    state: &AppState,
+/// The audit entry of a state-changing call whose signature verified (access.md, "Audit"), its
+/// outcome still to be filled in: never a parameter that carries a secret. The domain is recorded
+/// as livecert names it (lower case, `*.` form) when it parses, so that one domain has one
+/// spelling in the log.
+fn audit_entry(
     key: &AccessKeyEntry,
     peer: SocketAddr,
     request_id: &str,
     now: i64,
     prepared: &protocol::Prepared,
-    result: &OpResult,
-) {
+) -> AuditEntry {
     let text = |name: &str| {
         prepared
             .params
@@ -894,7 +907,7 @@ fn audit(
     };
     let domain = text("DomainName")
         .map(|d| DomainName::parse(&d).map_or(d, |parsed| parsed.as_str().to_owned()));
-    state.store.record_audit(AuditEntry {
+    AuditEntry {
         time: now,
         request_id: request_id.to_owned(),
         account_id: key.account_id,
@@ -905,11 +918,8 @@ fn audit(
         domain,
         cert_name: text("CertName"),
         cert_id: text("CertId").and_then(|v| v.parse().ok()),
-        outcome: match result {
-            Ok(_) => "OK".to_owned(),
-            Err(f) => f.error.code.code().to_owned(),
-        },
-    });
+        outcome: String::new(),
+    }
 }
 
 /// One match from action to handler.

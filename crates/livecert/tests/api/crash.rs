@@ -1,6 +1,6 @@
 //! Crash safety: a real `livecert serve` process takes concurrent SetLiveDomainCertificate calls
 //! and is killed with SIGKILL mid-stream; after a restart every call that was answered with success
-//! is present and readable, and no domain points at a missing record.
+//! is present and readable, has its audit entry, and no domain points at a missing record.
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
@@ -184,6 +184,32 @@ async fn acknowledged_writes_survive_kill_9() {
     assert!(
         acknowledged.len() < DOMAINS * ROUNDS,
         "the kill came after every write: nothing was tested mid-stream"
+    );
+
+    // Every acknowledged change has its audit entry, although the process was killed (issue 10,
+    // item 3: the entry is written in the transaction of the change, not queued).
+    let audited: BTreeSet<(String, String)> = {
+        let data = livecert::datadir::DataDir::open(dir.path()).expect("data dir");
+        let key = Arc::new(data.master_key(false).expect("master key"));
+        let store = livecert_store::Store::open_sqlite(&data.sqlite_path(), key).expect("store");
+        store
+            .audit_entries(&livecert_store::AuditFilter::default())
+            .await
+            .expect("audit")
+            .into_iter()
+            .filter(|e| e.operation == "SetLiveDomainCertificate" && e.outcome == "OK")
+            .filter_map(|e| Some((e.domain?, e.cert_name?)))
+            .collect()
+    };
+    let unaudited: Vec<_> = acknowledged
+        .iter()
+        .filter(|a| !audited.contains(*a))
+        .collect();
+    assert!(
+        unaudited.is_empty(),
+        "{} of {} acknowledged Sets have no audit entry after kill -9: {unaudited:?}",
+        unaudited.len(),
+        acknowledged.len()
     );
 
     let (mut child, addr) = start(dir.path());
