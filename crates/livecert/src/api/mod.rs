@@ -731,6 +731,15 @@ async fn run_verified(
     now: i64,
 ) -> OpResult {
     check_security_token(key, prepared.security_token.as_deref(), now)?;
+    // A call this node already knows the quota refuses is refused before it costs a nonce entry
+    // or a trip to a shared store.
+    if let Err(refusal) =
+        state
+            .limiter
+            .precheck(key.account_id, prepared.action, state.clock.now_millis())
+    {
+        return Err(throttled(state, key.account_id, prepared.action, refusal));
+    }
     let nonce = NonceEntry::new(
         key.account_id,
         &key.access_key_id,
@@ -777,23 +786,11 @@ async fn run_verified(
         .await
     {
         Ok(()) => {}
-        Err(RateRefusal::Throttled {
-            retry_after_ms,
-            per_second,
-        }) => {
+        Err(refusal @ RateRefusal::Throttled { .. }) => {
             // A throttled call changed nothing: its nonce is forgotten, so that an account's
             // entries are bounded by the calls its quotas admit (the request may be sent again).
             state.nonces.forget(&nonce).await;
-            let mut failure = Failure::from(ApiError::new(
-                ErrorCode::ThrottlingUser,
-                format!(
-                    "{} allows {per_second} calls per second per account; retry after {retry_after_ms} ms.",
-                    prepared.action,
-                ),
-            ));
-            failure.retry_after_ms = Some(retry_after_ms);
-            count_throttled(state, key.account_id, prepared.action);
-            return Err(failure);
+            return Err(throttled(state, key.account_id, prepared.action, refusal));
         }
         Err(RateRefusal::Unavailable(cause)) => {
             state.nonces.forget(&nonce).await;
@@ -824,8 +821,34 @@ async fn run_verified(
     dispatch(state, &caller, prepared.action, &prepared.params).await
 }
 
-/// Counts a throttled call; only 1 in 100 is logged (access.md, "Audit": throttled calls are
-/// counted, not audited).
+/// The `Throttling.User` answer to a call the rate limiter refused (`x-acs-retry-after`), counted;
+/// only 1 in 100 is logged (access.md, "Audit": throttled calls are counted, not audited). A
+/// limiter that could not decide is `ServiceUnavailable`.
+fn throttled(
+    state: &AppState,
+    account_id: AccountId,
+    action: Action,
+    refusal: RateRefusal,
+) -> Failure {
+    let (retry_after_ms, per_second) = match refusal {
+        RateRefusal::Throttled {
+            retry_after_ms,
+            per_second,
+        } => (retry_after_ms, per_second),
+        RateRefusal::Unavailable(cause) => {
+            return Failure::with_cause(ApiError::bare(ErrorCode::ServiceUnavailable), cause);
+        }
+    };
+    let mut failure = Failure::from(ApiError::new(
+        ErrorCode::ThrottlingUser,
+        format!("{action} allows {per_second} calls per second per account; retry after {retry_after_ms} ms."),
+    ));
+    failure.retry_after_ms = Some(retry_after_ms);
+    count_throttled(state, account_id, action);
+    failure
+}
+
+/// Counts a throttled call; only 1 in 100 is logged.
 fn count_throttled(state: &AppState, account_id: AccountId, action: Action) {
     let n = state
         .throttled

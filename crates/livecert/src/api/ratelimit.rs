@@ -23,6 +23,17 @@ use crate::api::Answer;
 
 /// Decides whether a call may run now.
 pub trait RateLimiter: Send + Sync + 'static {
+    /// Whether a call of `action` by `account` at `now_ms` is already known to be refused, from
+    /// this process's memory alone: checked before the nonce, so that a flood's refused calls cost
+    /// no shared resource (the nonce table, the database's connections). Never refuses a call
+    /// [`RateLimiter::check`] would admit, and counts nothing. By default it knows nothing.
+    ///
+    /// Errors: [`RateRefusal::Throttled`].
+    fn precheck(&self, account: u64, action: Action, now_ms: i64) -> Result<(), RateRefusal> {
+        let _ = (account, action, now_ms);
+        Ok(())
+    }
+
     /// Checks and counts one call of `action` by `account` at `now_ms` (Unix milliseconds). A
     /// refused call is not counted.
     fn check(
@@ -156,19 +167,58 @@ impl MemoryRateLimiter {
 /// ([`SharedLimits::check_rate`]), so one account's quota holds across all nodes together. Every
 /// node should run with the same quotas (`--rate-limit`): the bucket keeps only its TAT, and each
 /// check applies the checking node's quota.
+///
+/// Its [`RateLimiter::precheck`] remembers, per (account, operation), until when the database last
+/// said calls are refused (`now + retry_after − 1 ms`: a bucket's TAT only moves forward, so every
+/// call before then is refused by every node) and refuses those calls in memory. So an account's
+/// flood reaches the database about twice per emission interval per node (one admission, one
+/// refusal that renews the mark) whatever its rate, and the limits' connection pool, shared by
+/// every account, stays free for the others (issue 10).
 pub struct SharedRateLimiter {
     limits: SharedLimits,
     quotas: Quotas,
+    refused_until: Mutex<HashMap<(u64, Action), i64>>,
+    database_checks: std::sync::atomic::AtomicU64,
 }
+
+/// Marks kept by [`SharedRateLimiter`] before the past ones are dropped.
+const MAX_REFUSAL_MARKS: usize = 4096;
 
 impl SharedRateLimiter {
     /// A limiter on `limits` (from [`livecert_store::Store::shared_limits`]) with these quotas.
     pub fn new(limits: SharedLimits, quotas: Quotas) -> Self {
-        Self { limits, quotas }
+        Self {
+            limits,
+            quotas,
+            refused_until: Mutex::new(HashMap::new()),
+            database_checks: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    /// Checks made against the database since start (a metric, and what the tests count).
+    pub fn database_checks(&self) -> u64 {
+        self.database_checks
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn marks(&self) -> std::sync::MutexGuard<'_, HashMap<(u64, Action), i64>> {
+        self.refused_until
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
 impl RateLimiter for SharedRateLimiter {
+    fn precheck(&self, account: u64, action: Action, now_ms: i64) -> Result<(), RateRefusal> {
+        match self.marks().get(&(account, action)) {
+            Some(&until) if now_ms < until => Err(RateRefusal::Throttled {
+                retry_after_ms: u64::try_from(until - now_ms).unwrap_or(1).max(1),
+                per_second: self.quotas.of(action).per_second,
+            }),
+            _ => Ok(()),
+        }
+    }
+
     fn check(
         &self,
         account: u64,
@@ -177,12 +227,28 @@ impl RateLimiter for SharedRateLimiter {
     ) -> Answer<'_, Result<(), RateRefusal>> {
         let quota = self.quotas.of(action);
         Answer::later(async move {
+            self.database_checks
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             match self.limits.check_rate(account, action, quota, now_ms).await {
                 Ok(Verdict::Allowed { .. }) => Ok(()),
-                Ok(Verdict::Throttled { retry_after_ms }) => Err(RateRefusal::Throttled {
-                    retry_after_ms,
-                    per_second: quota.per_second,
-                }),
+                Ok(Verdict::Throttled { retry_after_ms }) => {
+                    // Refused until at least `retry_after_ms − 1` from now (it is rounded up).
+                    let until = now_ms
+                        .saturating_add(i64::try_from(retry_after_ms).unwrap_or(i64::MAX))
+                        .saturating_sub(1);
+                    let mut marks = self.marks();
+                    if marks.len() >= MAX_REFUSAL_MARKS {
+                        marks.retain(|_, until| *until > now_ms);
+                    }
+                    if marks.len() < MAX_REFUSAL_MARKS {
+                        let mark = marks.entry((account, action)).or_insert(until);
+                        *mark = (*mark).max(until);
+                    }
+                    Err(RateRefusal::Throttled {
+                        retry_after_ms,
+                        per_second: quota.per_second,
+                    })
+                }
                 Err(e) => Err(RateRefusal::Unavailable(format!(
                     "the shared rate limit could not be checked: {e}"
                 ))),

@@ -263,3 +263,43 @@ async fn serve_builds_shared_guards_from_its_options() {
     let (nonces, _) = guards(&sqlite, true, Quotas::default(), 1000, &clock).await;
     assert_eq!(nonces.entries(), Some(0), "SQLite's nonces are in memory");
 }
+
+/// Issue 10: on PostgreSQL an account's flood must not take the limits' connections from the
+/// others. Once the database has refused one of its calls, the node refuses the account's calls
+/// in memory until the refusal's retry-after, and the quota stays exact: of 1,000 calls at one
+/// instant, exactly the burst is admitted, and only burst + 1 checks reach the database; another
+/// account's calls still go to the database and are admitted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_refused_once_by_the_database_is_refused_in_memory_after() {
+    use livecert::api::ratelimit::{RateLimiter, SharedRateLimiter};
+    let database = Database::create().await;
+    let (key, _) = MasterKey::generate().expect("master key");
+    let store = Store::open_postgres(&database.url, Arc::new(key)).expect("store");
+    let set = Action::SetLiveDomainCertificate;
+    let quotas = Quotas::with_overrides(&HashMap::from([(set, 5)]));
+    let limiter = SharedRateLimiter::new(store.shared_limits().expect("postgres"), quotas);
+    let ms = ManualClock::new(now()).now_millis();
+    let call = |account: u64, at: i64| {
+        let limiter = &limiter;
+        async move {
+            match limiter.precheck(account, set, at) {
+                Ok(()) => limiter.check(account, set, at).await,
+                Err(refusal) => Err(refusal),
+            }
+        }
+    };
+    let mut admitted = 0;
+    for _ in 0..1000 {
+        if call(1, ms).await.is_ok() {
+            admitted += 1;
+        }
+    }
+    assert_eq!(admitted, 5, "the quota's burst");
+    assert_eq!(limiter.database_checks(), 6, "the burst and one refusal");
+    assert_eq!(call(2, ms).await, Ok(()), "another account");
+    assert_eq!(limiter.database_checks(), 7);
+    // One interval (200 ms) later the bucket has room for one call: the mark has run out.
+    assert_eq!(call(1, ms + 200).await, Ok(()));
+    assert!(call(1, ms + 200).await.is_err());
+    assert_eq!(limiter.database_checks(), 9);
+}
