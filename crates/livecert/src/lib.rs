@@ -10,6 +10,8 @@
 //! - [`edge`]: the HTTPS edge: certificate choice by SNI over a map swapped whole, live updates.
 //! - [`issuer`]: issuers for `CertType=free`: the [`issuer::Issuer`] trait and the built-in test
 //!   CA kept in the data directory.
+//! - [`listener`]: what every listener does before HTTP: accept without spinning, close a
+//!   connection that sends nothing.
 //! - [`server`]: `livecert serve`: opens the store, bootstraps the first account, serves.
 //! - [`tlsfiles`]: the operator's own PEM chain and key (`--tls-cert`, `--default-cert`).
 //! - [`client`]: `livecert call`: signs a request with core's signer and prints the response.
@@ -21,5 +23,6 @@ pub mod clock;
 pub mod datadir;
 pub mod edge;
 pub mod issuer;
+pub mod listener;
 pub mod server;
 pub mod tlsfiles;

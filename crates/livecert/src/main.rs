@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -92,6 +93,10 @@ enum Command {
         /// The private key (PEM) of --default-cert.
         #[arg(long, requires = "default_cert")]
         default_key: Option<PathBuf>,
+        /// Close a connection that sends no byte within this many milliseconds of accept (on
+        /// every listener; default 10 s). For tests: hidden.
+        #[arg(long, hide = true, value_parser = clap::value_parser!(u64).range(1..), default_value_t = livecert::listener::FIRST_BYTE_TIMEOUT.as_millis() as u64)]
+        first_byte_timeout_ms: u64,
     },
     /// Run an HTTPS edge alone against the store of a running serve (read only, no lock taken).
     Edge {
@@ -127,6 +132,10 @@ enum Command {
         /// The private key (PEM) of --default-cert.
         #[arg(long, requires = "default_cert")]
         default_key: Option<PathBuf>,
+        /// Close a connection that sends no byte within this many milliseconds of accept (on
+        /// every listener; default 10 s). For tests: hidden.
+        #[arg(long, hide = true, value_parser = clap::value_parser!(u64).range(1..), default_value_t = livecert::listener::FIRST_BYTE_TIMEOUT.as_millis() as u64)]
+        first_byte_timeout_ms: u64,
     },
     /// Call any operation, signed: livecert call <Action> --<Param> <value> … [--<Param>-file <path>]
     /// [--endpoint URL] [--credentials FILE] [--signature v1|v3] [--security-token TOKEN] [--cacert PEM].
@@ -193,6 +202,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             tls_key,
             default_cert,
             default_key,
+            first_byte_timeout_ms,
         } => {
             let options = ServeOptions {
                 listen,
@@ -204,6 +214,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
                         base_url: errors_doc_url,
                     },
                     cname_suffix,
+                    first_byte_timeout: Duration::from_millis(first_byte_timeout_ms),
                 },
                 rate_limits: rate_limits == "on",
                 rate_limit_overrides: rate_limit_overrides.into_iter().collect(),
@@ -229,6 +240,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             acme_webroot,
             default_cert,
             default_key,
+            first_byte_timeout_ms,
         } => {
             let options = livecert::edge::EdgeOptions {
                 listen: edge_listen,
@@ -239,6 +251,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
                 default_cert: default_cert.zip(default_key),
                 http_listen: edge_http_listen,
                 acme_webroot,
+                first_byte_timeout: Duration::from_millis(first_byte_timeout_ms),
             };
             livecert::edge::run(options, server::shutdown_signal()).await?;
             Ok(ExitCode::SUCCESS)

@@ -42,9 +42,10 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use tokio::net::TcpListener;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use crate::clock::Clock;
+use crate::listener::{Listener, FIRST_BYTE_TIMEOUT, TLS_HANDSHAKE_TIMEOUT};
 pub use answer::Answer;
 use nonce::{NonceEntry, NonceRefusal, Nonces};
 use ratelimit::{RateLimiter, RateRefusal};
@@ -56,8 +57,6 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// Time a client has to send a request's headers.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// How long a client of the API's TLS port has to complete its handshake.
-const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Time a client has to send a request's body once its headers arrived.
 pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(60);
 /// Largest HTTP/2 header list (request target and headers), in bytes.
@@ -72,6 +71,10 @@ pub struct ApiConfig {
     pub error_docs: ErrorDocs,
     /// Suffix of each domain's `Cname` (`<DomainName>.<suffix>`), default `livecert.local`.
     pub cname_suffix: String,
+    /// How long a new connection has to send its first byte before it is closed, on the API and,
+    /// in `serve`, on every listener of the edge beside it: [`FIRST_BYTE_TIMEOUT`] (lowered only
+    /// by tests, with the hidden `--first-byte-timeout-ms`).
+    pub first_byte_timeout: Duration,
 }
 
 impl Default for ApiConfig {
@@ -82,6 +85,7 @@ impl Default for ApiConfig {
                 base_url: "https://livecert.local/docs/errors.md".into(),
             },
             cname_suffix: "livecert.local".into(),
+            first_byte_timeout: FIRST_BYTE_TIMEOUT,
         }
     }
 }
@@ -350,8 +354,10 @@ pub async fn serve(
 }
 
 /// Serves the API as [`serve`] does, over TLS when `tls` is given (`serve --tls-cert --tls-key`):
-/// each connection completes its handshake within 10 s, then speaks HTTP/1.1 or HTTP/2 as its
-/// ALPN says, and its calls have `acs:SecureTransport` true (spec/access.md).
+/// each connection completes its handshake within [`TLS_HANDSHAKE_TIMEOUT`] of accept, then
+/// speaks HTTP/1.1 or HTTP/2 as its first bytes say, and its calls have `acs:SecureTransport` true
+/// (spec/access.md). Every connection, TLS or not, is closed when it sends no byte within the
+/// configured first-byte timeout ([`ApiConfig::first_byte_timeout`], [`crate::listener`]).
 pub async fn serve_with(
     listener: TcpListener,
     state: Arc<AppState>,
@@ -371,34 +377,33 @@ pub async fn serve_with(
         .max_header_list_size(MAX_H2_HEADER_LIST_BYTES);
     let builder = Arc::new(builder);
     let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
+    let first_byte_timeout = state.config.first_byte_timeout;
     let graceful = GracefulShutdown::new();
+    let mut listener = Listener::new(listener, "API");
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
-            accepted = listener.accept() => {
-                let (stream, peer) = match accepted {
-                    Ok(a) => a,
-                    Err(e) => {
-                        warn!(error = %e, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                };
+            (stream, peer) = listener.accept() => {
                 let _ = stream.set_nodelay(true);
                 let state = Arc::clone(&state);
-                let Some(acceptor) = acceptor.clone() else {
-                    let service = service_fn(move |req| handle(Arc::clone(&state), peer, req));
-                    let connection = builder.serve_connection(TokioIo::new(stream), service).into_owned();
-                    let watched = graceful.watch(connection);
-                    tokio::spawn(async move {
-                        let _ = watched.await;
-                    });
-                    continue;
-                };
                 let builder = Arc::clone(&builder);
+                let acceptor = acceptor.clone();
                 let watcher = graceful.watcher();
                 tokio::spawn(async move {
-                    let stream = match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                    let accepted_at = tokio::time::Instant::now();
+                    let Some(acceptor) = acceptor else {
+                        match crate::listener::first_bytes(stream, first_byte_timeout).await {
+                            Ok(io) => serve_connection(&builder, io, state, peer, false, watcher).await,
+                            Err(e) => debug!(peer = %peer, error = %e, "API connection closed before its first request"),
+                        }
+                        return;
+                    };
+                    if !crate::listener::first_byte(&stream, first_byte_timeout).await {
+                        debug!(peer = %peer, "API TLS connection closed: no ClientHello in time");
+                        return;
+                    }
+                    let handshake = tokio::time::timeout_at(accepted_at + TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream));
+                    let stream = match handshake.await {
                         Ok(Ok(stream)) => stream,
                         Ok(Err(e)) => {
                             info!(peer = %peer, error = %e, "API TLS handshake failed");
@@ -409,12 +414,10 @@ pub async fn serve_with(
                             return;
                         }
                     };
-                    let service = service_fn(move |mut req: Request<Incoming>| {
-                        req.extensions_mut().insert(SecureTransport);
-                        handle(Arc::clone(&state), peer, req)
-                    });
-                    let connection = builder.serve_connection(TokioIo::new(stream), service).into_owned();
-                    let _ = watcher.watch(connection).await;
+                    match crate::listener::first_bytes(stream, first_byte_timeout).await {
+                        Ok(io) => serve_connection(&builder, io, state, peer, true, watcher).await,
+                        Err(e) => debug!(peer = %peer, error = %e, "API TLS connection closed before its first request"),
+                    }
                 });
             }
             () = &mut shutdown => break,
@@ -426,6 +429,30 @@ pub async fn serve_with(
         () = tokio::time::sleep(Duration::from_secs(10)) => warn!("connections still open after 10 s; closing"),
     }
     Ok(())
+}
+
+/// Serves HTTP/1.1 or HTTP/2 on one accepted connection until it ends (or, after shutdown began,
+/// until its open requests are answered). `secure`: it arrived over TLS.
+async fn serve_connection<I>(
+    builder: &auto::Builder<TokioExecutor>,
+    io: I,
+    state: Arc<AppState>,
+    peer: SocketAddr,
+    secure: bool,
+    watcher: hyper_util::server::graceful::Watcher,
+) where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = service_fn(move |mut req: Request<Incoming>| {
+        if secure {
+            req.extensions_mut().insert(SecureTransport);
+        }
+        handle(Arc::clone(&state), peer, req)
+    });
+    let connection = builder
+        .serve_connection(TokioIo::new(io), service)
+        .into_owned();
+    let _ = watcher.watch(connection).await;
 }
 
 /// The API's rustls configuration for `--tls-cert`/`--tls-key`: the chain and key of those PEM

@@ -28,10 +28,10 @@ use http_body_util::Full;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
-use tracing::warn;
 
 use super::http::PlainOutcome;
 use super::map::{CertMap, SharedMap};
+use crate::listener::Listener;
 
 /// Upper bounds of the upstream latency histogram's buckets, seconds.
 const LATENCY_BUCKETS: [f64; 12] = [
@@ -197,35 +197,34 @@ impl Metrics {
 }
 
 /// Serves `GET /metrics` (HTTP/1.1, plain) on `listener` until `shutdown` completes: `metrics`
-/// with the gauges of the current `map`. Any other path is `404`, any other method `405`.
+/// with the gauges of the current `map`. Any other path is `404`, any other method `405`. A
+/// connection that sends no byte within `first_byte_timeout` is closed, and accept() failures
+/// back off ([`crate::listener`]).
 pub async fn serve(
     listener: TcpListener,
     metrics: Arc<Metrics>,
     map: Arc<SharedMap>,
+    first_byte_timeout: Duration,
     shutdown: impl Future<Output = ()>,
 ) {
+    let mut listener = Listener::new(listener, "metrics");
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
-            accepted = listener.accept() => {
-                let (stream, _) = match accepted {
-                    Ok(a) => a,
-                    Err(e) => {
-                        warn!(error = %e, "metrics accept failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                };
+            (stream, _) = listener.accept() => {
                 let metrics = Arc::clone(&metrics);
                 let map = Arc::clone(&map);
                 tokio::spawn(async move {
+                    let Ok(io) = crate::listener::first_bytes(stream, first_byte_timeout).await else {
+                        return;
+                    };
                     let service = service_fn(move |request: Request<hyper::body::Incoming>| {
                         std::future::ready(Ok::<_, Infallible>(scrape(&metrics, &map.load(), &request)))
                     });
                     let _ = hyper::server::conn::http1::Builder::new()
                         .timer(TokioTimer::new())
                         .header_read_timeout(Duration::from_secs(10))
-                        .serve_connection(TokioIo::new(stream), service)
+                        .serve_connection(TokioIo::new(io), service)
                         .await;
                 });
             }

@@ -52,13 +52,11 @@ use self::map::{CertMap, SharedMap, SniResolver};
 use self::metrics::Metrics;
 use self::origin::Origin;
 use crate::datadir::DataDir;
+use crate::listener::{Listener, FIRST_BYTE_TIMEOUT, TLS_HANDSHAKE_TIMEOUT};
 use crate::server::StoreLocation;
 
 /// `--edge-listen`'s default.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8443";
-
-/// How long a client has to complete the TLS handshake.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How long a client has to send a request's headers.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
@@ -72,6 +70,8 @@ pub struct Edge {
     tls: Arc<ServerConfig>,
     proxy: Arc<Proxy>,
     metrics: Arc<Metrics>,
+    /// How long a new connection has to send its first byte ([`crate::listener`]).
+    first_byte_timeout: Duration,
 }
 
 impl std::fmt::Debug for Edge {
@@ -107,7 +107,16 @@ impl Edge {
             tls,
             proxy,
             metrics,
+            first_byte_timeout: FIRST_BYTE_TIMEOUT,
         })
+    }
+
+    /// The same edge, closing a connection on any of its ports (TLS, plain HTTP, metrics) that
+    /// sends no byte within `timeout` of accept (and a TLS connection that sends none within
+    /// `timeout` of its handshake); the default is [`FIRST_BYTE_TIMEOUT`], lowered by tests.
+    pub fn with_first_byte_timeout(mut self, timeout: Duration) -> Self {
+        self.first_byte_timeout = timeout;
+        self
     }
 
     /// The same edge, forwarding the domains without an origin of their own to `origin`
@@ -151,7 +160,14 @@ impl Edge {
     /// Serves the metrics (`GET /metrics`, Prometheus text) on `listener` until `shutdown`
     /// completes (`--metrics-listen`).
     pub async fn serve_metrics(self, listener: TcpListener, shutdown: impl Future<Output = ()>) {
-        metrics::serve(listener, self.metrics, self.map, shutdown).await;
+        metrics::serve(
+            listener,
+            self.metrics,
+            self.map,
+            self.first_byte_timeout,
+            shutdown,
+        )
+        .await;
     }
 
     /// The current map.
@@ -160,7 +176,10 @@ impl Edge {
     }
 
     /// Serves TLS on `listener` until `shutdown` completes, following the store's changes
-    /// meanwhile; then lets open connections finish (up to 10 s).
+    /// meanwhile; then lets open connections finish (up to 10 s). A connection must send its
+    /// ClientHello within the first-byte timeout, finish its handshake within
+    /// [`TLS_HANDSHAKE_TIMEOUT`] of accept, and send its first request's bytes within the
+    /// first-byte timeout after that ([`crate::listener`]), else it is closed.
     pub async fn serve(
         self,
         listener: TcpListener,
@@ -199,18 +218,12 @@ impl Edge {
         builder.http2().timer(TokioTimer::new());
         let builder = Arc::new(builder);
         let graceful = GracefulShutdown::new();
+        let first_byte_timeout = self.first_byte_timeout;
+        let mut listener = Listener::new(listener, "edge");
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
-                accepted = listener.accept() => {
-                    let (stream, peer) = match accepted {
-                        Ok(a) => a,
-                        Err(e) => {
-                            warn!(error = %e, "edge accept failed");
-                            tokio::time::sleep(Duration::from_millis(50)).await;
-                            continue;
-                        }
-                    };
+                (stream, peer) = listener.accept() => {
                     let _ = stream.set_nodelay(true);
                     let acceptor = acceptor.clone();
                     let builder = Arc::clone(&builder);
@@ -219,7 +232,14 @@ impl Edge {
                     let metrics = Arc::clone(&self.metrics);
                     let watcher = graceful.watcher();
                     tokio::spawn(async move {
-                        let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                        let accepted_at = tokio::time::Instant::now();
+                        if !crate::listener::first_byte(&stream, first_byte_timeout).await {
+                            metrics.handshake_failed();
+                            debug!(%peer, "edge connection closed: no ClientHello in time");
+                            return;
+                        }
+                        let handshake = tokio::time::timeout_at(accepted_at + TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream));
+                        let tls = match handshake.await {
                             Ok(Ok(tls)) => tls,
                             Ok(Err(e)) => {
                                 metrics.handshake_failed();
@@ -234,6 +254,13 @@ impl Edge {
                         };
                         metrics.handshake_ok();
                         let sni: Option<Arc<str>> = tls.get_ref().1.server_name().map(Arc::from);
+                        let io = match crate::listener::first_bytes(tls, first_byte_timeout).await {
+                            Ok(io) => io,
+                            Err(e) => {
+                                debug!(%peer, error = %e, "edge connection closed before its first request");
+                                return;
+                            }
+                        };
                         let service = service_fn(move |request| {
                             let current = map.load();
                             let proxy = Arc::clone(&proxy);
@@ -242,7 +269,7 @@ impl Edge {
                                 proxy.answer(&current, sni.as_deref(), peer.ip(), request).await
                             }
                         });
-                        let connection = builder.serve_connection(TokioIo::new(tls), service);
+                        let connection = builder.serve_connection(TokioIo::new(io), service);
                         let _ = watcher.watch(connection.into_owned()).await;
                     });
                 }
@@ -268,37 +295,41 @@ impl Edge {
     /// Serves plain HTTP/1.1 on `listener` (`--edge-http-listen`) until `shutdown` completes, then
     /// lets open connections finish (up to 10 s). Requests are routed by Host over the same map
     /// [`Edge::serve`] keeps current (run both: this one does not follow the store by itself):
-    /// see [`Proxy::answer_plain`].
+    /// see [`Proxy::answer_plain`]. A connection that sends no byte within the first-byte
+    /// timeout is closed ([`crate::listener`]).
     pub async fn serve_http(self, listener: TcpListener, shutdown: impl Future<Output = ()>) {
         let mut builder = hyper::server::conn::http1::Builder::new();
         builder
             .timer(TokioTimer::new())
             .header_read_timeout(HEADER_READ_TIMEOUT);
+        let builder = Arc::new(builder);
         let graceful = GracefulShutdown::new();
+        let first_byte_timeout = self.first_byte_timeout;
+        let mut listener = Listener::new(listener, "edge HTTP");
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
-                accepted = listener.accept() => {
-                    let (stream, peer) = match accepted {
-                        Ok(a) => a,
-                        Err(e) => {
-                            warn!(error = %e, "edge HTTP accept failed");
-                            tokio::time::sleep(Duration::from_millis(50)).await;
-                            continue;
-                        }
-                    };
+                (stream, peer) = listener.accept() => {
                     let _ = stream.set_nodelay(true);
                     let map = Arc::clone(&self.map);
                     let proxy = Arc::clone(&self.proxy);
-                    let service = service_fn(move |request| {
-                        let current = map.load();
-                        let proxy = Arc::clone(&proxy);
-                        async move { proxy.answer_plain(&current, peer.ip(), request).await }
-                    });
-                    let connection = builder.serve_connection(TokioIo::new(stream), service);
-                    let watched = graceful.watch(connection);
+                    let builder = Arc::clone(&builder);
+                    let watcher = graceful.watcher();
                     tokio::spawn(async move {
-                        let _ = watched.await;
+                        let io = match crate::listener::first_bytes(stream, first_byte_timeout).await {
+                            Ok(io) => io,
+                            Err(e) => {
+                                debug!(%peer, error = %e, "edge HTTP connection closed before its first request");
+                                return;
+                            }
+                        };
+                        let service = service_fn(move |request| {
+                            let current = map.load();
+                            let proxy = Arc::clone(&proxy);
+                            async move { proxy.answer_plain(&current, peer.ip(), request).await }
+                        });
+                        let connection = builder.serve_connection(TokioIo::new(io), service);
+                        let _ = watcher.watch(connection).await;
                     });
                 }
                 () = &mut shutdown => break,
@@ -359,6 +390,9 @@ pub struct EdgeOptions {
     /// `--acme-webroot`: where ACME clients leave HTTP-01 key authorizations
     /// (`<dir>/.well-known/acme-challenge/<token>`); needs `http_listen`.
     pub acme_webroot: Option<PathBuf>,
+    /// How long a new connection has to send its first byte, on every port
+    /// ([`FIRST_BYTE_TIMEOUT`]; the hidden `--first-byte-timeout-ms` lowers it for tests).
+    pub first_byte_timeout: Duration,
 }
 
 /// `livecert edge`: an edge alone against an existing store, beside a `serve` (it does not take
@@ -388,7 +422,8 @@ pub async fn run(options: EdgeOptions, shutdown: impl Future<Output = ()>) -> an
         .await?
         .with_default_origin(options.default_origin)
         .with_acme_webroot(options.acme_webroot)
-        .with_default_certificate(default_cert)?;
+        .with_default_certificate(default_cert)?
+        .with_first_byte_timeout(options.first_byte_timeout);
     let listener = bind(options.listen).await?;
     let http_listener = match options.http_listen {
         Some(addr) => Some(bind_http(addr).await?),

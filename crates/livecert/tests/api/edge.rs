@@ -31,7 +31,7 @@ use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
 
 use crate::certs::{issued, self_signed, Alg, Generated};
-use crate::harness::{Scheme, TestServer};
+use crate::harness::{raw_over, Reply, Scheme, TestServer};
 
 const DAY: i64 = 86_400;
 
@@ -116,6 +116,11 @@ impl Handshake {
         );
         let chain = self.chain.as_ref().expect("a chain was received");
         hex::encode(Sha256::digest(chain[0].as_ref()))
+    }
+
+    /// The TLS stream; fails if the handshake failed.
+    pub(crate) fn into_stream(self) -> TlsStream<TcpStream> {
+        self.stream.expect("handshake")
     }
 
     /// Asserts that the edge refused the handshake before sending any certificate.
@@ -648,6 +653,71 @@ async fn count_bytes(mut body: Incoming) -> u64 {
         }
     }
     n
+}
+
+/// A test origin on 127.0.0.1 (HTTP/1.1) that records the Host of every request it receives
+/// (its values joined with ` | `, `<none>` without one) and answers `200` with
+/// `x-echo-host`, after reading the body.
+pub(crate) struct RecordingOrigin {
+    pub(crate) addr: SocketAddr,
+    hosts: Arc<Mutex<Vec<String>>>,
+}
+
+impl RecordingOrigin {
+    pub(crate) async fn start() -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind origin");
+        let addr = listener.local_addr().expect("origin addr");
+        let hosts = Arc::new(Mutex::new(Vec::new()));
+        let recorded = Arc::clone(&hosts);
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let recorded = Arc::clone(&recorded);
+                let service = service_fn(move |request: http::Request<Incoming>| {
+                    let recorded = Arc::clone(&recorded);
+                    async move {
+                        let values: Vec<String> = request
+                            .headers()
+                            .get_all(http::header::HOST)
+                            .iter()
+                            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+                            .collect();
+                        let host = if values.is_empty() {
+                            "<none>".to_owned()
+                        } else {
+                            values.join(" | ")
+                        };
+                        recorded.lock().expect("lock").push(host.clone());
+                        let _ = request.into_body().collect().await;
+                        let response = http::Response::builder()
+                            .header("x-echo-host", host)
+                            .body(Full::new(Bytes::from_static(b"origin\n")))
+                            .expect("origin response");
+                        Ok::<_, Infallible>(response)
+                    }
+                });
+                tokio::spawn(async move {
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        Self { addr, hosts }
+    }
+
+    /// The Host of every request received so far, in order.
+    pub(crate) fn hosts(&self) -> Vec<String> {
+        self.hosts.lock().expect("lock").clone()
+    }
+}
+
+/// Writes `bytes` on a new TLS connection to the edge at `addr` with SNI `sni` (ALPN
+/// `http/1.1`) and reads one response.
+pub(crate) async fn tls_exchange(addr: SocketAddr, sni: &str, bytes: &[u8]) -> Reply {
+    let stream = handshake(addr, sni).await.into_stream();
+    raw_over(stream, bytes).await
 }
 
 /// A test origin on 127.0.0.1 (HTTP/1.1): counts the request body it receives (`x-received-bytes`)

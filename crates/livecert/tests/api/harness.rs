@@ -386,16 +386,22 @@ pub async fn try_send(request: http::Request<Full<Bytes>>) -> Result<Reply, Stri
 /// Writes `bytes` to a fresh TCP connection and reads one HTTP/1.1 response (Content-Length
 /// framed, or to EOF).
 pub async fn raw_exchange(addr: SocketAddr, bytes: &[u8]) -> Reply {
-    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    let stream = TcpStream::connect(addr).await.expect("connect");
+    raw_over(stream, bytes).await
+}
+
+/// Writes `bytes` to `stream` (plain TCP or TLS) and reads one HTTP/1.1 response
+/// (Content-Length framed, or to EOF); a connection closed without a response is status 0.
+pub async fn raw_over<S>(mut stream: S, bytes: &[u8]) -> Reply
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
     stream.write_all(bytes).await.expect("write");
     let mut buf = Vec::new();
     let mut chunk = [0u8; 8192];
     let (head_end, content_length) = loop {
-        let n = stream.read(&mut chunk).await.expect("read");
-        assert!(
-            n > 0 || !buf.is_empty(),
-            "connection closed without a response"
-        );
+        // A reset or a TLS stream cut without close_notify ends the response like EOF.
+        let n = stream.read(&mut chunk).await.unwrap_or(0);
         buf.extend_from_slice(&chunk[..n]);
         if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
             let head = String::from_utf8_lossy(&buf[..i]).to_ascii_lowercase();
@@ -411,14 +417,14 @@ pub async fn raw_exchange(addr: SocketAddr, bytes: &[u8]) -> Reply {
     };
     if let Some(len) = content_length {
         while buf.len() < head_end + len {
-            let n = stream.read(&mut chunk).await.expect("read body");
+            let n = stream.read(&mut chunk).await.unwrap_or(0);
             if n == 0 {
                 break;
             }
             buf.extend_from_slice(&chunk[..n]);
         }
     } else {
-        stream.read_to_end(&mut buf).await.expect("read to end");
+        let _ = stream.read_to_end(&mut buf).await;
     }
     let head = String::from_utf8_lossy(&buf[..head_end.min(buf.len())]).into_owned();
     let status = head

@@ -15,6 +15,7 @@ mod flows;
 mod free;
 mod harness;
 mod limits;
+mod listeners;
 mod multinode;
 mod postgres;
 mod sdk;

@@ -1,0 +1,303 @@
+//! What every listener does with a connection before HTTP sees it: the API (plain or TLS), the
+//! edge's TLS and plain-HTTP ports and the metrics port all accept through [`Listener`] and read
+//! a connection's first bytes with [`first_bytes`].
+//!
+//! - **A connection that sends nothing is closed.** A client has [`FIRST_BYTE_TIMEOUT`] from
+//!   accept to send its first byte (on a TLS port, its ClientHello: [`first_byte`]), a TLS client
+//!   [`TLS_HANDSHAKE_TIMEOUT`] from accept to finish its handshake, and then again
+//!   [`FIRST_BYTE_TIMEOUT`] to send the bytes that tell HTTP/1 from HTTP/2 (the first byte of an
+//!   HTTP/1 request, or the whole 24-byte HTTP/2 preface). From there hyper's own timers take
+//!   over (an HTTP/1 request's headers within 30 s). Without this, a connection that never sends
+//!   a byte holds a file descriptor forever: hyper-util's HTTP/1-or-2 detection waits without a
+//!   timer, and a thousand such sockets exhaust the default file limit.
+//! - **accept() never spins.** When accept fails — most often `EMFILE`/`ENFILE`, the process or
+//!   the system out of file descriptors, which leaves the pending connection in the kernel's
+//!   queue and the listener readable — [`Listener::accept`] waits before it tries again, from
+//!   [`ACCEPT_BACKOFF_MIN`] doubling to [`ACCEPT_BACKOFF_MAX`], and accepts again as soon as a
+//!   descriptor is free (at most [`ACCEPT_BACKOFF_MAX`] later). The first failure of a run is
+//!   logged as a warning, the others at debug level, and the first success after them at info.
+
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::{Buf, Bytes};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tracing::{debug, info, warn};
+
+/// How long a new connection has to send its first byte, and a TLS connection, once its
+/// handshake is done, the first bytes of HTTP: long enough for a client on a slow link (a
+/// ClientHello is one packet), short enough that a client holding sockets open without a word
+/// costs a descriptor for seconds, not forever. `serve` and `edge` take a lower value for tests
+/// (the hidden `--first-byte-timeout-ms`).
+pub const FIRST_BYTE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long a TLS client has, counted from accept, to complete its handshake (the API over TLS
+/// and the edge alike).
+pub const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The first wait after accept() failed.
+pub const ACCEPT_BACKOFF_MIN: Duration = Duration::from_millis(5);
+
+/// The longest wait between two failed accept() calls: once descriptors are free again, a
+/// listener accepts at most this much later.
+pub const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(1);
+
+/// The HTTP/2 connection preface (RFC 9113 §3.4), whose bytes tell HTTP/2 from HTTP/1.
+const H2_PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// A listening socket whose [`Listener::accept`] backs off instead of spinning when accept()
+/// fails.
+#[derive(Debug)]
+pub struct Listener {
+    inner: TcpListener,
+    /// Names the listener in the log: `API`, `edge`, `edge HTTP`, `metrics`.
+    name: &'static str,
+    /// accept() failures since the last success.
+    failures: u64,
+    /// The last wait; zero after a success.
+    backoff: Duration,
+}
+
+impl Listener {
+    /// Wraps `inner`; `name` is logged with its accept failures.
+    pub fn new(inner: TcpListener, name: &'static str) -> Self {
+        Self {
+            inner,
+            name,
+            failures: 0,
+            backoff: Duration::ZERO,
+        }
+    }
+
+    /// The next connection and its peer. Never fails: a failed accept() is logged and retried
+    /// after a wait that doubles with each failure in a row ([`next_backoff`]). Cancel-safe (a
+    /// `select!` branch may drop it at any await).
+    pub async fn accept(&mut self) -> (TcpStream, SocketAddr) {
+        loop {
+            match self.inner.accept().await {
+                Ok(accepted) => {
+                    if self.failures > 0 {
+                        info!(
+                            listener = self.name,
+                            failed_accepts = self.failures,
+                            "accepting connections again"
+                        );
+                        self.failures = 0;
+                        self.backoff = Duration::ZERO;
+                    }
+                    return accepted;
+                }
+                Err(e) => {
+                    self.failures += 1;
+                    self.backoff = next_backoff(self.backoff);
+                    if self.failures == 1 {
+                        warn!(listener = self.name, error = %e, "accept failed; retrying, waiting up to {} ms between tries, until it succeeds", ACCEPT_BACKOFF_MAX.as_millis());
+                    } else {
+                        debug!(listener = self.name, error = %e, failures = self.failures, "accept failed again");
+                    }
+                    tokio::time::sleep(self.backoff).await;
+                }
+            }
+        }
+    }
+}
+
+/// The wait after one more failed accept(): [`ACCEPT_BACKOFF_MIN`], then twice the last, at most
+/// [`ACCEPT_BACKOFF_MAX`].
+pub fn next_backoff(last: Duration) -> Duration {
+    if last.is_zero() {
+        ACCEPT_BACKOFF_MIN
+    } else {
+        (last * 2).min(ACCEPT_BACKOFF_MAX)
+    }
+}
+
+/// Waits at most `within` for the peer of `stream` to send its first byte, without reading it
+/// (the TLS handshake reads it). `false`: nothing came in time, or the peer closed or reset the
+/// connection first.
+pub async fn first_byte(stream: &TcpStream, within: Duration) -> bool {
+    let mut byte = [0u8; 1];
+    matches!(
+        tokio::time::timeout(within, stream.peek(&mut byte)).await,
+        Ok(Ok(n)) if n > 0
+    )
+}
+
+/// Reads, within `within`, the first bytes of HTTP on `stream`: enough to tell HTTP/1 from
+/// HTTP/2 (one byte that departs from the HTTP/2 preface, or the whole preface), and gives back
+/// the stream with those bytes replayed first.
+/// Errors: `TimedOut` when they did not come in time, `UnexpectedEof` when the peer closed the
+/// connection without sending a byte, or the read's own error.
+pub async fn first_bytes<S>(mut stream: S, within: Duration) -> io::Result<Replay<S>>
+where
+    S: AsyncRead + Unpin,
+{
+    let mut buf = [0u8; H2_PREFACE.len()];
+    let read = tokio::time::timeout(within, read_prefix(&mut stream, &mut buf)).await;
+    match read {
+        Err(_) => Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            format!("no request within {} ms", within.as_millis()),
+        )),
+        Ok(Err(e)) => Err(e),
+        Ok(Ok(0)) => Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "closed before sending a byte",
+        )),
+        Ok(Ok(n)) => Ok(Replay {
+            prefix: Bytes::copy_from_slice(&buf[..n]),
+            inner: stream,
+        }),
+    }
+}
+
+/// Reads into `buf` until a byte departs from the HTTP/2 preface, the whole preface is there, or
+/// the peer closed its side; returns how many bytes were read.
+async fn read_prefix<S>(stream: &mut S, buf: &mut [u8; H2_PREFACE.len()]) -> io::Result<usize>
+where
+    S: AsyncRead + Unpin,
+{
+    let mut filled = 0;
+    while filled < buf.len() {
+        let n = stream.read(&mut buf[filled..]).await?;
+        if n == 0 {
+            break;
+        }
+        filled += n;
+        if buf[..filled] != H2_PREFACE[..filled] {
+            break;
+        }
+    }
+    Ok(filled)
+}
+
+/// A stream whose first reads return bytes already read from it ([`first_bytes`]); writes go
+/// straight through.
+#[derive(Debug)]
+pub struct Replay<S> {
+    prefix: Bytes,
+    inner: S,
+}
+
+impl<S> Replay<S> {
+    /// The wrapped stream.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Replay<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        if self.prefix.has_remaining() {
+            let n = self.prefix.len().min(buf.remaining());
+            buf.put_slice(&self.prefix[..n]);
+            self.prefix.advance(n);
+            return Poll::Ready(Ok(()));
+        }
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Replay<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_accept_backoff_doubles_from_the_minimum_to_the_maximum() {
+        let mut wait = Duration::ZERO;
+        let mut waits = Vec::new();
+        for _ in 0..12 {
+            wait = next_backoff(wait);
+            waits.push(wait.as_millis());
+        }
+        assert_eq!(
+            waits,
+            [5, 10, 20, 40, 80, 160, 320, 640, 1000, 1000, 1000, 1000]
+        );
+    }
+
+    /// Reads everything `replay` yields.
+    async fn read_all<S: AsyncRead + Unpin>(mut replay: Replay<S>) -> Vec<u8> {
+        let mut out = Vec::new();
+        replay.read_to_end(&mut out).await.expect("read");
+        out
+    }
+
+    #[tokio::test]
+    async fn the_first_bytes_are_replayed_before_the_rest() {
+        for request in [
+            &b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"[..],
+            &b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00"[..],
+            &b"PUT / HTTP/1.1\r\n\r\n"[..],
+        ] {
+            let replay = first_bytes(request, Duration::from_secs(1))
+                .await
+                .expect("first bytes");
+            assert_eq!(read_all(replay).await, request);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_peer_that_sends_nothing_or_a_partial_preface_is_cut_off() {
+        let (client, server) = tokio::io::duplex(64);
+        let silent = first_bytes(server, Duration::from_millis(50)).await;
+        assert_eq!(silent.expect_err("silent").kind(), io::ErrorKind::TimedOut);
+        drop(client);
+
+        let (mut client, server) = tokio::io::duplex(64);
+        tokio::io::AsyncWriteExt::write_all(&mut client, b"PRI * HT")
+            .await
+            .expect("write");
+        let partial = first_bytes(server, Duration::from_millis(50)).await;
+        assert_eq!(
+            partial.expect_err("partial preface").kind(),
+            io::ErrorKind::TimedOut
+        );
+
+        let (client, server) = tokio::io::duplex(64);
+        drop(client);
+        let closed = first_bytes(server, Duration::from_secs(1)).await;
+        assert_eq!(
+            closed.expect_err("closed").kind(),
+            io::ErrorKind::UnexpectedEof
+        );
+    }
+}
