@@ -8,6 +8,7 @@
 //! - [`clock`]: the injectable clock.
 //! - [`datadir`]: master key, credentials file, serve lock.
 //! - [`edge`]: the HTTPS edge: certificate choice by SNI over a map swapped whole, live updates.
+//! - [`host`]: the one host a request names (RFC 9112 §3.2, RFC 9113 §8.3.1), for every listener.
 //! - [`issuer`]: issuers for `CertType=free`: the [`issuer::Issuer`] trait and the built-in test
 //!   CA kept in the data directory.
 //! - [`listener`]: what every listener does before HTTP: accept without spinning, close a
@@ -22,6 +23,7 @@ pub mod client;
 pub mod clock;
 pub mod datadir;
 pub mod edge;
+pub mod host;
 pub mod issuer;
 pub mod listener;
 pub mod server;

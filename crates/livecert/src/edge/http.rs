@@ -45,6 +45,7 @@ use tracing::warn;
 use super::map::CertMap;
 use super::metrics::Metrics;
 use super::origin::Origin;
+use crate::host::{request_host, HostError, RequestHost};
 
 /// How long the edge waits for an origin to accept a connection.
 pub const ORIGIN_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -118,7 +119,8 @@ impl Proxy {
     }
 
     /// Answers one request from `peer` on a connection whose SNI was `sni`, against the current
-    /// `map`: `421`, the origin's response, or `502`/`504`.
+    /// `map`: `400` without exactly one valid host ([`crate::host`]), `421`, the origin's
+    /// response, or `502`/`504`.
     pub async fn answer(
         &self,
         map: &CertMap,
@@ -126,17 +128,22 @@ impl Proxy {
         peer: IpAddr,
         request: Request<Incoming>,
     ) -> Result<Response<EdgeBody>, Infallible> {
-        let (domain, origin) = match route(map, sni, &request) {
+        let host = match request_host(&request) {
+            Ok(host) => host,
+            Err(e) => return Ok(bad_host(e)),
+        };
+        let (domain, origin) = match route(map, sni, &host) {
             Ok((domain, origin)) => (domain.to_owned(), origin.cloned()),
             Err(misdirected) => return Ok(misdirected.response()),
         };
         Ok(self
-            .forward(&domain, origin, peer, Scheme::Https, request)
+            .forward(&domain, origin, peer, Scheme::Https, &host, request)
             .await)
     }
 
     /// Answers one request from `peer` on the plain-HTTP port (`--edge-http-listen`), routed by
-    /// its Host alone against the current `map`: an ACME HTTP-01 challenge is answered from the
+    /// its Host alone against the current `map`: `400` without exactly one valid Host
+    /// ([`crate::host`]); an ACME HTTP-01 challenge is answered from the
     /// webroot, else forwarded to the domain's origin, else `404` ([`PlainRoute::AcmeChallenge`]);
     /// a Host no domain serves is `404`; a domain that requires HTTPS is `308` to
     /// `https://<host><path-and-query>`; any other domain is forwarded like the TLS side, with
@@ -147,7 +154,14 @@ impl Proxy {
         peer: IpAddr,
         request: Request<Incoming>,
     ) -> Result<Response<EdgeBody>, Infallible> {
-        let (outcome, response) = match plain_route(map, &request) {
+        let host = match request_host(&request) {
+            Ok(host) => host,
+            Err(e) => {
+                self.metrics.plain_request(PlainOutcome::BadRequest);
+                return Ok(bad_host(e));
+            }
+        };
+        let (outcome, response) = match plain_route(map, &host, &request) {
             PlainRoute::AcmeChallenge { token, forward_to } => {
                 let file = match (&token, self.acme_webroot()) {
                     (Some(token), Some(webroot)) => acme_file(webroot, token).await,
@@ -159,7 +173,9 @@ impl Proxy {
                         acme_response(key_authorization),
                     ),
                     (None, Some((domain, origin))) if token.is_some() => {
-                        return Ok(self.forward_plain(domain, origin, peer, request).await);
+                        return Ok(self
+                            .forward_plain(domain, origin, peer, &host, request)
+                            .await);
                     }
                     (None, _) => (
                         PlainOutcome::NotServed,
@@ -179,7 +195,9 @@ impl Proxy {
             ),
             PlainRoute::Redirect(location) => (PlainOutcome::Redirected, redirect(&location)),
             PlainRoute::Forward { domain, origin } => {
-                return Ok(self.forward_plain(domain, origin, peer, request).await);
+                return Ok(self
+                    .forward_plain(domain, origin, peer, &host, request)
+                    .await);
             }
         };
         self.metrics.plain_request(outcome);
@@ -193,24 +211,26 @@ impl Proxy {
         domain: &str,
         origin: Option<&Origin>,
         peer: IpAddr,
+        host: &RequestHost,
         request: Request<Incoming>,
     ) -> Response<EdgeBody> {
         let domain = domain.to_owned();
         let origin = origin.cloned();
         self.metrics.plain_request(PlainOutcome::Forwarded);
-        self.forward(&domain, origin, peer, Scheme::Http, request)
+        self.forward(&domain, origin, peer, Scheme::Http, host, request)
             .await
     }
 
-    /// Forwards `request` for `domain` to `origin` (or the default origin) with
-    /// `X-Forwarded-Proto: <scheme>`: the origin's response, `502`/`504`, or `400` for a target
-    /// with no path.
+    /// Forwards `request` for `domain`, whose checked host is `host`, to `origin` (or the default
+    /// origin) with `Host: <host, canonical>` and `X-Forwarded-Proto: <scheme>`: the origin's
+    /// response, `502`/`504`, or `400` for a target with no path.
     async fn forward(
         &self,
         domain: &str,
         origin: Option<Origin>,
         peer: IpAddr,
         scheme: Scheme,
+        host: &RequestHost,
         request: Request<Incoming>,
     ) -> Response<EdgeBody> {
         let Some(origin) = origin.or_else(|| self.default_origin.clone()) else {
@@ -219,7 +239,7 @@ impl Proxy {
                 format!("livecert edge: {domain} has no origin configured\n"),
             );
         };
-        let Some(request) = upstream_request(request, &origin, peer, scheme) else {
+        let Some(request) = upstream_request(request, &origin, peer, scheme, host) else {
             return text(
                 StatusCode::BAD_REQUEST,
                 "livecert edge: this request target cannot be forwarded\n".to_owned(),
@@ -282,6 +302,8 @@ pub enum PlainOutcome {
     NotServed,
     /// `200`: an ACME HTTP-01 challenge answered from the operator's `--acme-webroot`.
     AcmeChallenge,
+    /// `400`: the request has no Host, more than one, or an invalid one ([`crate::host`]).
+    BadRequest,
 }
 
 /// Where the plain-HTTP port sends a request.
@@ -296,7 +318,7 @@ pub enum PlainRoute<'m> {
         /// the challenge goes when the webroot has no such file; `None`: no domain serves the Host.
         forward_to: Option<(&'m str, Option<&'m Origin>)>,
     },
-    /// No Host, or one no bound domain serves.
+    /// A Host no online domain serves.
     NotServed,
     /// The domain requires HTTPS: this `Location`.
     Redirect(String),
@@ -365,25 +387,23 @@ fn acme_response(key_authorization: Bytes) -> Response<EdgeBody> {
     response
 }
 
-/// Routes a plain-HTTP request by its Host (port and one trailing dot removed, lower case; the
-/// exact domain, then `*.<parent>`).
-pub fn plain_route<'m, B>(map: &'m CertMap, request: &Request<B>) -> PlainRoute<'m> {
-    let host = request_host(request);
+/// Routes a plain-HTTP request by its checked `host` (port and one trailing dot removed, lower
+/// case; the exact domain, then `*.<parent>`).
+pub fn plain_route<'m, B>(
+    map: &'m CertMap,
+    host: &RequestHost,
+    request: &Request<B>,
+) -> PlainRoute<'m> {
+    let name = host.normalised_name();
+    // Every online domain, HTTPS on or off; a stopped one is not served (nor its wildcard's).
+    let served = map.lookup(&name).filter(|(_, e)| e.online);
     if request.uri().path().starts_with(ACME_CHALLENGE_PREFIX) {
         return PlainRoute::AcmeChallenge {
             token: acme_token(request.uri().path()).map(str::to_owned),
-            forward_to: host
-                .as_deref()
-                .and_then(|h| map.lookup(h))
-                .filter(|(_, e)| e.online)
-                .map(|(domain, entry)| (domain, entry.origin.as_ref())),
+            forward_to: served.map(|(domain, entry)| (domain, entry.origin.as_ref())),
         };
     }
-    let Some(host) = host else {
-        return PlainRoute::NotServed;
-    };
-    // Every online domain, HTTPS on or off; a stopped one is not served (nor its wildcard's).
-    let Some((domain, entry)) = map.lookup(&host).filter(|(_, e)| e.online) else {
+    let Some((domain, entry)) = served else {
         return PlainRoute::NotServed;
     };
     if entry.https_required {
@@ -393,7 +413,7 @@ pub fn plain_route<'m, B>(map: &'m CertMap, request: &Request<B>) -> PlainRoute<
             .map(http::uri::PathAndQuery::as_str)
             .filter(|p| p.starts_with('/'))
             .unwrap_or("/");
-        return PlainRoute::Redirect(format!("https://{host}{path}"));
+        return PlainRoute::Redirect(format!("https://{name}{path}"));
     }
     PlainRoute::Forward {
         domain,
@@ -421,8 +441,8 @@ fn redirect(location: &str) -> Response<EdgeBody> {
 /// A request whose Host is not served on its connection: answered `421`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Misdirected {
-    /// The request's host, if it had one.
-    pub host: Option<String>,
+    /// The request's host name, normalised.
+    pub host: String,
 }
 
 impl Misdirected {
@@ -432,42 +452,51 @@ impl Misdirected {
             StatusCode::MISDIRECTED_REQUEST,
             format!(
                 "livecert edge: {} is not served on this connection; open a connection for it\n",
-                self.host.as_deref().unwrap_or("this host")
+                self.host
             ),
         )
     }
 }
 
-/// The bound domain a request is for, with its own origin: the entry its Host resolves to, which
-/// must be the entry the connection's SNI resolved to, and be served over TLS (have a record).
+/// The bound domain a request is for, with its own origin: the entry its checked `host` resolves
+/// to, which must be the entry the connection's SNI resolved to, and be served over TLS (have a
+/// record).
 /// Errors: [`Misdirected`] otherwise.
-pub fn route<'m, B>(
+pub fn route<'m>(
     map: &'m CertMap,
     sni: Option<&str>,
-    request: &Request<B>,
+    host: &RequestHost,
 ) -> Result<(&'m str, Option<&'m Origin>), Misdirected> {
+    let name = host.normalised_name();
     let by_sni = sni.and_then(|s| map.lookup(s));
-    let host = request_host(request);
-    let by_host = match &host {
-        Some(h) => map.lookup(h),
-        None => by_sni,
-    };
-    match (by_sni, by_host) {
+    match (by_sni, map.lookup(&name)) {
         (Some((served, entry)), Some((asked, _))) if served == asked && entry.record.is_some() => {
             Ok((served, entry.origin.as_ref()))
         }
-        _ => Err(Misdirected { host }),
+        _ => Err(Misdirected { host: name }),
     }
 }
 
+/// The `400` for a request without exactly one valid host, naming what is wrong (never the
+/// value).
+fn bad_host(error: HostError) -> Response<EdgeBody> {
+    text(
+        StatusCode::BAD_REQUEST,
+        format!("livecert edge: {error} (RFC 9112 §3.2)\n"),
+    )
+}
+
 /// The request to send to `origin`: HTTP/1.1, the same method, path and query, headers minus the
-/// hop-by-hop ones, Host kept, the X-Forwarded headers set (`-Proto` from `scheme`). `None` if the target has no path
+/// hop-by-hop ones, `Host` the checked `host` in its canonical form (whatever Host lines or
+/// `:authority` the client sent: the origin only ever sees the name the edge routed on), the
+/// X-Forwarded headers set (`-Proto` from `scheme`). `None` if the target has no path
 /// (`OPTIONS *`, `CONNECT`).
 fn upstream_request(
     request: Request<Incoming>,
     origin: &Origin,
     peer: IpAddr,
     scheme: Scheme,
+    host: &RequestHost,
 ) -> Option<Request<Incoming>> {
     let (mut parts, body) = request.into_parts();
     let path_and_query = parts.uri.path_and_query()?.as_str();
@@ -475,12 +504,9 @@ fn upstream_request(
         return None;
     }
     let uri = origin.uri(path_and_query).ok()?;
-    // HTTP/2 carries the host in `:authority`; the origin gets it as Host.
-    if let Some(authority) = parts.uri.authority() {
-        if let Ok(host) = HeaderValue::from_str(authority.as_str()) {
-            parts.headers.insert(header::HOST, host);
-        }
-    }
+    parts
+        .headers
+        .insert(header::HOST, HeaderValue::from_str(&host.canonical()).ok()?);
     parts.uri = uri;
     parts.version = Version::HTTP_11;
     strip_hop_by_hop(&mut parts.headers);
@@ -520,22 +546,6 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
         headers.remove(name);
     }
     headers.remove(header::UPGRADE);
-}
-
-/// The request's host, port and trailing dot removed, lower case: the URI's authority (HTTP/2,
-/// absolute-form) or the Host header.
-fn request_host<B>(request: &Request<B>) -> Option<String> {
-    let authority = match request.uri().authority() {
-        Some(a) => a.clone(),
-        None => request
-            .headers()
-            .get(header::HOST)?
-            .to_str()
-            .ok()?
-            .parse::<http::uri::Authority>()
-            .ok()?,
-    };
-    Some(super::map::normalise(authority.host()))
 }
 
 /// An error and its sources, for the log.

@@ -13,7 +13,8 @@
 //!
 //! Plain-HTTP requests (`--edge-http-listen`) by outcome: `forwarded`, `redirected` (308 to
 //! HTTPS), `not_served` (every 404: a Host no domain serves, an ACME challenge nobody answers),
-//! `acme_challenge` (an ACME HTTP-01 key authorization served from `--acme-webroot`).
+//! `acme_challenge` (an ACME HTTP-01 key authorization served from `--acme-webroot`),
+//! `bad_request` (a 400 for a request without exactly one valid Host).
 
 use std::convert::Infallible;
 use std::fmt::Write as _;
@@ -55,11 +56,12 @@ pub struct Metrics {
 }
 
 /// The plain-HTTP port's outcomes with their label values, in the order they are rendered.
-const PLAIN_OUTCOMES: [(PlainOutcome, &str); 4] = [
+const PLAIN_OUTCOMES: [(PlainOutcome, &str); 5] = [
     (PlainOutcome::Forwarded, "forwarded"),
     (PlainOutcome::Redirected, "redirected"),
     (PlainOutcome::NotServed, "not_served"),
     (PlainOutcome::AcmeChallenge, "acme_challenge"),
+    (PlainOutcome::BadRequest, "bad_request"),
 ];
 
 impl Metrics {
