@@ -486,15 +486,26 @@ pub async fn handle(
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let started = Instant::now();
     let request_id = uuid::Uuid::new_v4().to_string().to_uppercase();
-    let host = req
-        .headers()
-        .get(http::header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .or_else(|| req.uri().authority().map(http::uri::Authority::as_str))
-        .unwrap_or("")
-        .to_owned();
-    let host_id = state.config.host_id.clone().unwrap_or(host);
-
+    // RFC 9112 §3.2 / RFC 9113 §8.3.1: exactly one valid host, else 400; a rejected value is
+    // never echoed as HostId.
+    let host = crate::host::request_host(&req);
+    let host_id = state.config.host_id.clone().unwrap_or_else(|| {
+        host.as_ref()
+            .map(|h| h.as_str().to_owned())
+            .unwrap_or_default()
+    });
+    let path = req.uri().path();
+    if (path == "/healthz" || path == "/metrics") && req.method() == Method::GET {
+        if let Err(e) = &host {
+            let mut refused = Response::new(Full::new(Bytes::from(format!("livecert: {e}\n"))));
+            *refused.status_mut() = http::StatusCode::BAD_REQUEST;
+            refused.headers_mut().insert(
+                http::header::CONTENT_TYPE,
+                http::HeaderValue::from_static("text/plain"),
+            );
+            return Ok(refused);
+        }
+    }
     if req.uri().path() == "/healthz" && req.method() == Method::GET {
         let mut ok = Response::new(Full::new(Bytes::from_static(b"ok")));
         ok.headers_mut().insert(
@@ -512,7 +523,11 @@ pub async fn handle(
         return Ok(metrics);
     }
 
-    let (outcome, action, access_key_id) = match read_request(req).await {
+    let read = match host {
+        Ok(_) => read_request(req).await,
+        Err(e) => Err(host_error(e)),
+    };
+    let (outcome, action, access_key_id) = match read {
         Err(error) => (Err((Failure::from(error), Format::Json)), None, None),
         Ok(raw) => {
             let call = call(&state, peer, &raw, &request_id).await;
@@ -554,6 +569,23 @@ pub async fn handle(
         }
     };
     Ok(response)
+}
+
+/// The API's error for a request without exactly one valid host (RFC 9112 §3.2, RFC 9113
+/// §8.3.1): `MissingParameter` (Host) when there is none, else `InvalidParameter` (Host) saying
+/// what is wrong, never the value.
+fn host_error(e: crate::host::HostError) -> ApiError {
+    use crate::host::HostError;
+    let detail = match e {
+        HostError::Missing => return ApiError::missing("Host"),
+        HostError::Duplicate => "Send exactly one Host header line.",
+        HostError::Invalid => "Send the endpoint's host[:port] as Host, without userinfo or path.",
+        HostError::InvalidAuthority => {
+            "The request target's authority must be host[:port], without userinfo."
+        }
+        HostError::Mismatch => "The Host header must name the same host and port as :authority.",
+    };
+    ApiError::invalid("Host", detail)
 }
 
 /// An HTTP request read whole, within the bounds of protocol.md §1.

@@ -16,6 +16,7 @@ mod free;
 mod harness;
 mod limits;
 mod listeners;
+mod malformed;
 mod multinode;
 mod postgres;
 mod sdk;
