@@ -28,7 +28,10 @@
 use std::convert::Infallible;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -36,11 +39,11 @@ use http::header::{HeaderName, HeaderValue};
 use http::{header, HeaderMap, Request, Response, StatusCode, Version};
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full};
-use hyper::body::Incoming;
+use hyper::body::{Frame, Incoming, SizeHint};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
-use tracing::warn;
+use tracing::{debug, warn};
 
 use super::map::CertMap;
 use super::metrics::Metrics;
@@ -75,9 +78,10 @@ const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto
 /// Forwards requests to origins: one pooled HTTP/1.1 client shared by every connection.
 #[derive(Debug)]
 pub struct Proxy {
-    client: Client<HttpConnector, Incoming>,
+    client: Client<HttpConnector, ClientBody>,
     default_origin: Option<Origin>,
     acme_webroot: Option<PathBuf>,
+    origin_headers_timeout: Duration,
     metrics: Arc<Metrics>,
 }
 
@@ -95,8 +99,22 @@ impl Proxy {
             client,
             default_origin,
             acme_webroot: None,
+            origin_headers_timeout: ORIGIN_HEADERS_TIMEOUT,
             metrics,
         }
+    }
+
+    /// The same proxy, waiting `timeout` instead of [`ORIGIN_HEADERS_TIMEOUT`] for an origin's
+    /// response headers (tests lower it).
+    #[must_use]
+    pub fn with_origin_headers_timeout(mut self, timeout: Duration) -> Self {
+        self.origin_headers_timeout = timeout;
+        self
+    }
+
+    /// How long the proxy waits for an origin's response headers.
+    pub fn origin_headers_timeout(&self) -> Duration {
+        self.origin_headers_timeout
     }
 
     /// The same proxy, answering ACME HTTP-01 challenges on the plain-HTTP port from
@@ -223,7 +241,10 @@ impl Proxy {
 
     /// Forwards `request` for `domain`, whose checked host is `host`, to `origin` (or the default
     /// origin) with `Host: <host, canonical>` and `X-Forwarded-Proto: <scheme>`: the origin's
-    /// response, `502`/`504`, or `400` for a target with no path.
+    /// response; `502`/`504` when the origin fails; `400` for a target with no path; when the
+    /// client's own body fails first, `400` (malformed or cut short) or `408` (still awaited when
+    /// the time for the origin's headers ran out), never counted as the origin's failure
+    /// ([`ClientBody`]).
     async fn forward(
         &self,
         domain: &str,
@@ -245,12 +266,32 @@ impl Proxy {
                 "livecert edge: this request target cannot be forwarded\n".to_owned(),
             );
         };
+        let progress = Arc::new(AtomicU8::new(BODY_READING));
+        let request = request.map(|inner| ClientBody::new(inner, Arc::clone(&progress)));
         let started = Instant::now();
-        match tokio::time::timeout(ORIGIN_HEADERS_TIMEOUT, self.client.request(request)).await {
+        let answer =
+            tokio::time::timeout(self.origin_headers_timeout, self.client.request(request));
+        match answer.await {
             Ok(Ok(mut response)) => {
                 self.metrics.upstream_answered(started.elapsed());
                 strip_hop_by_hop(response.headers_mut());
                 response.map(BodyExt::boxed)
+            }
+            Ok(Err(e)) if progress.load(Ordering::Relaxed) == BODY_FAILED => {
+                self.metrics.client_body_error();
+                debug!(%domain, error = %error_chain(&e), "the client's request body failed; answered 400");
+                text(
+                    StatusCode::BAD_REQUEST,
+                    "livecert edge: the request body is malformed or incomplete\n".to_owned(),
+                )
+            }
+            Err(_) if progress.load(Ordering::Relaxed) == BODY_WAITING => {
+                self.metrics.client_body_error();
+                debug!(%domain, "the client's request body did not arrive in time; answered 408");
+                text(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "livecert edge: the request body did not arrive in time\n".to_owned(),
+                )
             }
             Ok(Err(e)) => {
                 self.metrics.upstream_failed();
@@ -287,6 +328,71 @@ impl Scheme {
             Self::Https => "https",
             Self::Http => "http",
         })
+    }
+}
+
+/// [`ClientBody`]'s last poll returned a frame, or it was not polled yet.
+const BODY_READING: u8 = 0;
+/// [`ClientBody`]'s last poll found nothing from the client yet: the proxy waits on the client.
+const BODY_WAITING: u8 = 1;
+/// [`ClientBody`] ended (or was empty from the start).
+const BODY_DONE: u8 = 2;
+/// [`ClientBody`] failed: the client's framing was malformed, the connection or stream ended
+/// before the body did, or the client reset the stream.
+const BODY_FAILED: u8 = 3;
+
+/// A client's request body on its way to the origin, recording how far it got (in `progress`,
+/// one of the `BODY_*` values) so that a failed forward is laid at the right door: hyper's
+/// client reports a broken request body as its own error, like an origin's, and the proxy must
+/// not answer `502`, warn, or count an upstream failure for a client's malformed chunk or
+/// early end. Frames pass through untouched.
+struct ClientBody {
+    inner: Incoming,
+    progress: Arc<AtomicU8>,
+}
+
+impl ClientBody {
+    fn new(inner: Incoming, progress: Arc<AtomicU8>) -> Self {
+        if hyper::body::Body::is_end_stream(&inner) {
+            progress.store(BODY_DONE, Ordering::Relaxed);
+        }
+        Self { inner, progress }
+    }
+}
+
+impl std::fmt::Debug for ClientBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientBody")
+            .field("progress", &self.progress.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+impl hyper::body::Body for ClientBody {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        let progress = match &polled {
+            Poll::Pending => BODY_WAITING,
+            Poll::Ready(Some(Ok(_))) => BODY_READING,
+            Poll::Ready(None) => BODY_DONE,
+            Poll::Ready(Some(Err(_))) => BODY_FAILED,
+        };
+        self.progress.store(progress, Ordering::Relaxed);
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        hyper::body::Body::is_end_stream(&self.inner)
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        hyper::body::Body::size_hint(&self.inner)
     }
 }
 

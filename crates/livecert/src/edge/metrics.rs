@@ -11,6 +11,10 @@
 //! common protocol, a timeout, a broken client, a key that does not load). The accept path counts
 //! completed and failed handshakes; `error` is failed minus refused.
 //!
+//! Requests whose body the client broke or sent too late are counted apart from the origins'
+//! failures (`livecert_edge_client_body_errors_total`), so that no client can set off an
+//! origin alert.
+//!
 //! Plain-HTTP requests (`--edge-http-listen`) by outcome: `forwarded`, `redirected` (308 to
 //! HTTPS), `not_served` (every 404: a Host no domain serves, an ACME challenge nobody answers),
 //! `acme_challenge` (an ACME HTTP-01 key authorization served from `--acme-webroot`),
@@ -51,6 +55,9 @@ pub struct Metrics {
     latency_sum_micros: AtomicU64,
     /// Requests the edge answered 502/504 because the origin could not be reached in time.
     upstream_failures: AtomicU64,
+    /// Requests whose body the client broke (malformed, cut short, reset) or did not send in
+    /// time: answered 400/408, not the origin's failure.
+    client_body_errors: AtomicU64,
     /// Requests on the plain-HTTP port, by [`PlainOutcome`] (in [`PLAIN_OUTCOMES`]'s order).
     plain_requests: [AtomicU64; PLAIN_OUTCOMES.len()],
 }
@@ -97,6 +104,11 @@ impl Metrics {
     /// An origin could not be reached, or did not answer in time.
     pub fn upstream_failed(&self) {
         self.upstream_failures.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A client's request body failed on its way to the origin, or did not arrive in time.
+    pub fn client_body_error(&self) {
+        self.client_body_errors.fetch_add(1, Ordering::Relaxed);
     }
 
     /// A request on the plain-HTTP port was answered with `outcome`.
@@ -184,6 +196,13 @@ impl Metrics {
             out,
             "livecert_edge_upstream_failures_total {}",
             self.upstream_failures.load(Ordering::Relaxed)
+        );
+        out.push_str("# HELP livecert_edge_client_body_errors_total Requests answered 400 or 408 because the client's body was malformed, cut short or late (never the origin's failure).\n");
+        out.push_str("# TYPE livecert_edge_client_body_errors_total counter\n");
+        let _ = writeln!(
+            out,
+            "livecert_edge_client_body_errors_total {}",
+            self.client_body_errors.load(Ordering::Relaxed)
         );
         out.push_str("# HELP livecert_edge_http_requests_total Requests on the plain-HTTP port (--edge-http-listen) by outcome.\n");
         out.push_str("# TYPE livecert_edge_http_requests_total counter\n");
@@ -277,7 +296,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn error_is_failed_minus_refused_and_the_histogram_is_cumulative() {
+    fn error_is_failed_minus_refused_the_histogram_is_cumulative_and_client_errors_are_apart() {
         let m = Metrics::default();
         m.handshake_ok();
         for _ in 0..3 {
@@ -288,6 +307,10 @@ mod tests {
         m.upstream_answered(Duration::from_secs(60));
         m.plain_request(PlainOutcome::Redirected);
         m.plain_request(PlainOutcome::Redirected);
+        m.plain_request(PlainOutcome::BadRequest);
+        m.upstream_failed();
+        m.client_body_error();
+        m.client_body_error();
         let (master_key, _) = livecert_core::secret::MasterKey::generate().unwrap();
         let opener = livecert_store::CertKeyOpener::new(std::sync::Arc::new(master_key));
         let text = m.render(&CertMap::empty(opener));
@@ -304,6 +327,9 @@ mod tests {
             "livecert_edge_upstream_duration_seconds_sum 60.003",
             "livecert_edge_http_requests_total{outcome=\"redirected\"} 2",
             "livecert_edge_http_requests_total{outcome=\"forwarded\"} 0",
+            "livecert_edge_http_requests_total{outcome=\"bad_request\"} 1",
+            "livecert_edge_upstream_failures_total 1",
+            "livecert_edge_client_body_errors_total 2",
         ] {
             assert!(text.lines().any(|l| l == line), "{line} in\n{text}");
         }

@@ -123,8 +123,7 @@ impl Edge {
     /// (`--default-origin`); `None`: they are answered `502`.
     pub fn with_default_origin(mut self, origin: Option<Origin>) -> Self {
         let webroot = self.proxy.acme_webroot().map(Path::to_path_buf);
-        self.proxy =
-            Arc::new(Proxy::new(origin, Arc::clone(&self.metrics)).with_acme_webroot(webroot));
+        self.proxy = self.rebuilt_proxy(origin, webroot, self.proxy.origin_headers_timeout());
         self
     }
 
@@ -134,9 +133,31 @@ impl Edge {
     /// origin.
     pub fn with_acme_webroot(mut self, webroot: Option<PathBuf>) -> Self {
         let origin = self.proxy.default_origin().cloned();
-        self.proxy =
-            Arc::new(Proxy::new(origin, Arc::clone(&self.metrics)).with_acme_webroot(webroot));
+        self.proxy = self.rebuilt_proxy(origin, webroot, self.proxy.origin_headers_timeout());
         self
+    }
+
+    /// The same edge, waiting `timeout` instead of [`http::ORIGIN_HEADERS_TIMEOUT`] for an
+    /// origin's response headers (tests lower it).
+    pub fn with_origin_headers_timeout(mut self, timeout: Duration) -> Self {
+        let origin = self.proxy.default_origin().cloned();
+        let webroot = self.proxy.acme_webroot().map(Path::to_path_buf);
+        self.proxy = self.rebuilt_proxy(origin, webroot, timeout);
+        self
+    }
+
+    /// A proxy with these settings and this edge's metrics.
+    fn rebuilt_proxy(
+        &self,
+        origin: Option<Origin>,
+        webroot: Option<PathBuf>,
+        origin_headers_timeout: Duration,
+    ) -> Arc<Proxy> {
+        Arc::new(
+            Proxy::new(origin, Arc::clone(&self.metrics))
+                .with_acme_webroot(webroot)
+                .with_origin_headers_timeout(origin_headers_timeout),
+        )
     }
 
     /// The same edge, answering handshakes for names it does not serve (no SNI, an unknown name)

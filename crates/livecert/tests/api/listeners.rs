@@ -349,3 +349,139 @@ async fn silent_connections_beyond_the_file_limit_are_closed_and_the_api_and_edg
 async fn silent_connections_beyond_the_file_limit_are_closed_on_the_api_over_tls_too() {
     silent_connections_are_closed_and_every_listener_serves_again(true).await;
 }
+
+/// The value of the integer sample `name` (labels as written) in a scrape.
+fn sample(text: &str, name: &str) -> i64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("no sample {name} in\n{text}"))
+}
+
+/// Writes `bytes` to a new plain-TCP connection, closes the writing half (the body ends there,
+/// early), and reads what comes back.
+async fn send_and_half_close(addr: SocketAddr, bytes: &[u8]) -> Reply {
+    use tokio::io::AsyncWriteExt;
+    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    stream.write_all(bytes).await.expect("write");
+    stream.shutdown().await.expect("half close");
+    crate::harness::raw_over(stream, b"").await
+}
+
+/// A request body that sends one frame and then fails: hyper's HTTP/2 client resets the stream.
+struct FailingBody {
+    sent: bool,
+}
+
+impl hyper::body::Body for FailingBody {
+    type Data = bytes::Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<bytes::Bytes>, std::io::Error>>> {
+        if self.sent {
+            return std::task::Poll::Ready(Some(Err(std::io::Error::other("upload aborted"))));
+        }
+        self.sent = true;
+        std::task::Poll::Ready(Some(Ok(hyper::body::Frame::data(
+            bytes::Bytes::from_static(b"first part of the upload"),
+        ))))
+    }
+}
+
+/// Issue 10, item 5: a body the client breaks — a bad chunk size, a body that ends before its
+/// Content-Length, an HTTP/2 upload the client resets — is the client's error: `400` (or, when
+/// the client is gone, nothing), never `502`; `livecert_edge_upstream_failures_total` does not
+/// move and the log never says the origin is unreachable (nor warns at all); the HTTP/1.1 ones
+/// are counted in `livecert_edge_client_body_errors_total`. A well-formed chunked upload still
+/// reaches the origin.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_broken_request_body_is_the_clients_error_not_the_origins() {
+    let origin = RecordingOrigin::start().await;
+    let serve = ServeProcess::start(ServeSetup {
+        default_origin: Some(origin.addr),
+        ..ServeSetup::default()
+    })
+    .await;
+    serve.bind_domain("live.example.com").await;
+
+    let bad_chunk_size = "POST /upload HTTP/1.1\r\nHost: live.example.com\r\n\
+        Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\nzz\r\nworld\r\n0\r\n\r\n";
+    let reply = tls_exchange(serve.edge, "live.example.com", bad_chunk_size.as_bytes()).await;
+    assert_eq!(reply.status, 400, "TLS, a bad chunk size: {}", reply.body);
+    let reply = raw_exchange(serve.plain, bad_chunk_size.as_bytes()).await;
+    assert_eq!(
+        reply.status, 400,
+        "plain HTTP, a bad chunk size: {}",
+        reply.body
+    );
+
+    // A body that ends early: the client closes its writing half after 10 of 100 bytes.
+    let short =
+        "POST /upload HTTP/1.1\r\nHost: live.example.com\r\nContent-Length: 100\r\n\r\n0123456789";
+    let reply = send_and_half_close(serve.plain, short.as_bytes()).await;
+    assert!(
+        matches!(reply.status, 400 | 0),
+        "a body that ends early: {} {}",
+        reply.status,
+        reply.body
+    );
+    let short_chunked = "POST /upload HTTP/1.1\r\nHost: live.example.com\r\n\
+        Transfer-Encoding: chunked\r\n\r\n64\r\n0123456789";
+    let reply = send_and_half_close(serve.plain, short_chunked.as_bytes()).await;
+    assert!(
+        matches!(reply.status, 400 | 0),
+        "a chunked body that ends early: {} {}",
+        reply.status,
+        reply.body
+    );
+
+    // HTTP/2: the client resets its upload after the first DATA frame.
+    let stream = handshake_h2(serve.edge, "live.example.com").await;
+    let (mut sender, connection) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(stream),
+    )
+    .await
+    .expect("HTTP/2 over TLS");
+    tokio::spawn(connection);
+    let request = http::Request::post("https://live.example.com/upload")
+        .body(FailingBody { sent: false })
+        .expect("request");
+    if let Ok(response) = sender.send_request(request).await {
+        assert_ne!(response.status(), 502, "HTTP/2, an upload the client reset");
+    }
+
+    // A well-formed chunked upload is forwarded.
+    let good = "POST /upload HTTP/1.1\r\nHost: live.example.com\r\nTransfer-Encoding: chunked\r\n\
+        Connection: close\r\n\r\n5\r\nhello\r\n0\r\n\r\n";
+    let reply = raw_exchange(serve.plain, good.as_bytes()).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+
+    // The four HTTP/1.1 requests are counted once answered. A stream the client resets is
+    // cancelled on the edge too (hyper drops the request when it sees the reset): it is
+    // answered, counted and logged as nothing — or, if the edge saw the broken body first, as a
+    // client body error.
+    let text = serve.scrape().await.body;
+    assert_eq!(
+        sample(&text, "livecert_edge_upstream_failures_total"),
+        0,
+        "{text}"
+    );
+    let client_errors = sample(&text, "livecert_edge_client_body_errors_total");
+    assert!((4..=5).contains(&client_errors), "{text}");
+    let log = serve.log();
+    assert!(!log.contains("origin unreachable"), "{log}");
+    assert!(
+        !log.contains("WARN"),
+        "a client's error is not a warning:\n{log}"
+    );
+}
+
+/// A TLS stream to the edge at `addr` with SNI `sni` and ALPN `h2`.
+async fn handshake_h2(addr: SocketAddr, sni: &str) -> tokio_rustls::client::TlsStream<TcpStream> {
+    crate::edge::handshake_alpn(addr, sni, &[b"h2"])
+        .await
+        .into_stream()
+}
