@@ -218,7 +218,8 @@ impl Metrics {
 }
 
 /// Serves `GET /metrics` (HTTP/1.1, plain) on `listener` until `shutdown` completes: `metrics`
-/// with the gauges of the current `map`. Any other path is `404`, any other method `405`. A
+/// with the gauges of the current `map`. Any other path is `404`, any other method `405`, a
+/// request without exactly one valid Host `400` ([`crate::host`]). A
 /// connection that sends no byte within `first_byte_timeout` is closed, and accept() failures
 /// back off ([`crate::listener`]).
 pub async fn serve(
@@ -255,7 +256,13 @@ pub async fn serve(
 }
 
 fn scrape<B>(metrics: &Metrics, map: &CertMap, request: &Request<B>) -> Response<Full<Bytes>> {
-    let (status, body, content_type) = if request.uri().path() != "/metrics" {
+    let (status, body, content_type) = if let Err(e) = crate::host::request_host(request) {
+        (
+            StatusCode::BAD_REQUEST,
+            format!("livecert edge: {e} (RFC 9112 §3.2)\n"),
+            "text/plain; charset=utf-8",
+        )
+    } else if request.uri().path() != "/metrics" {
         (
             StatusCode::NOT_FOUND,
             "livecert edge: metrics are at /metrics\n".to_owned(),

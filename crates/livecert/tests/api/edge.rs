@@ -1017,6 +1017,13 @@ async fn the_metrics_list_each_domains_not_after_and_count_handshakes_and_upstre
 
     let (status, before) = scrape(edge.metrics).await;
     assert_eq!(status, 200, "{before}");
+    // RFC 9112 §3.2 on the metrics port too: two Host lines are 400.
+    let two_hosts = crate::harness::raw_exchange(
+        edge.metrics,
+        b"GET /metrics HTTP/1.1\r\nHost: a.example\r\nHost: b.example\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert_eq!(two_hosts.status, 400, "{}", two_hosts.body);
     assert_eq!(
         sample(
             &before,
