@@ -1,7 +1,8 @@
 //! Requests the API refuses on HTTP's own rules, before the protocol of spec/protocol.md: a
 //! request without exactly one valid Host (RFC 9112 §3.2; HTTP/2: `:authority` and Host agree,
-//! RFC 9113 §8.3.1), whose value would otherwise be echoed as `HostId` and signed as V3's `host`.
-//! It is `400` with the error envelope, and the server keeps serving.
+//! RFC 9113 §8.3.1), whose value would otherwise be echoed as `HostId` and signed as V3's `host`,
+//! and a body that is not valid HTTP/1.1 framing (RFC 9112 §7.1). Each is `400` with the error
+//! envelope, and the server keeps serving.
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
@@ -97,6 +98,57 @@ async fn the_api_refuses_a_request_without_exactly_one_valid_host() {
         .await;
     assert_eq!(reply.code(), "IncompleteSignature", "{}", reply.body);
     assert_eq!(reply.json["HostId"], "API.example.com:8080");
+    server
+        .call(Scheme::V3, "DescribeLiveCertificateList", &[])
+        .await
+        .ok();
+    server.stop().await;
+}
+
+/// A chunked body with a bad chunk size, or a body that ends before its Content-Length (the
+/// client closes its writing half), is the client's error: `400` `InvalidParameter` naming the
+/// body (or, for the early end, the connection closed without an answer), never a 5xx; the
+/// server keeps serving.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_api_answers_a_broken_request_body_with_400() {
+    use tokio::io::AsyncWriteExt;
+    let server = TestServer::start().await;
+    let host = server.addr.to_string();
+    let reply = server
+        .raw(
+            format!(
+                "POST / HTTP/1.1\r\nHost: {host}\r\nTransfer-Encoding: chunked\r\n\
+                 Content-Type: application/x-www-form-urlencoded\r\n\r\n\
+                 5\r\nAction\r\nzz\r\n=x\r\n0\r\n\r\n"
+            )
+            .as_bytes(),
+        )
+        .await;
+    assert_eq!(
+        (reply.status, reply.code()),
+        (400, "InvalidParameter"),
+        "{}",
+        reply.body
+    );
+    assert!(reply.message().contains("body"), "{}", reply.body);
+
+    let mut tcp = tokio::net::TcpStream::connect(server.addr)
+        .await
+        .expect("connect");
+    let short = format!(
+        "POST / HTTP/1.1\r\nHost: {host}\r\nContent-Length: 100\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\n\r\nAction=Des"
+    );
+    tcp.write_all(short.as_bytes()).await.expect("write");
+    tcp.shutdown().await.expect("half close");
+    let reply = crate::harness::raw_over(tcp, b"").await;
+    assert!(
+        reply.status == 0 || (reply.status, reply.code()) == (400, "InvalidParameter"),
+        "a body that ends early: {} {}",
+        reply.status,
+        reply.body
+    );
+
     server
         .call(Scheme::V3, "DescribeLiveCertificateList", &[])
         .await
