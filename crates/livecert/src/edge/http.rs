@@ -1,20 +1,27 @@
 //! HTTP after TLS (spec/edge.md, "Proxies each request to the domain's origin"): each request is
-//! routed by its Host against the connection's SNI, then forwarded to the domain's origin (or the
+//! routed by its host against the connection's SNI, then forwarded to the domain's origin (or the
 //! edge's default origin) over HTTP/1.1, whichever of HTTP/1.1 and HTTP/2 the client spoke.
 //!
-//! - A request whose Host resolves to another map entry than the connection's SNI is answered
+//! - A request without exactly one valid host ([`crate::host`]: RFC 9112 §3.2, RFC 9113 §8.3.1)
+//!   is answered `400` and never forwarded, on both ports.
+//! - A request whose host resolves to another map entry than the connection's SNI is answered
 //!   `421 Misdirected Request` and never forwarded.
 //! - Forwarded: the method, the path and query, the headers minus the hop-by-hop ones (RFC 9110
 //!   §7.6.1: `Connection` and the headers it names, `Keep-Alive`, `Proxy-*`, `TE`, `Trailer`,
-//!   `Transfer-Encoding`, `Upgrade`), `Host` kept (for HTTP/2, the `:authority`), the peer's
-//!   address appended to `X-Forwarded-For`, `X-Forwarded-Proto: https`. The origin's response
-//!   comes back with its hop-by-hop headers removed.
+//!   `Transfer-Encoding`, `Upgrade`), `Host` set to the routed host in its canonical form
+//!   ([`RequestHost::canonical`]: whatever the client sent, the origin sees the name the edge
+//!   routed on), the peer's address appended to `X-Forwarded-For`, `X-Forwarded-Proto: https`.
+//!   The origin's response comes back with its hop-by-hop headers removed.
 //! - Bodies stream both ways (hyper's flow control, nothing buffered whole), so HTTP-FLV and HLS
 //!   work.
 //! - No origin: `502` naming the domain. An origin that does not accept within
 //!   [`ORIGIN_CONNECT_TIMEOUT`] or fails before its response headers: `502`; one that accepts but
 //!   sends no response headers within [`ORIGIN_HEADERS_TIMEOUT`]: `504`. The body is one short
 //!   line; the cause, with the origin's address, goes to the log.
+//! - A request body the client breaks (malformed chunks, an early end, a reset) is the client's
+//!   error: `400`, or `408` when the origin's deadline passes while the edge still waits on the
+//!   client's body; never logged as a warning nor counted as the origin's failure (`ClientBody`
+//!   records how far the body got).
 //! - The plain-HTTP port ([`Proxy::answer_plain`], [`plain_route`]) routes by Host alone: a Host
 //!   no online domain serves is `404` (never the default origin), a domain that requires HTTPS is
 //!   `308` to `https://<host><path-and-query>` (the host without its port: HTTPS is on 443), any
@@ -22,8 +29,8 @@
 //! - ACME HTTP-01 challenges (RFC 8555 §8.3), `GET /.well-known/acme-challenge/<token>` on the
 //!   plain-HTTP port, are never redirected: the file `<token>` of the operator's
 //!   `--acme-webroot` (the layout certbot `--webroot`, lego `--http.webroot` and acme.sh
-//!   `--webroot` write) is served whatever the Host; without one, the request goes to the
-//!   domain's origin, where the domain's own ACME client answers; else `404`.
+//!   `--webroot` write) is served whatever valid Host the request names; without one, the request
+//!   goes to the domain's origin, where the domain's own ACME client answers; else `404`.
 
 use std::convert::Infallible;
 use std::net::IpAddr;

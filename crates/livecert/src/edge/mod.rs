@@ -5,7 +5,9 @@
 //! 1.3, ALPN `h2` and `http/1.1`, session tickets; certificate choice by SNI over an immutable
 //! in-memory map swapped whole ([`map`]), loaded before the port opens and brought forward with
 //! only the changed domains when the store's change counter moves ([`feed`]); after TLS, HTTP/1.1 or HTTP/2 forwarded by [`http`] to
-//! the domain's origin ([`origin`]), `421` when Host and SNI disagree; Prometheus metrics
+//! the domain's origin ([`origin`]), `400` without exactly one valid host ([`crate::host`]),
+//! `421` when Host and SNI disagree, a client's broken body never blamed on the origin;
+//! connections that send nothing closed ([`crate::listener`]); Prometheus metrics
 //! ([`metrics`]); the operator's default certificate for names no domain serves
 //! (`--default-cert`); the plain-HTTP port (`--edge-http-listen`, [`Edge::serve_http`]): `308` to
 //! HTTPS for domains that require it, forwarding for the others, `404` for other hosts, and ACME
