@@ -53,7 +53,8 @@ async fn another_nodes_commits_are_published() {
     assert_eq!(*again.borrow(), two.change_counter().await.unwrap());
     assert_eq!(
         b.query(&format!(
-            "SELECT count(*) FROM pg_stat_activity WHERE application_name = '{LISTENER}'"
+            "SELECT count(*) FROM pg_stat_activity \
+             WHERE application_name = '{LISTENER}' AND datname = current_database()"
         )),
         vec![vec![Some("1".to_owned())]]
     );
