@@ -10,6 +10,12 @@
 //!   over (an HTTP/1 request's headers within 30 s). Without this, a connection that never sends
 //!   a byte holds a file descriptor forever: hyper-util's HTTP/1-or-2 detection waits without a
 //!   timer, and a thousand such sockets exhaust the default file limit.
+//! - **A connection that moves nothing is closed.** Once HTTP runs, a connection that moves no
+//!   byte either way for [`IDLE_TIMEOUT`] is closed ([`until_idle`], with the [`Activity`] of its
+//!   [`Replay`]): an HTTP/2 connection that sent its preface and then nothing (hyper has no idle
+//!   timeout for HTTP/2), or a client that stopped reading its response (its writes block), would
+//!   otherwise hold a descriptor forever. HTTP/1's idle keep-alives end earlier, at hyper's 30 s
+//!   header deadline.
 //! - **accept() never spins.** When accept fails — most often `EMFILE`/`ENFILE`, the process or
 //!   the system out of file descriptors, which leaves the pending connection in the kernel's
 //!   queue and the listener readable — [`Listener::accept`] waits before it tries again, from
@@ -17,15 +23,19 @@
 //!   descriptor is free (at most [`ACCEPT_BACKOFF_MAX`] later). The first failure of a run is
 //!   logged as a warning, the others at debug level, and the first success after them at info.
 
+use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::{Buf, Bytes};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
 /// How long a new connection has to send its first byte, and a TLS connection, once its
@@ -38,6 +48,12 @@ pub const FIRST_BYTE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a TLS client has, counted from accept, to complete its handshake (the API over TLS
 /// and the edge alike).
 pub const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long a connection serving HTTP may move no byte, read or written, before it is closed:
+/// longer than any wait livecert itself imposes on a request (the edge waits 60 s for an origin's
+/// response headers), so only a connection nobody uses is cut. `serve` and `edge` take it from
+/// their settings (tests lower it).
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// The first wait after accept() failed.
 pub const ACCEPT_BACKOFF_MIN: Duration = Duration::from_millis(5);
@@ -151,6 +167,7 @@ where
         Ok(Ok(n)) => Ok(Replay {
             prefix: Bytes::copy_from_slice(&buf[..n]),
             inner: stream,
+            activity: Activity::new(),
         }),
     }
 }
@@ -176,17 +193,80 @@ where
 }
 
 /// A stream whose first reads return bytes already read from it ([`first_bytes`]); writes go
-/// straight through.
+/// straight through. Every read or write that moves a byte is noted in its [`Activity`].
 #[derive(Debug)]
 pub struct Replay<S> {
     prefix: Bytes,
     inner: S,
+    activity: Activity,
 }
 
 impl<S> Replay<S> {
     /// The wrapped stream.
     pub fn get_ref(&self) -> &S {
         &self.inner
+    }
+
+    /// When this stream last moved a byte (a handle that stays valid after the stream moved into
+    /// hyper).
+    pub fn activity(&self) -> Activity {
+        self.activity.clone()
+    }
+}
+
+/// When a connection last moved a byte, read or written (shared between its stream and whoever
+/// watches it).
+#[derive(Debug, Clone)]
+pub struct Activity {
+    since: Instant,
+    /// Milliseconds from `since` to the last byte moved.
+    last_ms: Arc<AtomicU64>,
+}
+
+impl Activity {
+    /// An activity whose last byte moved now.
+    pub fn new() -> Self {
+        Self {
+            since: Instant::now(),
+            last_ms: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    /// Notes that a byte moved now.
+    pub fn touch(&self) {
+        let ms = u64::try_from(self.since.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.last_ms.store(ms, Ordering::Relaxed);
+    }
+
+    /// Completes once no byte has moved for `limit`.
+    pub async fn idle(&self, limit: Duration) {
+        loop {
+            let last = self.since + Duration::from_millis(self.last_ms.load(Ordering::Relaxed));
+            let deadline = last + limit;
+            if Instant::now() >= deadline {
+                return;
+            }
+            tokio::time::sleep_until(deadline).await;
+        }
+    }
+}
+
+impl Default for Activity {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Runs `connection` until it ends, or until `activity` shows no byte moved for `idle`: then the
+/// connection is dropped, which closes it. `None` when it was closed for being idle.
+pub async fn until_idle<F: Future>(
+    connection: F,
+    activity: &Activity,
+    idle: Duration,
+) -> Option<F::Output> {
+    tokio::select! {
+        output = connection => Some(output),
+        () = activity.idle(idle) => None,
     }
 }
 
@@ -202,7 +282,12 @@ impl<S: AsyncRead + Unpin> AsyncRead for Replay<S> {
             self.prefix.advance(n);
             return Poll::Ready(Ok(()));
         }
-        Pin::new(&mut self.inner).poll_read(cx, buf)
+        let before = buf.filled().len();
+        let read = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if buf.filled().len() > before {
+            self.activity.touch();
+        }
+        read
     }
 }
 
@@ -212,7 +297,11 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Replay<S> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(cx, buf)
+        let written = Pin::new(&mut self.inner).poll_write(cx, buf);
+        if matches!(written, Poll::Ready(Ok(n)) if n > 0) {
+            self.activity.touch();
+        }
+        written
     }
 
     fn poll_write_vectored(
@@ -220,7 +309,11 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Replay<S> {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+        let written = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        if matches!(written, Poll::Ready(Ok(n)) if n > 0) {
+            self.activity.touch();
+        }
+        written
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -273,6 +366,46 @@ mod tests {
                 .expect("first bytes");
             assert_eq!(read_all(replay).await, request);
         }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_connection_is_dropped_once_it_moved_nothing_for_the_idle_timeout() {
+        let (mut client, server) = tokio::io::duplex(1024);
+        tokio::io::AsyncWriteExt::write_all(&mut client, b"GET / HTTP/1.1\r\n")
+            .await
+            .expect("write");
+        let mut replay = first_bytes(server, Duration::from_secs(1))
+            .await
+            .expect("first bytes");
+        let activity = replay.activity();
+        let idle = Duration::from_secs(120);
+        // A connection that keeps moving bytes is never idle: 10 reads 100 s apart.
+        let busy = async {
+            let mut buf = [0u8; 64];
+            for _ in 0..10 {
+                replay.read(&mut buf).await.expect("read");
+                tokio::time::sleep(Duration::from_secs(100)).await;
+                tokio::io::AsyncWriteExt::write_all(&mut client, b"x")
+                    .await
+                    .expect("write");
+            }
+            "ended by itself"
+        };
+        assert_eq!(
+            until_idle(busy, &activity, idle).await,
+            Some("ended by itself")
+        );
+        // One that moves nothing is closed after the idle timeout, not before.
+        let started = Instant::now();
+        assert_eq!(
+            until_idle(std::future::pending::<()>(), &activity, idle).await,
+            None
+        );
+        let waited = started.elapsed();
+        assert!(
+            waited >= Duration::from_secs(20) && waited <= idle,
+            "{waited:?}"
+        );
     }
 
     #[tokio::test]

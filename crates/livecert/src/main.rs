@@ -215,6 +215,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
                     },
                     cname_suffix,
                     first_byte_timeout: Duration::from_millis(first_byte_timeout_ms),
+                    idle_timeout: livecert::listener::IDLE_TIMEOUT,
                 },
                 rate_limits: rate_limits == "on",
                 rate_limit_overrides: rate_limit_overrides.into_iter().collect(),

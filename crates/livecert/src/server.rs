@@ -201,7 +201,8 @@ pub async fn run(options: ServeOptions, shutdown: impl Future<Output = ()>) -> a
                 .with_default_origin(options.default_origin.clone())
                 .with_acme_webroot(options.acme_webroot.clone())
                 .with_default_certificate(default_cert)?
-                .with_first_byte_timeout(options.api.first_byte_timeout),
+                .with_first_byte_timeout(options.api.first_byte_timeout)
+                .with_idle_timeout(options.api.idle_timeout),
             crate::edge::bind(listen).await?,
         )),
         None => None,

@@ -45,7 +45,7 @@ use tokio::net::TcpListener;
 use tracing::{debug, info, warn};
 
 use crate::clock::Clock;
-use crate::listener::{Listener, FIRST_BYTE_TIMEOUT, TLS_HANDSHAKE_TIMEOUT};
+use crate::listener::{Listener, Replay, FIRST_BYTE_TIMEOUT, IDLE_TIMEOUT, TLS_HANDSHAKE_TIMEOUT};
 pub use answer::Answer;
 use nonce::{NonceEntry, NonceRefusal, Nonces};
 use ratelimit::{RateLimiter, RateRefusal};
@@ -75,6 +75,9 @@ pub struct ApiConfig {
     /// in `serve`, on every listener of the edge beside it: [`FIRST_BYTE_TIMEOUT`] (lowered only
     /// by tests, with the hidden `--first-byte-timeout-ms`).
     pub first_byte_timeout: Duration,
+    /// How long a connection serving HTTP may move no byte before it is closed, on the API and, in
+    /// `serve`, on the edge beside it: [`IDLE_TIMEOUT`] (lowered only by tests).
+    pub idle_timeout: Duration,
 }
 
 impl Default for ApiConfig {
@@ -86,6 +89,7 @@ impl Default for ApiConfig {
             },
             cname_suffix: "livecert.local".into(),
             first_byte_timeout: FIRST_BYTE_TIMEOUT,
+            idle_timeout: IDLE_TIMEOUT,
         }
     }
 }
@@ -432,10 +436,11 @@ pub async fn serve_with(
 }
 
 /// Serves HTTP/1.1 or HTTP/2 on one accepted connection until it ends (or, after shutdown began,
-/// until its open requests are answered). `secure`: it arrived over TLS.
+/// until its open requests are answered), or until it moved no byte for the configured idle
+/// timeout ([`ApiConfig::idle_timeout`]). `secure`: it arrived over TLS.
 async fn serve_connection<I>(
     builder: &auto::Builder<TokioExecutor>,
-    io: I,
+    io: Replay<I>,
     state: Arc<AppState>,
     peer: SocketAddr,
     secure: bool,
@@ -443,6 +448,7 @@ async fn serve_connection<I>(
 ) where
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
+    let (activity, idle) = (io.activity(), state.config.idle_timeout);
     let service = service_fn(move |mut req: Request<Incoming>| {
         if secure {
             req.extensions_mut().insert(SecureTransport);
@@ -452,7 +458,12 @@ async fn serve_connection<I>(
     let connection = builder
         .serve_connection(TokioIo::new(io), service)
         .into_owned();
-    let _ = watcher.watch(connection).await;
+    if crate::listener::until_idle(watcher.watch(connection), &activity, idle)
+        .await
+        .is_none()
+    {
+        debug!(peer = %peer, "API connection closed: no byte moved for {} s", idle.as_secs());
+    }
 }
 
 /// The API's rustls configuration for `--tls-cert`/`--tls-key`: the chain and key of those PEM

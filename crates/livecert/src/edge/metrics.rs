@@ -243,11 +243,12 @@ pub async fn serve(
                     let service = service_fn(move |request: Request<hyper::body::Incoming>| {
                         std::future::ready(Ok::<_, Infallible>(scrape(&metrics, &map.load(), &request)))
                     });
-                    let _ = hyper::server::conn::http1::Builder::new()
+                    let activity = io.activity();
+                    let connection = hyper::server::conn::http1::Builder::new()
                         .timer(TokioTimer::new())
                         .header_read_timeout(Duration::from_secs(10))
-                        .serve_connection(TokioIo::new(io), service)
-                        .await;
+                        .serve_connection(TokioIo::new(io), service);
+                    let _ = crate::listener::until_idle(connection, &activity, crate::listener::IDLE_TIMEOUT).await;
                 });
             }
             () = &mut shutdown => break,

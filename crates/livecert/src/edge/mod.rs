@@ -54,7 +54,7 @@ use self::map::{CertMap, SharedMap, SniResolver};
 use self::metrics::Metrics;
 use self::origin::Origin;
 use crate::datadir::DataDir;
-use crate::listener::{Listener, FIRST_BYTE_TIMEOUT, TLS_HANDSHAKE_TIMEOUT};
+use crate::listener::{Listener, FIRST_BYTE_TIMEOUT, IDLE_TIMEOUT, TLS_HANDSHAKE_TIMEOUT};
 use crate::server::StoreLocation;
 
 /// `--edge-listen`'s default.
@@ -74,6 +74,8 @@ pub struct Edge {
     metrics: Arc<Metrics>,
     /// How long a new connection has to send its first byte ([`crate::listener`]).
     first_byte_timeout: Duration,
+    /// How long a connection serving HTTP may move no byte ([`crate::listener::until_idle`]).
+    idle_timeout: Duration,
 }
 
 impl std::fmt::Debug for Edge {
@@ -110,6 +112,7 @@ impl Edge {
             proxy,
             metrics,
             first_byte_timeout: FIRST_BYTE_TIMEOUT,
+            idle_timeout: IDLE_TIMEOUT,
         })
     }
 
@@ -118,6 +121,15 @@ impl Edge {
     /// `timeout` of its handshake); the default is [`FIRST_BYTE_TIMEOUT`], lowered by tests.
     pub fn with_first_byte_timeout(mut self, timeout: Duration) -> Self {
         self.first_byte_timeout = timeout;
+        self
+    }
+
+    /// The same edge, closing a connection on its TLS and plain-HTTP ports that moves no byte,
+    /// read or written, for `timeout` (an idle HTTP/2 connection, a viewer that stopped reading);
+    /// the default is [`IDLE_TIMEOUT`], lowered by tests.
+    #[must_use]
+    pub fn with_idle_timeout(mut self, timeout: Duration) -> Self {
+        self.idle_timeout = timeout;
         self
     }
 
@@ -241,7 +253,7 @@ impl Edge {
         builder.http2().timer(TokioTimer::new());
         let builder = Arc::new(builder);
         let graceful = GracefulShutdown::new();
-        let first_byte_timeout = self.first_byte_timeout;
+        let (first_byte_timeout, idle_timeout) = (self.first_byte_timeout, self.idle_timeout);
         let mut listener = Listener::new(listener, "edge");
         tokio::pin!(shutdown);
         loop {
@@ -292,8 +304,11 @@ impl Edge {
                                 proxy.answer(&current, sni.as_deref(), peer.ip(), request).await
                             }
                         });
+                        let activity = io.activity();
                         let connection = builder.serve_connection(TokioIo::new(io), service);
-                        let _ = watcher.watch(connection.into_owned()).await;
+                        if crate::listener::until_idle(watcher.watch(connection.into_owned()), &activity, idle_timeout).await.is_none() {
+                            debug!(%peer, "edge connection closed: no byte moved for {} s", idle_timeout.as_secs());
+                        }
                     });
                 }
                 () = &mut shutdown => break,
@@ -327,7 +342,7 @@ impl Edge {
             .header_read_timeout(HEADER_READ_TIMEOUT);
         let builder = Arc::new(builder);
         let graceful = GracefulShutdown::new();
-        let first_byte_timeout = self.first_byte_timeout;
+        let (first_byte_timeout, idle_timeout) = (self.first_byte_timeout, self.idle_timeout);
         let mut listener = Listener::new(listener, "edge HTTP");
         tokio::pin!(shutdown);
         loop {
@@ -351,8 +366,11 @@ impl Edge {
                             let proxy = Arc::clone(&proxy);
                             async move { proxy.answer_plain(&current, peer.ip(), request).await }
                         });
+                        let activity = io.activity();
                         let connection = builder.serve_connection(TokioIo::new(io), service);
-                        let _ = watcher.watch(connection).await;
+                        if crate::listener::until_idle(watcher.watch(connection), &activity, idle_timeout).await.is_none() {
+                            debug!(%peer, "edge HTTP connection closed: no byte moved for {} s", idle_timeout.as_secs());
+                        }
                     });
                 }
                 () = &mut shutdown => break,

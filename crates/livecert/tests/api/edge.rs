@@ -289,7 +289,7 @@ impl TestEdge {
 }
 
 /// Binds `g` to `domain` under `name` through the API (HTTPS on).
-async fn bind(server: &TestServer, domain: &str, name: &str, g: &Generated) {
+pub(crate) async fn bind(server: &TestServer, domain: &str, name: &str, g: &Generated) {
     server
         .call(
             Scheme::V3,

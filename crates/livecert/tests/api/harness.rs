@@ -91,7 +91,7 @@ impl TestServer {
     /// Starts a server whose clock is pinned at `now`, with `testid`/`testsecret` imported into a
     /// new account.
     pub async fn start_at(now: i64) -> Self {
-        Self::start_with(now, false, None, None).await
+        Self::start_with(now, false, None, None, ApiConfig::default()).await
     }
 
     /// Starts a server pinned at `now` with the rate limits of spec/access.md on (the other
@@ -102,6 +102,7 @@ impl TestServer {
             false,
             Some(Arc::new(livecert::api::ratelimit::MemoryRateLimiter::new())),
             None,
+            ApiConfig::default(),
         )
         .await
     }
@@ -111,7 +112,7 @@ impl TestServer {
         now: i64,
         limiter: Arc<dyn livecert::api::ratelimit::RateLimiter>,
     ) -> Self {
-        Self::start_with(now, false, Some(limiter), None).await
+        Self::start_with(now, false, Some(limiter), None, ApiConfig::default()).await
     }
 
     /// Starts a server pinned at `now` with the given nonce store and rate limiter.
@@ -120,7 +121,19 @@ impl TestServer {
         nonces: Arc<dyn livecert::api::nonce::Nonces>,
         limiter: Arc<dyn livecert::api::ratelimit::RateLimiter>,
     ) -> Self {
-        Self::start_with(now, false, Some(limiter), Some(nonces)).await
+        Self::start_with(
+            now,
+            false,
+            Some(limiter),
+            Some(nonces),
+            ApiConfig::default(),
+        )
+        .await
+    }
+
+    /// Starts a server pinned at the fixtures' time with the given API settings.
+    pub async fn start_with_config(config: ApiConfig) -> Self {
+        Self::start_with(fixture_time(), false, None, None, config).await
     }
 
     /// Starts a server on the system clock (for clients that sign with the real time, such as
@@ -133,6 +146,7 @@ impl TestServer {
             true,
             Some(limiter),
             None,
+            ApiConfig::default(),
         )
         .await
     }
@@ -142,6 +156,7 @@ impl TestServer {
         live: bool,
         limiter: Option<Arc<dyn livecert::api::ratelimit::RateLimiter>>,
         nonces: Option<Arc<dyn livecert::api::nonce::Nonces>>,
+        config: ApiConfig,
     ) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let data = DataDir::open(dir.path()).expect("data dir");
@@ -168,7 +183,7 @@ impl TestServer {
             },
             nonces: nonces.unwrap_or_else(|| Arc::new(MemoryNonces::new(100_000))),
             limiter: limiter.unwrap_or_else(|| Arc::new(livecert::api::ratelimit::Unlimited)),
-            config: ApiConfig::default(),
+            config,
             policy_cache: livecert::api::PolicyCache::default(),
             throttled: std::sync::atomic::AtomicU64::new(0),
             issuer: livecert::server::open_issuer(&data, now).expect("test CA"),

@@ -485,3 +485,68 @@ async fn handshake_h2(addr: SocketAddr, sni: &str) -> tokio_rustls::client::TlsS
         .await
         .into_stream()
 }
+
+/// The HTTP/2 connection preface and an empty SETTINGS frame (RFC 9113 §3.4, §6.5).
+const H2_HELLO: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00";
+
+/// Reads what the server sends until it closes `stream`; whether it closed it within `within`.
+async fn closed_within<S: tokio::io::AsyncRead + Unpin>(mut stream: S, within: Duration) -> bool {
+    let mut buf = [0u8; 4096];
+    let drained = async {
+        while let Ok(n) = stream.read(&mut buf).await {
+            if n == 0 {
+                break;
+            }
+        }
+    };
+    tokio::time::timeout(within, drained).await.is_ok()
+}
+
+/// Issue 10, item 2, the same class of defect: an HTTP/2 connection that sent its preface and
+/// settings and then nothing holds a descriptor until it moves no byte for the idle timeout
+/// (hyper has none for HTTP/2), on the API (h2c) and on the edge (h2 over TLS). Lowered here to
+/// 1 s; before, both stayed open.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_http2_connection_that_goes_quiet_is_closed_after_the_idle_timeout() {
+    use tokio::io::AsyncWriteExt;
+    let idle = Duration::from_secs(1);
+    let server = crate::harness::TestServer::start_with_config(livecert::api::ApiConfig {
+        idle_timeout: idle,
+        ..livecert::api::ApiConfig::default()
+    })
+    .await;
+    let mut api = TcpStream::connect(server.addr).await.expect("connect");
+    api.write_all(H2_HELLO).await.expect("preface");
+    assert!(
+        closed_within(api, Duration::from_secs(15)).await,
+        "the API kept a quiet HTTP/2 connection open"
+    );
+
+    let now = server.clock_now();
+    server.add_domain("quiet.example.com").await;
+    let g = self_signed(
+        &["quiet.example.com"],
+        now - 86_400,
+        now + 90 * 86_400,
+        Alg::P256,
+    );
+    crate::edge::bind(&server, "quiet.example.com", "quiet", &g).await;
+    let edge = livecert::edge::Edge::load(server.store.clone())
+        .await
+        .expect("edge loads")
+        .with_idle_timeout(idle);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let serving = tokio::spawn(async move {
+        let _ = edge.serve(listener, std::future::pending::<()>()).await;
+    });
+    let mut tls = handshake_h2(addr, "quiet.example.com").await;
+    tls.write_all(H2_HELLO).await.expect("preface");
+    assert!(
+        closed_within(tls, Duration::from_secs(15)).await,
+        "the edge kept a quiet HTTP/2 connection open"
+    );
+    serving.abort();
+}
