@@ -383,7 +383,8 @@ mod tests {
         let busy = async {
             let mut buf = [0u8; 64];
             for _ in 0..10 {
-                replay.read(&mut buf).await.expect("read");
+                let n = replay.read(&mut buf).await.expect("read");
+                assert!(n > 0, "the client's bytes");
                 tokio::time::sleep(Duration::from_secs(100)).await;
                 tokio::io::AsyncWriteExt::write_all(&mut client, b"x")
                     .await
