@@ -856,18 +856,12 @@ async fn run_verified(
         .await
     {
         Ok(()) => {}
-        Err(refusal @ RateRefusal::Throttled { .. }) => {
-            // A throttled call changed nothing: its nonce is forgotten, so that an account's
-            // entries are bounded by the calls its quotas admit (the request may be sent again).
+        Err(refusal) => {
+            // A throttled (or undecided) call changed nothing: its nonce is forgotten, so that an
+            // account's entries are bounded by the calls its quotas admit (the request may be
+            // sent again).
             state.nonces.forget(&nonce).await;
             return Err(throttled(state, key.account_id, prepared.action, refusal));
-        }
-        Err(RateRefusal::Unavailable(cause)) => {
-            state.nonces.forget(&nonce).await;
-            return Err(Failure::with_cause(
-                ApiError::bare(ErrorCode::ServiceUnavailable),
-                cause,
-            ));
         }
     }
     let caller = Caller {
