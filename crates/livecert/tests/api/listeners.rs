@@ -213,6 +213,19 @@ impl ServeProcess {
             ],
         )
         .await;
+        // The edge applies a commit just after the API answered it: wait until it serves the
+        // domain (milliseconds), so that no test races it.
+        for _ in 0..500 {
+            if crate::edge::handshake(self.edge, domain)
+                .await
+                .served_leaf()
+                .is_some()
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("the edge did not serve {domain} within 5 s of its binding");
     }
 
     /// `GET /metrics` on the metrics port.
