@@ -3,10 +3,14 @@
 //!
 //! **A call that changed something** is recorded in the transaction of its change: the API runs
 //! the call inside a [`CallAudit`] scope, and the first write of that call that commits (not a
-//! DryRun) inserts the entry in its own transaction (SQLite: in its savepoint of the group's
-//! transaction; PostgreSQL: in the call's transaction), with the outcome the call answers (`OK`,
-//! or row 28's code for a record stored but not bound). So an acknowledged change always has its
-//! entry, crash or not, and an entry never describes a change that was rolled back.
+//! DryRun) appends the entry to `audit_pending` in its own transaction (SQLite: in its savepoint
+//! of the group's transaction; PostgreSQL: in the call's transaction), with the outcome the call
+//! answers (`OK`, or row 28's code for a record stored but not bound). So an acknowledged change
+//! always has its entry, crash or not, and an entry never describes a change that was rolled back.
+//! `audit_pending` has no secondary index, so the change pays one appended row; the flusher moves
+//! its rows into `audit_log` (which has three indexes) in batches, in the order they were written,
+//! within [`FLUSH_INTERVAL`] (at the next start after a crash), and [`Store::audit_entries`]
+//! reads both tables.
 //!
 //! **Every other audited call** — refused before or by its write, or whose write failed — is
 //! recorded off the request path: [`Store::record_audit`] never waits; it puts the entry on an
@@ -26,7 +30,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
@@ -225,15 +229,20 @@ impl Store {
 }
 
 /// Writes one batch for the flusher thread, blocking until it is committed (the backend's part of
-/// the audit log). `Unavailable` is retried; any other error drops the batch.
+/// the audit log): when the flag is set, first moves the entries written in changes' transactions
+/// (`audit_pending`) into `audit_log`, then inserts the batch. `Unavailable` is retried; any other
+/// error drops the batch (moved entries stay pending, and are moved by a later write).
 pub(crate) type AuditSink =
-    Box<dyn FnMut(Arc<Vec<AuditEntry>>) -> Result<(), StoreError> + Send + 'static>;
+    Box<dyn FnMut(Arc<Vec<AuditEntry>>, bool) -> Result<(), StoreError> + Send + 'static>;
 
 /// The queue and its flusher thread; see the module documentation.
 pub(crate) struct AuditQueue {
     sender: Option<Sender<Message>>,
     waiting: Arc<Waiting>,
     dropped: Arc<AtomicU64>,
+    /// Entries were written in changes' transactions since the flusher last moved them (true at
+    /// start: a crash may have left some).
+    pending: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -286,20 +295,30 @@ impl AuditQueue {
         let (sender, inbox) = mpsc::channel();
         let dropped = Arc::new(AtomicU64::new(0));
         let waiting = Arc::new(Waiting::default());
-        let (counter, places) = (dropped.clone(), waiting.clone());
+        let pending = Arc::new(AtomicBool::new(true));
+        let mut flusher = Flusher {
+            sink,
+            dropped: dropped.clone(),
+            waiting: waiting.clone(),
+            pending: pending.clone(),
+        };
         let thread = std::thread::Builder::new()
             .name("livecert-audit".into())
-            .spawn(move || {
-                let mut sink = sink;
-                run(&inbox, &mut sink, &counter, &places);
-            })
+            .spawn(move || flusher.run(&inbox))
             .map_err(|e| StoreError::Unavailable(format!("cannot start the audit thread: {e}")))?;
         Ok(Self {
             sender: Some(sender),
             waiting,
             dropped,
+            pending,
             thread: Some(thread),
         })
+    }
+
+    /// Notes that an entry was written in a change's transaction: the flusher moves it into
+    /// `audit_log` with its next write (within [`FLUSH_INTERVAL`]).
+    pub(crate) fn note_pending(&self) {
+        self.pending.store(true, Ordering::Release);
     }
 
     fn record(&self, entry: AuditEntry) {
@@ -330,71 +349,97 @@ impl Drop for AuditQueue {
     }
 }
 
-/// The flusher's loop: gather a batch (up to [`BATCH_SIZE`] entries, for at most
-/// [`FLUSH_INTERVAL`] after its first one, or until a flush request), write it, answer flushes.
-fn run(inbox: &Receiver<Message>, sink: &mut AuditSink, dropped: &AtomicU64, waiting: &Waiting) {
-    let mut batch: Vec<AuditEntry> = Vec::with_capacity(BATCH_SIZE);
-    let mut waiters = Vec::new();
-    while let Ok(first) = inbox.recv() {
-        let deadline = Instant::now() + FLUSH_INTERVAL;
-        let mut stopped = false;
-        let mut next = Some(first);
-        while let Some(message) = next.take() {
-            match message {
-                Message::Entry(entry) => batch.push(*entry),
-                Message::Flush(reply) => {
-                    waiters.push(reply);
+/// The flusher thread's state.
+struct Flusher {
+    sink: AuditSink,
+    dropped: Arc<AtomicU64>,
+    waiting: Arc<Waiting>,
+    pending: Arc<AtomicBool>,
+}
+
+impl Flusher {
+    /// The flusher's loop: gather a batch (up to [`BATCH_SIZE`] entries, for at most
+    /// [`FLUSH_INTERVAL`] after its first one, or until a flush request), write it — moving the
+    /// entries written in changes' transactions first — and answer flushes. With nothing queued,
+    /// it still moves those entries every [`FLUSH_INTERVAL`]. When the queue closes it writes what
+    /// is left and stops.
+    fn run(&mut self, inbox: &Receiver<Message>) {
+        let mut batch: Vec<AuditEntry> = Vec::with_capacity(BATCH_SIZE);
+        let mut waiters = Vec::new();
+        loop {
+            let first = match inbox.recv_timeout(FLUSH_INTERVAL) {
+                Ok(message) => message,
+                Err(RecvTimeoutError::Timeout) => {
+                    let _ = self.write(Vec::new(), false);
+                    continue;
+                }
+                Err(RecvTimeoutError::Disconnected) => {
+                    let _ = self.write(Vec::new(), false);
+                    break;
+                }
+            };
+            let deadline = Instant::now() + FLUSH_INTERVAL;
+            let mut stopped = false;
+            let mut next = Some(first);
+            while let Some(message) = next.take() {
+                match message {
+                    Message::Entry(entry) => batch.push(*entry),
+                    Message::Flush(reply) => {
+                        waiters.push(reply);
+                        break;
+                    }
+                }
+                if batch.len() >= BATCH_SIZE {
+                    break;
+                }
+                match inbox.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+                    Ok(message) => next = Some(message),
+                    Err(RecvTimeoutError::Timeout) => {}
+                    Err(RecvTimeoutError::Disconnected) => stopped = true,
+                }
+            }
+            self.waiting.give_back(batch.iter().map(|e| e.account_id));
+            let result = self.write(std::mem::take(&mut batch), !waiters.is_empty());
+            for reply in waiters.drain(..) {
+                let _ = reply.send(result.clone());
+            }
+            if stopped {
+                break;
+            }
+        }
+    }
+
+    /// Writes one batch through the sink, moving the pending entries first when some were noted
+    /// (or `flush`), retrying while the database is unavailable; on failure counts the batch as
+    /// dropped and keeps the pending entries noted for the next write.
+    fn write(&mut self, batch: Vec<AuditEntry>, flush: bool) -> Result<(), StoreError> {
+        let move_pending = self.pending.swap(false, Ordering::AcqRel) || flush;
+        if batch.is_empty() && !move_pending {
+            return Ok(());
+        }
+        let batch = Arc::new(batch);
+        let mut last = None;
+        for attempt in 0..WRITE_TRIES {
+            match (self.sink)(batch.clone(), move_pending) {
+                Ok(()) => return Ok(()),
+                Err(e @ StoreError::Unavailable(_)) if attempt + 1 < WRITE_TRIES => {
+                    last = Some(e);
+                    std::thread::sleep(FLUSH_INTERVAL);
+                }
+                Err(e) => {
+                    last = Some(e);
                     break;
                 }
             }
-            if batch.len() >= BATCH_SIZE {
-                break;
-            }
-            match inbox.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-                Ok(message) => next = Some(message),
-                Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => stopped = true,
-            }
         }
-        waiting.give_back(batch.iter().map(|e| e.account_id));
-        let result = write(sink, std::mem::take(&mut batch), dropped);
-        for reply in waiters.drain(..) {
-            let _ = reply.send(result.clone());
+        if move_pending {
+            self.pending.store(true, Ordering::Release);
         }
-        if stopped {
-            break;
-        }
+        let error =
+            last.unwrap_or_else(|| StoreError::Failed("the audit batch was not written".into()));
+        self.dropped
+            .fetch_add(batch.len() as u64, Ordering::Relaxed);
+        tracing::warn!(entries = batch.len(), error = %error, "audit entries could not be written and are dropped");
+        Err(error)
     }
-}
-
-/// Writes one batch through the sink, retrying while the database is unavailable; on failure
-/// counts the batch as dropped.
-fn write(
-    sink: &mut AuditSink,
-    batch: Vec<AuditEntry>,
-    dropped: &AtomicU64,
-) -> Result<(), StoreError> {
-    if batch.is_empty() {
-        return Ok(());
-    }
-    let batch = Arc::new(batch);
-    let mut last = None;
-    for attempt in 0..WRITE_TRIES {
-        match sink(batch.clone()) {
-            Ok(()) => return Ok(()),
-            Err(e @ StoreError::Unavailable(_)) if attempt + 1 < WRITE_TRIES => {
-                last = Some(e);
-                std::thread::sleep(FLUSH_INTERVAL);
-            }
-            Err(e) => {
-                last = Some(e);
-                break;
-            }
-        }
-    }
-    let error =
-        last.unwrap_or_else(|| StoreError::Failed("the audit batch was not written".into()));
-    dropped.fetch_add(batch.len() as u64, Ordering::Relaxed);
-    tracing::warn!(entries = batch.len(), error = %error, "audit entries could not be written and are dropped");
-    Err(error)
 }

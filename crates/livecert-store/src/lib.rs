@@ -696,6 +696,7 @@ macro_rules! write_call {
         };
         if let (Some((call, _)), Ok(_)) = (&audit, &result) {
             call.mark_written();
+            $store.inner.audit.note_pending();
         }
         result
     }};
@@ -729,9 +730,11 @@ impl Store {
         let keys = Arc::new(KeyCache::default());
         let writer = Writer::start(conn, keys.clone(), changes.clone())?;
         let sink_writer = writer.clone();
-        let audit = AuditQueue::start(Box::new(move |batch| {
+        let audit = AuditQueue::start(Box::new(move |batch, move_pending| {
             sink_writer
-                .call_blocking(Touches::Log, move |c| sqlite::audit::insert(c, &batch))
+                .call_blocking(Touches::Log, move |c| {
+                    sqlite::audit::insert(c, &batch, move_pending)
+                })
                 .map_err(store_only)
         }))?;
         Ok(Self {

@@ -10,8 +10,8 @@ const COLUMNS: &str = "time, request_id, account_id, principal, access_key_id, s
      operation, domain, cert_name, cert_id, outcome";
 
 /// A write call's `work`, followed — when it succeeds and the call carries its audit entry
-/// (`crate::audit::CallAudit`) — by that entry, inserted in the same transaction with the outcome
-/// `outcome` names for the result.
+/// (`crate::audit::CallAudit`) — by that entry, appended to `audit_pending` in the same
+/// transaction with the outcome `outcome` names for the result.
 pub(crate) fn with_entry<T, F, O>(
     work: F,
     entry: Option<AuditEntry>,
@@ -26,15 +26,41 @@ where
         Box::pin(async move {
             let value = work(conn).await?;
             if let Some(entry) = entry {
-                insert(conn, &[entry.answered(outcome(&value))]).await?;
+                insert_into(conn, "audit_pending", &[entry.answered(outcome(&value))]).await?;
             }
             Ok(value)
         })
     }
 }
 
-/// Inserts `entries` in order (one statement: the ids follow the order of the batch).
-pub(crate) async fn insert(conn: &Conn, entries: &[AuditEntry]) -> Result<(), StoreError> {
+/// The audit flusher's write: moves the entries written in changes' transactions
+/// (`audit_pending`) into `audit_log` when `move_pending` — one statement, `DELETE … RETURNING`,
+/// so that two nodes moving at once never move a row twice — then inserts the queued `entries`.
+pub(crate) async fn insert(
+    conn: &Conn,
+    entries: &[AuditEntry],
+    move_pending: bool,
+) -> Result<(), StoreError> {
+    if move_pending {
+        crate::postgres::execute(
+            conn,
+            &format!(
+                "WITH moved AS (DELETE FROM audit_pending RETURNING id, {COLUMNS}) \
+                 INSERT INTO audit_log ({COLUMNS}) SELECT {COLUMNS} FROM moved ORDER BY id"
+            ),
+            &[],
+        )
+        .await?;
+    }
+    insert_into(conn, "audit_log", entries).await
+}
+
+/// Inserts `entries` in order into `table` (`audit_log` or `audit_pending`; one statement: the ids
+/// follow the order of the batch).
+async fn insert_into(conn: &Conn, table: &str, entries: &[AuditEntry]) -> Result<(), StoreError> {
+    if entries.is_empty() {
+        return Ok(());
+    }
     let mut time = Vec::with_capacity(entries.len());
     let mut request_id = Vec::with_capacity(entries.len());
     let mut account_id = Vec::with_capacity(entries.len());
@@ -62,7 +88,7 @@ pub(crate) async fn insert(conn: &Conn, entries: &[AuditEntry]) -> Result<(), St
     crate::postgres::execute(
         conn,
         &format!(
-            "INSERT INTO audit_log ({COLUMNS}) \
+            "INSERT INTO {table} ({COLUMNS}) \
              SELECT t, r, a, p, k, s, o, d, n, c, x FROM unnest(\
              $1::bigint[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], \
              $7::text[], $8::text[], $9::text[], $10::bigint[], $11::text[]) \
@@ -118,8 +144,12 @@ pub(crate) async fn entries(
     } else {
         format!("WHERE {}", conditions.join(" AND "))
     };
+    // Both tables: an entry waiting in audit_pending was written after every entry of audit_log.
     let sql = format!(
-        "SELECT {COLUMNS} FROM audit_log {where_clause} ORDER BY time DESC, id DESC LIMIT ${}",
+        "SELECT {COLUMNS} FROM ( \
+             SELECT {COLUMNS}, id, 0 AS pending FROM audit_log \
+             UNION ALL SELECT {COLUMNS}, id, 1 AS pending FROM audit_pending) AS a \
+         {where_clause} ORDER BY time DESC, pending DESC, id DESC LIMIT ${}",
         values.len()
     );
     let statement = conn.prepare_cached(&sql).await.map_err(pg_error)?;

@@ -400,11 +400,11 @@ impl PgBackend {
     /// The audit flusher's sink: one multi-row insert per batch, blocking the flusher's thread.
     pub(crate) fn audit_sink(&self) -> AuditSink {
         let shared = Arc::clone(&self.shared);
-        Box::new(move |batch: Arc<Vec<AuditEntry>>| {
+        Box::new(move |batch: Arc<Vec<AuditEntry>>, move_pending: bool| {
             let pool = shared.pool.clone();
             shared.runtime.handle.block_on(async move {
                 let conn = Checkout::get(&pool).await?;
-                audit::insert(&conn, &batch).await?;
+                audit::insert(&conn, &batch, move_pending).await?;
                 conn.release();
                 Ok(())
             })

@@ -33,10 +33,15 @@ const MIGRATIONS: &[Migration] = &[
         name: "shared_limits",
         sql: include_str!("migrations/0002_shared_limits.sql"),
     },
+    Migration {
+        version: 3,
+        name: "audit_pending",
+        sql: include_str!("migrations/0003_audit_pending.sql"),
+    },
 ];
 
 /// The schema version this binary writes.
-pub(crate) const CURRENT_VERSION: i32 = 2;
+pub(crate) const CURRENT_VERSION: i32 = 3;
 
 /// Brings the database up to [`CURRENT_VERSION`].
 ///

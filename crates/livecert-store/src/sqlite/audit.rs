@@ -11,8 +11,8 @@ const COLUMNS: &str = "time, request_id, account_id, principal, access_key_id, s
      operation, domain, cert_name, cert_id, outcome";
 
 /// A write call's `work`, followed — when it succeeds and the call carries its audit entry
-/// (`crate::audit::CallAudit`) — by that entry, inserted in the same savepoint with the outcome
-/// `outcome` names for the result.
+/// (`crate::audit::CallAudit`) — by that entry, appended to `audit_pending` in the same savepoint
+/// with the outcome `outcome` names for the result.
 pub(crate) fn with_entry<T, F, O>(
     work: F,
     entry: Option<AuditEntry>,
@@ -26,17 +26,38 @@ where
     move |conn| {
         let value = work(conn)?;
         if let Some(entry) = entry {
-            insert(conn, &[entry.answered(outcome(&value))])?;
+            insert_into(conn, "audit_pending", &[entry.answered(outcome(&value))])?;
         }
         Ok(value)
     }
 }
 
-/// Inserts `entries` in order.
-pub(crate) fn insert(conn: &Connection, entries: &[AuditEntry]) -> Result<(), WriteError> {
+/// The audit flusher's write: moves the entries written in changes' transactions
+/// (`audit_pending`) into `audit_log` when `move_pending`, in the order they were written, then
+/// inserts the queued `entries` in order.
+pub(crate) fn insert(
+    conn: &Connection,
+    entries: &[AuditEntry],
+    move_pending: bool,
+) -> Result<(), WriteError> {
+    if move_pending {
+        conn.execute_batch(&format!(
+            "INSERT INTO audit_log ({COLUMNS}) SELECT {COLUMNS} FROM audit_pending ORDER BY id; \
+             DELETE FROM audit_pending;"
+        ))
+        .map_err(sql_failed)?;
+    }
+    insert_into(conn, "audit_log", entries)
+}
+
+/// Inserts `entries` in order into `table` (`audit_log` or `audit_pending`).
+fn insert_into(conn: &Connection, table: &str, entries: &[AuditEntry]) -> Result<(), WriteError> {
+    if entries.is_empty() {
+        return Ok(());
+    }
     let mut stmt = conn
         .prepare_cached(&format!(
-            "INSERT INTO audit_log ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+            "INSERT INTO {table} ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
         ))
         .map_err(sql_failed)?;
     for e in entries {
@@ -89,8 +110,12 @@ pub(crate) fn entries(
     } else {
         format!("WHERE {}", conditions.join(" AND "))
     };
+    // Both tables: an entry waiting in audit_pending was written after every entry of audit_log.
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM audit_log {where_clause} ORDER BY time DESC, id DESC LIMIT ?{}",
+        "SELECT {COLUMNS} FROM ( \
+             SELECT {COLUMNS}, id, 0 AS pending FROM audit_log \
+             UNION ALL SELECT {COLUMNS}, id, 1 AS pending FROM audit_pending) \
+         {where_clause} ORDER BY time DESC, pending DESC, id DESC LIMIT ?{}",
         values.len()
     ))?;
     let rows = stmt.query_map(params_from_iter(values), |r| {

@@ -47,10 +47,15 @@ const MIGRATIONS: &[Migration] = &[
         name: "edge_changes",
         sql: include_str!("migrations/0005_edge_changes.sql"),
     },
+    Migration {
+        version: 6,
+        name: "audit_pending",
+        sql: include_str!("migrations/0006_audit_pending.sql"),
+    },
 ];
 
 /// The schema version this binary writes.
-pub(crate) const CURRENT_VERSION: i64 = 5;
+pub(crate) const CURRENT_VERSION: i64 = 6;
 
 /// Brings the database up to [`CURRENT_VERSION`].
 ///
@@ -129,7 +134,10 @@ mod tests {
             .unwrap()
             .collect::<Result<_, _>>()
             .unwrap();
-        assert_eq!(applied, vec![(1, 1), (2, 1), (3, 1), (4, 1), (5, 1)]);
+        assert_eq!(
+            applied,
+            vec![(1, 1), (2, 1), (3, 1), (4, 1), (5, 1), (6, 1)]
+        );
         let version: i64 = conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .unwrap();
