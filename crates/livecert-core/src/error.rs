@@ -249,8 +249,12 @@ impl ApiError {
         };
         if self.detail.is_empty() {
             base
-        } else {
+        } else if base.ends_with(['.', '!', '?']) {
             format!("{base} {}", self.detail)
+        } else {
+            // A documented message without a full stop (Certificate.SettedNotEffect's) still
+            // ends its sentence before livecert's detail.
+            format!("{base}. {}", self.detail)
         }
     }
 }

@@ -44,9 +44,10 @@ enum Command {
         /// Suffix of each domain's Cname.
         #[arg(long, default_value = "livecert.local")]
         cname_suffix: String,
-        /// Base URL of docs/errors.md, used in Recommend.
-        #[arg(long, default_value = "https://livecert.local/docs/errors.md")]
-        errors_doc_url: String,
+        /// Base URL of docs/errors.md, used in Recommend (default: the copy this API serves itself,
+        /// http(s)://<the request's host>/docs/errors.md).
+        #[arg(long)]
+        errors_doc_url: Option<String>,
         /// Per-account, per-operation rate limits (spec/access.md): on, or off for benchmarks.
         #[arg(long, default_value = "on", value_parser = ["on", "off"])]
         rate_limits: String,

@@ -276,6 +276,17 @@ pub(crate) fn string_to_sign_detail(sts: &str) -> String {
     format!("{STRING_TO_SIGN_MARKER}{sts}")
 }
 
+/// The `SignatureDoesNotMatch` detail when the signature itself differs: a hint at the usual
+/// cause for a self-hosted endpoint (the wrong secret for the AccessKeyId), then the marker and
+/// the server's StringToSign, which a client compares with its own. No `:` before the marker
+/// (aliyun-python-sdk-core splits the message there).
+pub(crate) fn signature_mismatch_detail(sts: &str) -> String {
+    format!(
+        "Check ALIBABA_CLOUD_ACCESS_KEY_SECRET, which must be the secret livecert issued with this \
+         AccessKeyId. If it is, the request was not signed as it was sent; the {STRING_TO_SIGN_MARKER}{sts}"
+    )
+}
+
 /// The values of every header named `name` (ASCII case-insensitive), in wire order.
 pub(crate) fn header_values<'h>(
     headers: &'h [(String, Vec<u8>)],

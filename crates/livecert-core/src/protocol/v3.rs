@@ -12,7 +12,10 @@
 use aws_lc_rs::{digest, hmac};
 use subtle::ConstantTimeEq;
 
-use super::{header_values, percent_encode, string_to_sign_detail, trim_ows, HttpRequest};
+use super::{
+    header_values, percent_encode, signature_mismatch_detail, string_to_sign_detail, trim_ows,
+    HttpRequest,
+};
 use crate::api_error;
 use crate::error::{ApiError, ErrorCode};
 use crate::params::Pair;
@@ -213,7 +216,7 @@ pub(super) fn verify(
     } else {
         Err(ApiError::new(
             ErrorCode::SignatureDoesNotMatch,
-            string_to_sign_detail(&sts),
+            signature_mismatch_detail(&sts),
         ))
     }
 }

@@ -84,9 +84,7 @@ impl Default for ApiConfig {
     fn default() -> Self {
         Self {
             host_id: None,
-            error_docs: ErrorDocs {
-                base_url: "https://livecert.local/docs/errors.md".into(),
-            },
+            error_docs: ErrorDocs::default(),
             cname_suffix: "livecert.local".into(),
             first_byte_timeout: FIRST_BYTE_TIMEOUT,
             idle_timeout: IDLE_TIMEOUT,
@@ -500,11 +498,15 @@ pub async fn handle(
     // RFC 9112 §3.2 / RFC 9113 §8.3.1: exactly one valid host, else 400; a rejected value is
     // never echoed as HostId.
     let host = crate::host::request_host(&req);
-    let host_id = state.config.host_id.clone().unwrap_or_else(|| {
-        host.as_ref()
-            .map(|h| h.as_str().to_owned())
-            .unwrap_or_default()
-    });
+    let request_host = host
+        .as_ref()
+        .map(|h| h.as_str().to_owned())
+        .unwrap_or_default();
+    let docs_base = state.config.error_docs.base_for(
+        &request_host,
+        req.extensions().get::<SecureTransport>().is_some(),
+    );
+    let host_id = state.config.host_id.clone().unwrap_or(request_host);
     let path = req.uri().path();
     if (path == "/healthz" || path == "/metrics") && req.method() == Method::GET {
         if let Err(e) = &host {
@@ -524,6 +526,14 @@ pub async fn handle(
             http::HeaderValue::from_static("text/plain"),
         );
         return Ok(ok);
+    }
+    if path == render::ERRORS_DOC_PATH && req.method() == Method::GET {
+        let mut doc = Response::new(Full::new(Bytes::from_static(render::ERRORS_DOC.as_bytes())));
+        doc.headers_mut().insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("text/markdown; charset=utf-8"),
+        );
+        return Ok(doc);
     }
     if req.uri().path() == "/metrics" && req.method() == Method::GET {
         let mut metrics = Response::new(Full::new(Bytes::from(state.metrics_text())));
@@ -567,7 +577,7 @@ pub async fn handle(
                 &failure.error,
                 &request_id,
                 &host_id,
-                &state.config.error_docs,
+                &docs_base,
                 format,
                 failure.access_denied_detail.as_deref(),
             );

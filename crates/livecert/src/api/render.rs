@@ -18,17 +18,38 @@ pub const JSON_CONTENT_TYPE: &str = "application/json;charset=utf-8";
 /// `Content-Type` of XML responses (exactly this: the Python Tea SDK matches it).
 pub const XML_CONTENT_TYPE: &str = "text/xml;charset=utf-8";
 
-/// Where the error codes are documented; `Recommend` is this URL with the code's anchor.
-#[derive(Debug, Clone)]
+/// The path at which the API serves its error reference (docs/errors.md, built into the binary).
+pub const ERRORS_DOC_PATH: &str = "/docs/errors.md";
+
+/// docs/errors.md as built into this binary: what `GET` [`ERRORS_DOC_PATH`] answers.
+pub const ERRORS_DOC: &str = include_str!("../../../../docs/errors.md");
+
+/// Where the error codes are documented; `Recommend` is that URL with the code's anchor.
+#[derive(Debug, Clone, Default)]
 pub struct ErrorDocs {
-    /// Base URL of docs/errors.md.
-    pub base_url: String,
+    /// Base URL of docs/errors.md (`--errors-doc-url`); `None`: the API's own copy,
+    /// `<scheme>://<the request's host>/docs/errors.md`.
+    pub base_url: Option<String>,
 }
 
 impl ErrorDocs {
+    /// The base URL for a request that arrived at `host` (`host[:port]`, checked), over TLS when
+    /// `secure`: the configured one, else this API's own [`ERRORS_DOC_PATH`]. Empty `host` (a
+    /// request refused for its host) gives a path alone.
+    pub fn base_for(&self, host: &str, secure: bool) -> String {
+        match &self.base_url {
+            Some(base) => base.clone(),
+            None if host.is_empty() => ERRORS_DOC_PATH.to_owned(),
+            None => {
+                let scheme = if secure { "https" } else { "http" };
+                format!("{scheme}://{host}{ERRORS_DOC_PATH}")
+            }
+        }
+    }
+
     /// `Recommend` for an error: `<base>#<anchor>`.
-    pub fn recommend(&self, error: &ApiError) -> String {
-        format!("{}#{}", self.base_url, error.code.doc_anchor())
+    pub fn recommend(base: &str, error: &ApiError) -> String {
+        format!("{base}#{}", error.code.doc_anchor())
     }
 }
 
@@ -52,7 +73,7 @@ pub fn error(
     error: &ApiError,
     request_id: &str,
     host_id: &str,
-    docs: &ErrorDocs,
+    docs_base: &str,
     format: Format,
     access_denied_detail: Option<&Map<String, Value>>,
 ) -> Response<Full<Bytes>> {
@@ -61,7 +82,10 @@ pub fn error(
     body.insert("HostId".into(), Value::String(host_id.to_owned()));
     body.insert("Code".into(), Value::String(error.code.code().to_owned()));
     body.insert("Message".into(), Value::String(error.message()));
-    body.insert("Recommend".into(), Value::String(docs.recommend(error)));
+    body.insert(
+        "Recommend".into(),
+        Value::String(ErrorDocs::recommend(docs_base, error)),
+    );
     if let Some(detail) = access_denied_detail {
         body.insert("AccessDeniedDetail".into(), Value::Object(detail.clone()));
     }

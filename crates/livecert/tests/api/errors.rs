@@ -685,3 +685,45 @@ async fn server_account(server: &TestServer) -> AccountId {
         .expect("testid exists")
         .account_id
 }
+
+/// `Recommend` points at the error reference the API serves itself (a user running livecert has
+/// no `livecert.local`): `http://<the request's host>/docs/errors.md#<anchor>`, and that page
+/// holds the anchor.
+#[tokio::test(flavor = "multi_thread")]
+async fn recommend_links_to_the_error_reference_the_api_serves() {
+    let server = TestServer::start().await;
+    let reply = server
+        .call_with(
+            Scheme::V3,
+            "DescribeLiveUserDomains",
+            Vec::new(),
+            TEST_ID,
+            "not-the-secret",
+            server.clock_now(),
+        )
+        .await;
+    assert_eq!(reply.code(), "SignatureDoesNotMatch", "{}", reply.body);
+    let recommend = reply.json["Recommend"].as_str().expect("Recommend");
+    assert_eq!(
+        recommend,
+        format!(
+            "http://{}/docs/errors.md#signaturedoesnotmatch",
+            server.addr
+        )
+    );
+    let page = server
+        .raw(
+            format!(
+                "GET /docs/errors.md HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+                server.addr
+            )
+            .as_bytes(),
+        )
+        .await;
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body.contains("<a id=\"signaturedoesnotmatch\"></a>"),
+        "{}",
+        &page.body[..page.body.len().min(300)]
+    );
+}
