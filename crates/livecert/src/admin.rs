@@ -59,8 +59,9 @@ pub struct AdminArgs {
     )]
     pub data_dir: PathBuf,
     /// Store URL: sqlite://<path> (default: sqlite://<data-dir>/livecert.db) or
-    /// postgres://user@host:port/database.
-    #[arg(long, global = true)]
+    /// postgres://user@host:port/database. Given before the command; not for `migrate`, which
+    /// names its two stores with --from and --to.
+    #[arg(long)]
     pub store: Option<String>,
     /// Print one JSON document on stdout instead of a table.
     #[arg(long, global = true)]
@@ -336,6 +337,9 @@ pub struct AuditArgs {
 pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
     let json = args.json;
     let report = match &args.command {
+        AdminCommand::Migrate(_) if args.store.is_some() => anyhow::bail!(
+            "migrate names its stores with --from sqlite://… and --to postgres://…; drop --store"
+        ),
         AdminCommand::Migrate(migration) => migrate(&args.data_dir, migration).await?,
         _ => on_store(args).await?,
     };

@@ -886,3 +886,29 @@ async fn admin_migrate_moves_an_sqlite_store_into_postgres() {
     let err = fails(dir, &["migrate", "--from", &from, "--to", &pg.url]);
     assert!(err.contains("not empty"), "{err}");
 }
+
+/// `admin migrate` names its stores with `--from` and `--to`: its help does not offer `--store`,
+/// and `--store` given with it is refused with what to do instead.
+#[test]
+fn migrate_offers_no_store_option_and_refuses_one() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let help = admin(dir.path(), &["migrate", "--help"]);
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(help.contains("--from") && help.contains("--to"), "{help}");
+    assert!(!help.contains("--store"), "{help}");
+    let out = admin(
+        dir.path(),
+        &[
+            "--store",
+            "sqlite:///nowhere.db",
+            "migrate",
+            "--from",
+            "sqlite:///nowhere.db",
+            "--to",
+            "postgres://127.0.0.1/none",
+        ],
+    );
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("drop --store"), "{stderr}");
+}
