@@ -214,6 +214,21 @@ pub struct DomainRecord {
     pub origin: Option<String>,
 }
 
+impl DomainRecord {
+    /// What the domain rules of [`livecert_core::ops::domain_rules`] read of this domain.
+    pub fn state(&self) -> livecert_core::ops::domain_rules::DomainState<'_> {
+        livecert_core::ops::domain_rules::DomainState {
+            name: &self.name,
+            status: self.status.as_str(),
+            online: self.status == DomainStatus::Online,
+            locked: self.locked,
+            safe_mode: self.safe_mode,
+            protected_mode: self.protected_mode,
+            https_required: self.https_required,
+        }
+    }
+}
+
 /// A new domain (AddLiveDomain).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewDomain {

@@ -3,16 +3,18 @@
 //! rules that precede every state change (rows 7–11 of the decision table and Domains in
 //! spec/operations.md), row 12, and the operator's `InvalidParameter` refusals of `access.rs`.
 //!
-//! Everything here is pure: the backends read the rows, these functions decide.
+//! Everything here is pure: the backends read the rows, core's `ops::domain_rules` decides (the
+//! API's handlers call the same functions), and these wrap its answer as a refused write.
 
-use livecert_core::error::{ApiError, ErrorCode};
+use livecert_core::error::ApiError;
 use livecert_core::names::DomainName;
+use livecert_core::ops::domain_rules;
 
-use crate::{DomainRecord, DomainStatus, WriteError};
+use crate::{DomainRecord, WriteError};
 
 /// Rows 7–10: the domain, if the account owns it (`domain` is the row read for `name` and the
-/// account, `None` when missing or foreign) and it accepts a state change (not locked, not in safe
-/// or protected mode).
+/// account, `None` when missing or foreign) and it accepts a state change (core's
+/// [`domain_rules::check_changeable`]).
 pub(crate) fn domain_for_change(
     domain: Option<DomainRecord>,
     name: &DomainName,
@@ -20,71 +22,29 @@ pub(crate) fn domain_for_change(
     let Some(domain) = domain else {
         return Err(not_your_domain(name));
     };
-    let refuse = |code, detail: String| Err(WriteError::Refused(ApiError::new(code, detail)));
-    if domain.locked {
-        return refuse(
-            ErrorCode::IllegalOperation,
-            format!("{name} is locked by the operator."),
-        );
-    }
-    if domain.safe_mode {
-        return refuse(
-            ErrorCode::DomainInSafeMode,
-            format!("{name} is in safe mode."),
-        );
-    }
-    if domain.protected_mode {
-        return refuse(
-            ErrorCode::DomainInProtectedMode,
-            format!("{name} is in protected mode."),
-        );
-    }
+    domain_rules::check_changeable(&domain.state()).map_err(WriteError::Refused)?;
     Ok(domain)
 }
 
-/// Row 11: SetLiveDomainCertificate needs an online domain.
+/// Row 11: SetLiveDomainCertificate needs an online domain ([`domain_rules::check_online`]).
 pub(crate) fn require_online(domain: &DomainRecord) -> Result<(), WriteError> {
-    if domain.status == DomainStatus::Online {
-        return Ok(());
-    }
-    Err(WriteError::Refused(ApiError::new(
-        ErrorCode::InvalidDomainNotOnline,
-        format!(
-            "{} is {}; start it with StartLiveDomain first.",
-            domain.name,
-            domain.status.as_str()
-        ),
-    )))
+    domain_rules::check_online(&domain.state()).map_err(WriteError::Refused)
 }
 
-/// Row 12: a domain whose operator requires HTTPS may not turn it off.
+/// Row 12: a domain whose operator requires HTTPS may not turn it off
+/// ([`domain_rules::check_https_off`]).
 pub(crate) fn allow_https_off(domain: &DomainRecord) -> Result<(), WriteError> {
-    if domain.https_required {
-        return Err(WriteError::Refused(ApiError::new(
-            ErrorCode::CertificateNotPermittedOff,
-            format!(
-                "{} is required to serve HTTPS by the operator.",
-                domain.name
-            ),
-        )));
-    }
-    Ok(())
+    domain_rules::check_https_off(&domain.state()).map_err(WriteError::Refused)
 }
 
 /// Row 7: the same answer for a missing and a foreign domain.
 pub(crate) fn not_your_domain(name: &DomainName) -> WriteError {
-    WriteError::Refused(ApiError::new(
-        ErrorCode::IllegalOperationDomain,
-        format!("{name} is not a domain of your account."),
-    ))
+    WriteError::Refused(domain_rules::not_your_domain(name))
 }
 
 /// AddLiveDomain: the name is taken (by any account).
 pub(crate) fn domain_already_exists(name: &DomainName) -> WriteError {
-    WriteError::Refused(ApiError::new(
-        ErrorCode::DomainAlreadyExist,
-        format!("{name} has already been added."),
-    ))
+    WriteError::Refused(domain_rules::already_exists(name))
 }
 
 /// An `InvalidParameter` refusal naming `parameter` (operator mistakes in `access.rs`).

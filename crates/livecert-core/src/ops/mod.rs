@@ -9,6 +9,7 @@ pub mod describe_live_certificate_list;
 pub mod describe_live_domain_certificate_info;
 pub mod describe_live_domain_detail;
 pub mod describe_live_user_domains;
+pub mod domain_rules;
 pub mod set_live_domain_certificate;
 pub mod start_live_domain;
 pub mod stop_live_domain;

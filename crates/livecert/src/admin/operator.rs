@@ -266,7 +266,7 @@ async fn existing_record(store: &Store, cert_id: u64) -> anyhow::Result<CertReco
 }
 
 fn domain_report(d: &DomainRecord) -> Report {
-    let status = crate::api::ops::describe_live_domain_detail::status_name(d.status);
+    let status = d.status.as_str();
     let ssl = if d.https { "on" } else { "off" };
     let excludes_https = https_mutex_function(&d.functions).map(|(f, _)| f.to_owned());
     let json: Value = json!({

@@ -3,7 +3,6 @@
 use livecert_core::ops::describe_live_domain_detail::DescribeLiveDomainDetailInput;
 use livecert_core::params::Params;
 use livecert_core::timefmt::format_utc;
-use livecert_store::DomainStatus;
 use serde_json::{json, Map};
 
 use super::owned_domain;
@@ -28,7 +27,7 @@ pub async fn handle(state: &AppState, caller: &Caller, params: &Params) -> OpRes
     };
     let detail = json!({
         "DomainName": domain.name.as_str(),
-        "DomainStatus": status_name(domain.status),
+        "DomainStatus": domain.status.as_str(),
         "LiveDomainType": domain.live_domain_type,
         "Region": domain.region,
         "Scope": domain.scope,
@@ -44,13 +43,4 @@ pub async fn handle(state: &AppState, caller: &Caller, params: &Params) -> OpRes
     let mut fields = Map::new();
     fields.insert("DomainDetail".into(), detail);
     Ok(fields)
-}
-
-/// The wire name of a domain status.
-pub fn status_name(status: DomainStatus) -> &'static str {
-    match status {
-        DomainStatus::Online => "online",
-        DomainStatus::Offline => "offline",
-        DomainStatus::Configuring => "configuring",
-    }
 }

@@ -15,7 +15,6 @@
 
 use std::sync::Arc;
 
-use livecert_core::cert::CertFacts;
 use livecert_core::error::{ApiError, ErrorCode};
 use livecert_core::ops::set_live_domain_certificate::{
     effective_cert_name, not_effective_error, SetLiveDomainCertificateInput,
@@ -48,7 +47,7 @@ pub async fn set_free(
         .map_err(issue_failure)?;
     let cert_name = effective_cert_name(input.cert_name.as_ref(), &issued);
     super::authorize_record_domains(state, caller, &cert_name).await?;
-    let names = cert_names_of(&issued.facts);
+    let names = livecert_core::ops::set_live_domain_certificate::cert_names(&issued.facts);
     let (account, force) = (caller.account_id, input.force_set);
     let store = &state.store;
     let written = if input.dry_run {
@@ -84,15 +83,6 @@ fn issue_failure(e: IssueError) -> Failure {
 
 fn internal(cause: String) -> Failure {
     Failure::with_cause(ApiError::bare(ErrorCode::InternalError), cause)
-}
-
-/// The names a certificate is valid for, as shown in messages: its DNS SANs, else its CN.
-fn cert_names_of(facts: &CertFacts) -> Vec<String> {
-    if facts.dns_sans.is_empty() {
-        facts.subject_cn.iter().cloned().collect()
-    } else {
-        facts.dns_sans.clone()
-    }
 }
 
 /// Row 27: `CertStorage.failed` (`ServiceUnavailable` when the store cannot be reached at all);

@@ -34,12 +34,10 @@ pub async fn owned_domain(
         .ok_or_else(|| illegal_domain(name).into())
 }
 
-/// `IllegalOperationDomain` for a domain that does not exist or is not the caller's.
+/// `IllegalOperationDomain` for a domain that does not exist or is not the caller's (core's
+/// `domain_rules::not_your_domain`).
 pub fn illegal_domain(name: &DomainName) -> ApiError {
-    ApiError::new(
-        ErrorCode::IllegalOperationDomain,
-        format!("{name} is not a domain of your account; add it with AddLiveDomain first."),
-    )
+    livecert_core::ops::domain_rules::not_your_domain(name)
 }
 
 /// `DryRunOperation`: every check of a `DryRun=true` call passed and nothing was changed

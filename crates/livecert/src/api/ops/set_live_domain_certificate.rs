@@ -7,14 +7,13 @@
 
 use livecert_core::cert;
 use livecert_core::error::{ApiError, ErrorCode};
+use livecert_core::ops::domain_rules;
 use livecert_core::ops::set_live_domain_certificate::{
     cert_names, effective_cert_name, https_mutex_function, not_effective_error, CertRef, CertType,
     SetLiveDomainCertificateInput, SslProtocol,
 };
 use livecert_core::params::Params;
-use livecert_store::{
-    DomainRecord, DomainStatus, OffOutcome, StoreError, UploadOutcome, WriteError,
-};
+use livecert_store::{DomainRecord, OffOutcome, StoreError, UploadOutcome, WriteError};
 use serde_json::Map;
 
 use super::{dry_run_passed, owned_domain};
@@ -46,38 +45,11 @@ pub async fn handle(state: &AppState, caller: &Caller, params: &Params) -> OpRes
     }
 }
 
-/// Rows 8–11.
+/// Rows 8–11 (core's `domain_rules`, which the store re-checks inside its transaction).
 fn check_domain_state(domain: &DomainRecord) -> Result<(), Failure> {
-    let name = &domain.name;
-    if domain.locked {
-        return Err(ApiError::new(
-            ErrorCode::IllegalOperation,
-            format!("{name} is locked by the operator."),
-        )
-        .into());
-    }
-    if domain.safe_mode {
-        return Err(ApiError::new(
-            ErrorCode::DomainInSafeMode,
-            format!("{name} is in safe mode; ask the operator to lift it."),
-        )
-        .into());
-    }
-    if domain.protected_mode {
-        return Err(ApiError::new(
-            ErrorCode::DomainInProtectedMode,
-            format!("{name} is in protected mode; ask the operator to lift it."),
-        )
-        .into());
-    }
-    if domain.status != DomainStatus::Online {
-        let status = super::describe_live_domain_detail::status_name(domain.status);
-        return Err(ApiError::new(
-            ErrorCode::InvalidDomainNotOnline,
-            format!("{name} is {status}; start it with StartLiveDomain, then try again."),
-        )
-        .into());
-    }
+    let state = domain.state();
+    domain_rules::check_changeable(&state)?;
+    domain_rules::check_online(&state)?;
     Ok(())
 }
 
