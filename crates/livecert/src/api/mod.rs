@@ -215,12 +215,24 @@ pub struct Caller {
 }
 
 impl Caller {
-    /// The RAM step (access.md, protocol.md §8 "RAM on the parsed resource"): root credentials may
-    /// do anything on their own account's resources; a RAM user needs an Allow and no Deny in its
-    /// policies for the operation on `domain` (or on `*` for operations without a resource), and
-    /// temporary credentials also in their session policy. Errors: `Forbidden.RAM` with
-    /// `AccessDeniedDetail`.
+    /// The steps after an operation's typed parse (protocol.md §8, "RAM on the parsed resource →
+    /// account status"), which every handler runs first: RAM ([`Caller::ram`]), then, for an
+    /// operation the action table marks state-changing, the account status (operations.md row 6).
+    /// Errors: `Forbidden.RAM` with `AccessDeniedDetail`; `AuthenticationFailed` for a suspended
+    /// account.
     pub fn authorize(&self, domain: Option<&DomainName>) -> Result<(), Failure> {
+        self.ram(domain)?;
+        if self.action.is_state_changing() {
+            self.require_active_account()?;
+        }
+        Ok(())
+    }
+
+    /// The RAM step (access.md): root credentials may do anything on their own account's
+    /// resources; a RAM user needs an Allow and no Deny in its policies for the operation on
+    /// `domain` (or on `*` for operations without a resource), and temporary credentials also in
+    /// their session policy. Errors: `Forbidden.RAM` with `AccessDeniedDetail`.
+    fn ram(&self, domain: Option<&DomainName>) -> Result<(), Failure> {
         let Principal::User { user_name, .. } = &self.principal else {
             return Ok(());
         };
@@ -282,7 +294,7 @@ impl Caller {
 
     /// The account-status step for state-changing operations (operations.md row 6):
     /// `AuthenticationFailed` when the operator suspended the account.
-    pub fn require_active_account(&self) -> Result<(), Failure> {
+    fn require_active_account(&self) -> Result<(), Failure> {
         if self.account_active {
             Ok(())
         } else {

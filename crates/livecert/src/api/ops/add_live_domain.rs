@@ -12,7 +12,6 @@ use crate::api::{AppState, Caller, Failure, OpResult};
 pub async fn handle(state: &AppState, caller: &Caller, params: &Params) -> OpResult {
     let input = AddLiveDomainInput::parse(params)?;
     caller.authorize(Some(&input.domain))?;
-    caller.require_active_account()?;
     let domain = NewDomain {
         name: input.domain.clone(),
         live_domain_type: input.live_domain_type.clone(),

@@ -14,7 +14,6 @@ use crate::api::{AppState, Caller, Failure, OpResult};
 pub async fn handle(state: &AppState, caller: &Caller, params: &Params) -> OpResult {
     let input = DeleteLiveDomainInput::parse(params)?;
     caller.authorize(Some(&input.domain))?;
-    caller.require_active_account()?;
     let written = if input.dry_run {
         state
             .store

@@ -1,5 +1,6 @@
-//! One handler per operation: each parses its typed input (core), checks the account status when
-//! it changes state, runs its store transaction and builds its response fields.
+//! One handler per operation: each parses its typed input (core), calls `Caller::authorize` (RAM,
+//! then the account status when the action table marks the operation state-changing), runs its
+//! store transaction and builds its response fields.
 
 pub mod add_live_domain;
 pub mod delete_live_domain;

@@ -23,7 +23,6 @@ use crate::api::{AppState, Caller, Failure, OpResult};
 pub async fn handle(state: &AppState, caller: &Caller, params: &Params) -> OpResult {
     let input = SetLiveDomainCertificateInput::parse(params)?;
     caller.authorize(Some(&input.domain))?;
-    caller.require_active_account()?;
     let domain = owned_domain(state, caller, &input.domain).await?;
     check_domain_state(&domain)?;
     match input.ssl_protocol {

@@ -14,7 +14,6 @@ use crate::api::{AppState, Caller, Failure, OpResult};
 pub async fn handle(state: &AppState, caller: &Caller, params: &Params) -> OpResult {
     let input = StartLiveDomainInput::parse(params)?;
     caller.authorize(Some(&input.domain))?;
-    caller.require_active_account()?;
     let store = &state.store;
     let (account, status) = (caller.account_id, DomainStatus::Online);
     let written = if input.dry_run {
