@@ -342,6 +342,23 @@ impl Failure {
         }
     }
 
+    /// A failed write of an operation that documents a storage code (rows 14 and 27:
+    /// `DeleteFailed`, `CertStorage.failed`): that code, saying that the store refused the write
+    /// and `what_remains`; `ServiceUnavailable` when the store cannot be reached at all. The cause
+    /// goes to the log. With [`Failure::store`], the one mapping of store errors to API errors.
+    pub fn storage(code: ErrorCode, e: &StoreError, what_remains: &str) -> Self {
+        match e {
+            StoreError::Unavailable(_) => Self::store(e),
+            StoreError::Failed(_) | StoreError::Secret(_) => Self::with_cause(
+                ApiError::new(
+                    code,
+                    format!("The store refused the write; {what_remains}. Try again later."),
+                ),
+                e.to_string(),
+            ),
+        }
+    }
+
     /// A store failure outside any operation-specific mapping: `ServiceUnavailable` when the store
     /// is unreachable, `InternalError` otherwise.
     pub fn store(e: &StoreError) -> Self {

@@ -19,7 +19,7 @@ use livecert_core::error::{ApiError, ErrorCode};
 use livecert_core::ops::set_live_domain_certificate::{
     effective_cert_name, not_effective_error, SetLiveDomainCertificateInput,
 };
-use livecert_store::{StoreError, UploadOutcome, WriteError};
+use livecert_store::{UploadOutcome, WriteError};
 use serde_json::Map;
 
 use super::dry_run_passed;
@@ -67,7 +67,11 @@ pub async fn set_free(
             Err(not_effective_error(cert_name.as_str(), &names, domain).into())
         }
         Err(WriteError::Refused(e)) => Err(e.into()),
-        Err(WriteError::Store(e)) => Err(storage_failure(&e)),
+        Err(WriteError::Store(e)) => Err(Failure::storage(
+            ErrorCode::CertStorageFailed,
+            &e,
+            "nothing was changed",
+        )),
     }
 }
 
@@ -83,19 +87,4 @@ fn issue_failure(e: IssueError) -> Failure {
 
 fn internal(cause: String) -> Failure {
     Failure::with_cause(ApiError::bare(ErrorCode::InternalError), cause)
-}
-
-/// Row 27: `CertStorage.failed` (`ServiceUnavailable` when the store cannot be reached at all);
-/// the cause goes to the log.
-fn storage_failure(e: &StoreError) -> Failure {
-    match e {
-        StoreError::Unavailable(_) => Failure::store(e),
-        StoreError::Failed(_) | StoreError::Secret(_) => Failure::with_cause(
-            ApiError::new(
-                ErrorCode::CertStorageFailed,
-                "The store refused the write; nothing was changed. Try again later.",
-            ),
-            e.to_string(),
-        ),
-    }
 }

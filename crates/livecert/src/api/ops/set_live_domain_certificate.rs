@@ -13,7 +13,7 @@ use livecert_core::ops::set_live_domain_certificate::{
     SetLiveDomainCertificateInput, SslProtocol,
 };
 use livecert_core::params::Params;
-use livecert_store::{DomainRecord, OffOutcome, StoreError, UploadOutcome, WriteError};
+use livecert_store::{DomainRecord, OffOutcome, UploadOutcome, WriteError};
 use serde_json::Map;
 
 use super::{dry_run_passed, owned_domain};
@@ -84,7 +84,7 @@ async fn turn_off(
         Ok(_) if dry_run => Err(dry_run_passed()),
         Ok(OffOutcome::AlreadyOff | OffOutcome::TurnedOff) => Ok(Map::new()),
         Err(WriteError::Refused(e)) => Err(e.into()),
-        Err(WriteError::Store(e)) => Err(storage_failure(
+        Err(WriteError::Store(e)) => Err(Failure::storage(
             ErrorCode::DeleteFailed,
             &e,
             "HTTPS stays on with the previous certificate",
@@ -130,7 +130,7 @@ async fn upload(
             Err(not_effective_error(cert_name.as_str(), &names, &input.domain).into())
         }
         Err(WriteError::Refused(e)) => Err(e.into()),
-        Err(WriteError::Store(e)) => Err(storage_failure(
+        Err(WriteError::Store(e)) => Err(Failure::storage(
             ErrorCode::CertStorageFailed,
             &e,
             "nothing was changed",
@@ -158,26 +158,10 @@ async fn cas(state: &AppState, caller: &Caller, input: &SetLiveDomainCertificate
         Ok(()) if input.dry_run => Err(dry_run_passed()),
         Ok(()) => Ok(Map::new()),
         Err(WriteError::Refused(e)) => Err(e.into()),
-        Err(WriteError::Store(e)) => Err(storage_failure(
+        Err(WriteError::Store(e)) => Err(Failure::storage(
             ErrorCode::CertStorageFailed,
             &e,
             "the domain keeps its previous certificate state",
         )),
-    }
-}
-
-/// Rows 14 and 27 (a failed cas binding answers row 27's code too): a failed write answers the
-/// operation's storage code (`ServiceUnavailable` when the store cannot be reached at all); the
-/// cause goes to the log.
-fn storage_failure(code: ErrorCode, e: &StoreError, what_remains: &str) -> Failure {
-    match e {
-        StoreError::Unavailable(_) => Failure::store(e),
-        StoreError::Failed(_) | StoreError::Secret(_) => Failure::with_cause(
-            ApiError::new(
-                code,
-                format!("The store refused the write; {what_remains}. Try again later."),
-            ),
-            e.to_string(),
-        ),
     }
 }
