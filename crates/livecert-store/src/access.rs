@@ -20,12 +20,11 @@
 
 use livecert_core::secret::{Secret, AAD_ACCESS_KEY_SECRET};
 
-use crate::postgres::ram as pg;
+use crate::call::{read_call, write_call, Touches};
 use crate::random;
 use crate::rules::refused;
-use crate::sqlite::ram::{self, NewSts};
-use crate::sqlite::sql_error;
-use crate::{read_call, write_call, AccountId, Store, StoreError, Touches, UserId, WriteError};
+use crate::sql::ram::{self, NewSts};
+use crate::{AccountId, Store, StoreError, UserId, WriteError};
 
 /// The largest policy document (or session policy) kept, in bytes.
 pub const MAX_POLICY_DOCUMENT_BYTES: usize = 6_144;
@@ -102,9 +101,7 @@ pub struct StsCredentials {
 impl Store {
     /// Every account, oldest first.
     pub async fn accounts(&self) -> Result<Vec<AccountInfo>, StoreError> {
-        read_call!(self, |c| ram::accounts(c).map_err(sql_error), |c| Box::pin(
-            async move { pg::accounts(c).await }
-        ),)
+        read_call!(self, |tx| { ram::accounts(tx).await })
     }
 
     /// Creates a RAM user of the account; returns its id.
@@ -118,22 +115,14 @@ impl Store {
     ) -> Result<UserId, WriteError> {
         check_user_name(name)?;
         let name = name.to_owned();
-        write_call!(
-            self,
-            Touches::Keys,
-            false,
-            move |c| ram::create_user(c, account_id, &name, now),
-            move |c| Box::pin(async move { pg::create_user(c, account_id, &name, now).await }),
-        )
+        write_call!(self, Touches::Keys, |tx| {
+            ram::create_user(tx, account_id, &name, now).await
+        })
     }
 
     /// The account's users, by name, with the names of their policies.
     pub async fn users(&self, account_id: AccountId) -> Result<Vec<UserInfo>, StoreError> {
-        read_call!(
-            self,
-            move |c| ram::users(c, account_id).map_err(sql_error),
-            move |c| Box::pin(async move { pg::users(c, account_id).await }),
-        )
+        read_call!(self, |tx| { ram::users(tx, account_id).await })
     }
 
     /// Deletes a user, its AccessKeys (temporary ones too) and its policy attachments.
@@ -141,13 +130,9 @@ impl Store {
     /// Refusals: `UserName` unknown in the account.
     pub async fn delete_user(&self, account_id: AccountId, name: &str) -> Result<(), WriteError> {
         let name = name.to_owned();
-        write_call!(
-            self,
-            Touches::Keys,
-            false,
-            move |c| ram::delete_user(c, account_id, &name),
-            move |c| Box::pin(async move { pg::delete_user(c, account_id, &name).await }),
-        )
+        write_call!(self, Touches::Keys, |tx| {
+            ram::delete_user(tx, account_id, &name).await
+        })
     }
 
     /// Generates an AccessKey (`LTAI` + 20 letters and digits, a 30-character secret) for the
@@ -166,25 +151,13 @@ impl Store {
         let sealed = self.seal(AAD_ACCESS_KEY_SECRET, &secret)?;
         let id = access_key_id.clone();
         let user = user.map(str::to_owned);
-        write_call!(
-            self,
-            Touches::Keys,
-            false,
-            move |c| {
-                let user_id = user
-                    .as_deref()
-                    .map(|u| ram::user(c, account_id, u))
-                    .transpose()?;
-                ram::insert_access_key(c, account_id, user_id, &id, &sealed, now, None)
-            },
-            move |c| Box::pin(async move {
-                let user_id = match user.as_deref() {
-                    Some(u) => Some(pg::user(c, account_id, u).await?),
-                    None => None,
-                };
-                pg::insert_access_key(c, account_id, user_id, &id, &sealed, now, None).await
-            }),
-        )?;
+        write_call!(self, Touches::Keys, |tx| {
+            let user_id = match user.as_deref() {
+                Some(u) => Some(ram::user(tx, account_id, u).await?),
+                None => None,
+            };
+            ram::insert_access_key(tx, account_id, user_id, &id, &sealed, now, None).await
+        })?;
         Ok((access_key_id, Secret::new(secret.to_vec())))
     }
 
@@ -205,19 +178,10 @@ impl Store {
         let sealed = self.seal(AAD_ACCESS_KEY_SECRET, secret.expose())?;
         let id = access_key_id.to_owned();
         let user = user.to_owned();
-        write_call!(
-            self,
-            Touches::Keys,
-            false,
-            move |c| {
-                let user_id = ram::user(c, account_id, &user)?;
-                ram::import_access_key(c, account_id, Some(user_id), &id, &sealed, now)
-            },
-            move |c| Box::pin(async move {
-                let user_id = pg::user(c, account_id, &user).await?;
-                pg::import_access_key(c, account_id, Some(user_id), &id, &sealed, now).await
-            }),
-        )
+        write_call!(self, Touches::Keys, |tx| {
+            let user_id = ram::user(tx, account_id, &user).await?;
+            ram::import_access_key(tx, account_id, Some(user_id), &id, &sealed, now).await
+        })
     }
 
     /// The account's AccessKeys — root, users' and temporary — oldest first, never their secrets.
@@ -225,11 +189,7 @@ impl Store {
         &self,
         account_id: AccountId,
     ) -> Result<Vec<AccessKeyInfo>, StoreError> {
-        read_call!(
-            self,
-            move |c| ram::access_keys(c, account_id).map_err(sql_error),
-            move |c| Box::pin(async move { pg::access_keys(c, account_id).await }),
-        )
+        read_call!(self, |tx| { ram::access_keys(tx, account_id).await })
     }
 
     /// Operator action: deletes an AccessKey (root, user or temporary).
@@ -237,13 +197,9 @@ impl Store {
     /// Refusals: `AccessKeyId` unknown.
     pub async fn delete_access_key(&self, access_key_id: &str) -> Result<(), WriteError> {
         let id = access_key_id.to_owned();
-        write_call!(
-            self,
-            Touches::Keys,
-            false,
-            move |c| ram::delete_access_key(c, &id),
-            move |c| Box::pin(async move { pg::delete_access_key(c, &id).await }),
-        )
+        write_call!(self, Touches::Keys, |tx| {
+            ram::delete_access_key(tx, &id).await
+        })
     }
 
     /// Keeps a named policy document for the account. The store does not parse it: the caller
@@ -262,24 +218,14 @@ impl Store {
         check_document("PolicyDocument", document)?;
         let name = name.to_owned();
         let document = document.to_owned();
-        write_call!(
-            self,
-            Touches::Keys,
-            false,
-            move |c| ram::create_policy(c, account_id, &name, &document, now),
-            move |c| Box::pin(async move {
-                pg::create_policy(c, account_id, &name, &document, now).await
-            }),
-        )
+        write_call!(self, Touches::Keys, |tx| {
+            ram::create_policy(tx, account_id, &name, &document, now).await
+        })
     }
 
     /// The account's policies, by name, with their documents and users.
     pub async fn policies(&self, account_id: AccountId) -> Result<Vec<PolicyInfo>, StoreError> {
-        read_call!(
-            self,
-            move |c| ram::policies(c, account_id, None).map_err(sql_error),
-            move |c| Box::pin(async move { pg::policies(c, account_id, None).await }),
-        )
+        read_call!(self, |tx| { ram::policies(tx, account_id, None).await })
     }
 
     /// One policy of the account by name (ASCII case ignored), with its document and users.
@@ -289,19 +235,11 @@ impl Store {
         name: &str,
     ) -> Result<Option<PolicyInfo>, StoreError> {
         let name = name.to_owned();
-        read_call!(
-            self,
-            move |c| {
-                ram::policies(c, account_id, Some(&name))
-                    .map(|mut p| p.pop())
-                    .map_err(sql_error)
-            },
-            move |c| Box::pin(async move {
-                pg::policies(c, account_id, Some(&name))
-                    .await
-                    .map(|mut p| p.pop())
-            }),
-        )
+        read_call!(self, |tx| {
+            ram::policies(tx, account_id, Some(&name))
+                .await
+                .map(|mut p| p.pop())
+        })
     }
 
     /// Deletes a policy and detaches it from every user.
@@ -309,13 +247,9 @@ impl Store {
     /// Refusals: `PolicyName` unknown in the account.
     pub async fn delete_policy(&self, account_id: AccountId, name: &str) -> Result<(), WriteError> {
         let name = name.to_owned();
-        write_call!(
-            self,
-            Touches::Keys,
-            false,
-            move |c| ram::delete_policy(c, account_id, &name),
-            move |c| Box::pin(async move { pg::delete_policy(c, account_id, &name).await }),
-        )
+        write_call!(self, Touches::Keys, |tx| {
+            ram::delete_policy(tx, account_id, &name).await
+        })
     }
 
     /// Attaches a policy to a user of the same account; `false` if it already was (nothing
@@ -329,15 +263,9 @@ impl Store {
         user: &str,
     ) -> Result<bool, WriteError> {
         let (policy, user) = (policy.to_owned(), user.to_owned());
-        write_call!(
-            self,
-            Touches::Keys,
-            false,
-            move |c| ram::attach_policy(c, account_id, &policy, &user),
-            move |c| Box::pin(
-                async move { pg::attach_policy(c, account_id, &policy, &user).await }
-            ),
-        )
+        write_call!(self, Touches::Keys, |tx| {
+            ram::attach_policy(tx, account_id, &policy, &user).await
+        })
     }
 
     /// Detaches a policy from a user; `false` if it was not attached (nothing changes).
@@ -350,15 +278,9 @@ impl Store {
         user: &str,
     ) -> Result<bool, WriteError> {
         let (policy, user) = (policy.to_owned(), user.to_owned());
-        write_call!(
-            self,
-            Touches::Keys,
-            false,
-            move |c| ram::detach_policy(c, account_id, &policy, &user),
-            move |c| Box::pin(
-                async move { pg::detach_policy(c, account_id, &policy, &user).await }
-            ),
-        )
+        write_call!(self, Touches::Keys, |tx| {
+            ram::detach_policy(tx, account_id, &policy, &user).await
+        })
     }
 
     /// Issues temporary credentials for a user: they act as the user, narrowed by
@@ -400,15 +322,9 @@ impl Store {
         };
         let id = access_key_id.clone();
         let user = user.to_owned();
-        write_call!(
-            self,
-            Touches::Keys,
-            false,
-            move |c| ram::issue_sts(c, account_id, &user, &id, &sealed, &sts, now),
-            move |c| Box::pin(async move {
-                pg::issue_sts(c, account_id, &user, &id, &sealed, &sts, now).await
-            }),
-        )?;
+        write_call!(self, Touches::Keys, |tx| {
+            ram::issue_sts(tx, account_id, &user, &id, &sealed, &sts, now).await
+        })?;
         Ok(StsCredentials {
             access_key_id,
             access_key_secret: Secret::new(secret.to_vec()),
@@ -429,15 +345,9 @@ impl Store {
         check_imported_id(access_key_id).map_err(refusal_as_failure)?;
         let sealed = self.seal(AAD_ACCESS_KEY_SECRET, secret.expose())?;
         let id = access_key_id.to_owned();
-        write_call!(
-            self,
-            Touches::Keys,
-            false,
-            move |c| ram::import_access_key(c, account_id, None, &id, &sealed, now),
-            move |c| Box::pin(async move {
-                pg::import_access_key(c, account_id, None, &id, &sealed, now).await
-            }),
-        )
+        write_call!(self, Touches::Keys, |tx| {
+            ram::import_access_key(tx, account_id, None, &id, &sealed, now).await
+        })
         .map_err(refusal_as_failure)
     }
 }

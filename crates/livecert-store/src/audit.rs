@@ -38,7 +38,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
-use crate::{AccountId, Backend, Store, StoreError};
+use crate::{AccountId, Store, StoreError};
 
 /// Entries one account may have waiting in the queue before its new ones are dropped: a few
 /// seconds of the account's whole default quota, far above what refused calls need. Every
@@ -211,20 +211,7 @@ impl Store {
     /// [`Store::flush_audit`] first to include them.
     pub async fn audit_entries(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>, StoreError> {
         let filter = filter.clone();
-        match &self.inner.backend {
-            Backend::Sqlite(s) => {
-                s.read(move |c| {
-                    crate::sqlite::audit::entries(c, &filter).map_err(crate::sqlite::sql_error)
-                })
-                .await
-            }
-            Backend::Postgres(p) => {
-                p.read(move |c| {
-                    Box::pin(async move { crate::postgres::audit::entries(c, &filter).await })
-                })
-                .await
-            }
-        }
+        crate::call::read_call!(self, |tx| { crate::sql::audit::entries(tx, &filter).await })
     }
 }
 

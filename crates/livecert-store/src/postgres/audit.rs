@@ -1,37 +1,11 @@
-//! The audit log's statements for PostgreSQL: one multi-row insert per batch (the flusher's sink,
-//! see `crate::audit`; its own transaction, no write lock) and the filtered listing, newest first.
+//! The audit flusher's batch insert for PostgreSQL: one multi-row insert per batch (the flusher's
+//! sink, see `crate::audit`; its own transaction, no write lock). The rest of the audit log's
+//! statements are `crate::sql::audit`.
 
-use tokio_postgres::types::ToSql;
-
-use crate::postgres::{db_id, get, get_opt_u64, get_u64, pg_error, BoxFuture, Conn};
-use crate::{AuditEntry, AuditFilter, StoreError, WriteError};
-
-const COLUMNS: &str = "time, request_id, account_id, principal, access_key_id, source_ip, \
-     operation, domain, cert_name, cert_id, outcome";
-
-/// A write call's `work`, followed — when it succeeds and the call carries its audit entry
-/// (`crate::audit::CallAudit`) — by that entry, appended to `audit_pending` in the same
-/// transaction with the outcome `outcome` names for the result.
-pub(crate) fn with_entry<T, F, O>(
-    work: F,
-    entry: Option<AuditEntry>,
-    outcome: O,
-) -> impl for<'c> FnOnce(&'c Conn) -> BoxFuture<'c, Result<T, WriteError>> + Send + 'static
-where
-    T: Send + 'static,
-    F: for<'c> FnOnce(&'c Conn) -> BoxFuture<'c, Result<T, WriteError>> + Send + 'static,
-    O: FnOnce(&T) -> &'static str + Send + 'static,
-{
-    move |conn| {
-        Box::pin(async move {
-            let value = work(conn).await?;
-            if let Some(entry) = entry {
-                insert_into(conn, "audit_pending", &[entry.answered(outcome(&value))]).await?;
-            }
-            Ok(value)
-        })
-    }
-}
+use crate::db::db_id;
+use crate::postgres::Conn;
+use crate::sql::audit::COLUMNS;
+use crate::{AuditEntry, StoreError};
 
 /// The audit flusher's write: moves the entries written in changes' transactions
 /// (`audit_pending`) into `audit_log` when `move_pending` — one statement, `DELETE … RETURNING`,
@@ -110,65 +84,4 @@ async fn insert_into(conn: &Conn, table: &str, entries: &[AuditEntry]) -> Result
     )
     .await?;
     Ok(())
-}
-
-/// The entries that pass `filter`, newest first (by time, then by insertion), at most
-/// `filter.limit` of them (0: all).
-pub(crate) async fn entries(
-    conn: &Conn,
-    filter: &AuditFilter,
-) -> Result<Vec<AuditEntry>, StoreError> {
-    let account = filter.account.map(db_id).transpose()?;
-    let limit = if filter.limit == 0 {
-        None
-    } else {
-        Some(i64::try_from(filter.limit).unwrap_or(i64::MAX))
-    };
-    let mut conditions = Vec::new();
-    let mut values: Vec<&(dyn ToSql + Sync)> = Vec::new();
-    if let Some(account) = &account {
-        values.push(account);
-        conditions.push(format!("account_id = ${}", values.len()));
-    }
-    if let Some(since) = &filter.since {
-        values.push(since);
-        conditions.push(format!("time >= ${}", values.len()));
-    }
-    if let Some(domain) = &filter.domain {
-        values.push(domain);
-        conditions.push(format!("lower(domain) = lower(${})", values.len()));
-    }
-    values.push(&limit);
-    let where_clause = if conditions.is_empty() {
-        String::new()
-    } else {
-        format!("WHERE {}", conditions.join(" AND "))
-    };
-    // Both tables: an entry waiting in audit_pending was written after every entry of audit_log.
-    let sql = format!(
-        "SELECT {COLUMNS} FROM ( \
-             SELECT {COLUMNS}, id, 0 AS pending FROM audit_log \
-             UNION ALL SELECT {COLUMNS}, id, 1 AS pending FROM audit_pending) AS a \
-         {where_clause} ORDER BY time DESC, pending DESC, id DESC LIMIT ${}",
-        values.len()
-    );
-    let statement = conn.prepare_cached(&sql).await.map_err(pg_error)?;
-    let rows = conn.query(&statement, &values).await.map_err(pg_error)?;
-    rows.iter()
-        .map(|r| {
-            Ok(AuditEntry {
-                time: get(r, 0)?,
-                request_id: get(r, 1)?,
-                account_id: get_u64(r, 2)?,
-                principal: get(r, 3)?,
-                access_key_id: get(r, 4)?,
-                source_ip: get(r, 5)?,
-                operation: get(r, 6)?,
-                domain: get(r, 7)?,
-                cert_name: get(r, 8)?,
-                cert_id: get_opt_u64(r, 9)?,
-                outcome: get(r, 10)?,
-            })
-        })
-        .collect()
 }

@@ -25,7 +25,8 @@
 use livecert_core::action::Action;
 use livecert_core::ratelimit::{Quota, Verdict};
 
-use crate::postgres::{db_id, execute, get, query, query_one, Conn};
+use crate::db::db_id;
+use crate::postgres::{execute, get, query, query_one, Conn};
 use crate::{AccountId, NonceCheck, Pruned, StoreError};
 
 /// How long past its forget time a nonce entry, and past its TAT a bucket, is kept before [`prune`]

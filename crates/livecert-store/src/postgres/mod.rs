@@ -54,16 +54,17 @@
 //!
 //! - [`schema`]: migrations applied on open, under an advisory lock.
 //! - [`listen`]: the change feed, on a connection of its own (`Store::listen_changes`).
-//! - [`write`](mod@write), [`read`], [`ram`], [`audit`](mod@audit): the statements, as in
-//!   `crate::sqlite`.
+//! - [`tx`]: the seam's implementation ([`PgTx`]): the store's statements (`crate::sql`) run on a
+//!   connection of this backend.
+//! - [`audit`](mod@audit): the audit flusher's batch insert.
 
 pub(crate) mod audit;
 pub(crate) mod limits;
 pub(crate) mod listen;
-pub(crate) mod ram;
-pub(crate) mod read;
 pub(crate) mod schema;
-pub(crate) mod write;
+pub(crate) mod tx;
+
+pub(crate) use tx::PgTx;
 
 use std::future::Future;
 use std::ops::Deref;
@@ -203,7 +204,7 @@ impl PgBackend {
             async move {
                 let mut conn = Checkout::get(&pool).await?;
                 schema::migrate(&mut conn, now).await?;
-                let counter = read::change_counter(&conn).await?;
+                let counter = crate::sql::read::change_counter(&PgTx::new(&conn)).await?;
                 conn.release();
                 Ok::<u64, StoreError>(counter)
             }
@@ -460,7 +461,7 @@ impl Shared {
                 return Err(pg_error(e).into());
             }
         }
-        let counter = match read::change_counter(&conn).await {
+        let counter = match crate::sql::read::change_counter(&PgTx::new(&conn)).await {
             Ok(counter) => counter,
             Err(e) => {
                 rollback(conn).await;
@@ -651,20 +652,6 @@ pub(crate) fn pg_error(e: tokio_postgres::Error) -> StoreError {
     }
 }
 
-/// Runs `work` inside a `REPEATABLE READ, READ ONLY` transaction: everything it reads is one state
-/// of the database. (On an error the read helper rolls back.)
-pub(crate) async fn snapshot<'c, T>(
-    conn: &'c Conn,
-    work: impl Future<Output = Result<T, StoreError>> + Send + 'c,
-) -> Result<T, StoreError> {
-    conn.batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        .await
-        .map_err(pg_error)?;
-    let value = work.await?;
-    conn.batch_execute("COMMIT").await.map_err(pg_error)?;
-    Ok(value)
-}
-
 /// A parameter list.
 pub(crate) type Params<'a> = [&'a (dyn ToSql + Sync)];
 
@@ -688,16 +675,6 @@ pub(crate) async fn query(
     conn.query(&statement, params).await.map_err(pg_error)
 }
 
-/// Runs a query that returns at most one row.
-pub(crate) async fn query_opt(
-    conn: &Conn,
-    sql: &str,
-    params: &Params<'_>,
-) -> Result<Option<Row>, StoreError> {
-    let statement = conn.prepare_cached(sql).await.map_err(pg_error)?;
-    conn.query_opt(&statement, params).await.map_err(pg_error)
-}
-
 /// Runs a query that returns exactly one row.
 pub(crate) async fn query_one(
     conn: &Conn,
@@ -713,31 +690,6 @@ pub(crate) async fn query_one(
 pub(crate) fn get<'a, T: FromSql<'a>>(row: &'a Row, idx: usize) -> Result<T, StoreError> {
     row.try_get(idx)
         .map_err(|e| StoreError::Failed(format!("column {idx}: {e}")))
-}
-
-/// An unsigned id stored as BIGINT.
-pub(crate) fn get_u64(row: &Row, idx: usize) -> Result<u64, StoreError> {
-    let value: i64 = get(row, idx)?;
-    u64::try_from(value)
-        .map_err(|_| StoreError::Failed(format!("column {idx}: negative id {value}")))
-}
-
-/// An optional unsigned id stored as BIGINT.
-pub(crate) fn get_opt_u64(row: &Row, idx: usize) -> Result<Option<u64>, StoreError> {
-    let value: Option<i64> = get(row, idx)?;
-    value
-        .map(|v| {
-            u64::try_from(v)
-                .map_err(|_| StoreError::Failed(format!("column {idx}: negative id {v}")))
-        })
-        .transpose()
-}
-
-/// An id as the BIGINT it is stored as.
-///
-/// Errors: `Failed` for an id above `i64::MAX` (no stored id is).
-pub(crate) fn db_id(id: u64) -> Result<i64, StoreError> {
-    i64::try_from(id).map_err(|_| StoreError::Failed(format!("id {id} is out of range")))
 }
 
 #[cfg(test)]

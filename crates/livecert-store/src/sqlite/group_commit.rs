@@ -44,7 +44,7 @@ use rusqlite::Connection;
 use tokio::sync::{oneshot, watch};
 
 use crate::key_cache::KeyCache;
-use crate::sqlite::{read, sql_error, sql_failed};
+use crate::sqlite::{sql_error, sql_failed};
 pub(crate) use crate::Touches;
 use crate::{StoreError, WriteError};
 
@@ -289,7 +289,9 @@ fn run_one(conn: &Connection, job: &mut dyn Job) -> Result<(), StoreError> {
 /// Reads the change counter after a commit and publishes it if it moved. A failed read is only
 /// logged: the edge's poll of the counter catches up.
 fn publish_change_counter(conn: &Connection, changes: &watch::Sender<u64>) {
-    match read::change_counter(conn) {
+    match crate::db::now_or_fail(crate::sql::read::change_counter(
+        &crate::sqlite::SqliteTx::new(conn),
+    )) {
         Ok(counter) => {
             changes.send_if_modified(|published| {
                 let moved = *published != counter;

@@ -8,17 +8,16 @@
 //!
 //! - [`schema`]: migrations applied on open.
 //! - [`group_commit`]: the writer thread.
-//! - [`write`](mod@write): the statements a write call runs inside its savepoint.
-//! - [`read`]: the queries and the row mapping.
-//! - [`ram`]: users, AccessKeys, policies and temporary credentials (writes and listings).
-//! - [`audit`](mod@audit): the audit log's batch insert and listing.
+//! - [`tx`]: the seam's implementation ([`SqliteTx`]): the store's statements (`crate::sql`) run
+//!   on a connection of this backend.
+//! - [`audit`](mod@audit): the audit flusher's batch insert.
 
 pub(crate) mod audit;
 pub(crate) mod group_commit;
-pub(crate) mod ram;
-pub(crate) mod read;
 pub(crate) mod schema;
-pub(crate) mod write;
+pub(crate) mod tx;
+
+pub(crate) use tx::SqliteTx;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};

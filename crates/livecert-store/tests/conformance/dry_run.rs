@@ -7,6 +7,7 @@
 use std::fmt::{Debug, Write as _};
 
 use livecert_core::error::ErrorCode;
+use livecert_store::WriteMode;
 use livecert_store::{DomainFlags, OffOutcome, Store, UploadOutcome, WriteError};
 
 use crate::support::{
@@ -121,7 +122,9 @@ pub async fn add_domain_dry_run_answers_as_the_real_call(b: &dyn Backend) {
     same_as_real!(
         b,
         &store,
-        store.add_domain_dry_run(a, new_domain("new.example.com"), NOW + 1),
+        store
+            .in_mode(WriteMode::DryRun)
+            .add_domain(a, new_domain("new.example.com"), NOW + 1),
         store.add_domain(a, new_domain("new.example.com"), NOW + 1)
     )
     .unwrap();
@@ -129,7 +132,11 @@ pub async fn add_domain_dry_run_answers_as_the_real_call(b: &dyn Backend) {
         let real = same_as_real!(
             b,
             &store,
-            store.add_domain_dry_run(account, new_domain("live.example.com"), NOW + 2),
+            store.in_mode(WriteMode::DryRun).add_domain(
+                account,
+                new_domain("live.example.com"),
+                NOW + 2
+            ),
             store.add_domain(account, new_domain("live.example.com"), NOW + 2)
         );
         assert_eq!(code(&real), ErrorCode::DomainAlreadyExist);
@@ -151,21 +158,27 @@ pub async fn set_https_off_dry_run_answers_as_the_real_call(b: &dyn Backend) {
     let real = same_as_real!(
         b,
         &store,
-        store.set_https_off_dry_run(a, &name, NOW + 5),
+        store
+            .in_mode(WriteMode::DryRun)
+            .set_https_off(a, &name, NOW + 5),
         store.set_https_off(a, &name, NOW + 5)
     );
     assert_eq!(real.unwrap(), OffOutcome::TurnedOff);
     let real = same_as_real!(
         b,
         &store,
-        store.set_https_off_dry_run(a, &name, NOW + 6),
+        store
+            .in_mode(WriteMode::DryRun)
+            .set_https_off(a, &name, NOW + 6),
         store.set_https_off(a, &name, NOW + 6)
     );
     assert_eq!(real.unwrap(), OffOutcome::AlreadyOff);
     let real = same_as_real!(
         b,
         &store,
-        store.set_https_off_dry_run(other, &name, NOW + 6),
+        store
+            .in_mode(WriteMode::DryRun)
+            .set_https_off(other, &name, NOW + 6),
         store.set_https_off(other, &name, NOW + 6)
     );
     assert_eq!(code(&real), ErrorCode::IllegalOperationDomain);
@@ -190,7 +203,9 @@ pub async fn set_https_off_dry_run_answers_as_the_real_call(b: &dyn Backend) {
         let real = same_as_real!(
             b,
             &store,
-            store.set_https_off_dry_run(a, &name, NOW + 7),
+            store
+                .in_mode(WriteMode::DryRun)
+                .set_https_off(a, &name, NOW + 7),
             store.set_https_off(a, &name, NOW + 7)
         );
         assert_eq!(code(&real), expected);
@@ -204,7 +219,9 @@ pub async fn set_https_off_dry_run_answers_as_the_real_call(b: &dyn Backend) {
     let real = same_as_real!(
         b,
         &store,
-        store.set_https_off_dry_run(a, &www, NOW + 8),
+        store
+            .in_mode(WriteMode::DryRun)
+            .set_https_off(a, &www, NOW + 8),
         store.set_https_off(a, &www, NOW + 8)
     );
     assert_eq!(code(&real), ErrorCode::InvalidDomainNotOnline);
@@ -222,7 +239,8 @@ pub async fn set_upload_dry_run_answers_as_the_real_call(b: &dyn Backend) {
 
     // Row 29, creating: the dry run answers Bound with CertId 0 and takes no CertId.
     let dry = store
-        .set_upload_dry_run(a, &name, cn("c"), false, both.clone(), NOW)
+        .in_mode(WriteMode::DryRun)
+        .set_upload(a, &name, cn("c"), false, both.clone(), NOW)
         .await
         .unwrap();
     assert_eq!(
@@ -236,7 +254,8 @@ pub async fn set_upload_dry_run_answers_as_the_real_call(b: &dyn Backend) {
     let first = {
         // The same comparison as `same_as_real!`, with the real CertId known only afterwards.
         let dry = store
-            .set_upload_dry_run(a, &name, cn("c"), false, both.clone(), NOW)
+            .in_mode(WriteMode::DryRun)
+            .set_upload(a, &name, cn("c"), false, both.clone(), NOW)
             .await;
         assert_eq!(everything(b, &store).await, before);
         let real = store
@@ -252,7 +271,14 @@ pub async fn set_upload_dry_run_answers_as_the_real_call(b: &dyn Backend) {
     let real = same_as_real!(
         b,
         &store,
-        store.set_upload_dry_run(a, &name, cn("c"), false, both.clone(), NOW + 1),
+        store.in_mode(WriteMode::DryRun).set_upload(
+            a,
+            &name,
+            cn("c"),
+            false,
+            both.clone(),
+            NOW + 1
+        ),
         store.set_upload(a, &name, cn("c"), false, both.clone(), NOW + 1)
     );
     assert_eq!(bound_id(&real.unwrap()), first);
@@ -260,7 +286,7 @@ pub async fn set_upload_dry_run_answers_as_the_real_call(b: &dyn Backend) {
     let real = same_as_real!(
         b,
         &store,
-        store.set_upload_dry_run(
+        store.in_mode(WriteMode::DryRun).set_upload(
             a,
             &dn("www.example.com"),
             cn("c"),
@@ -283,7 +309,7 @@ pub async fn set_upload_dry_run_answers_as_the_real_call(b: &dyn Backend) {
     let real = same_as_real!(
         b,
         &store,
-        store.set_upload_dry_run(
+        store.in_mode(WriteMode::DryRun).set_upload(
             a,
             &name,
             cn("c"),
@@ -306,7 +332,14 @@ pub async fn set_upload_dry_run_answers_as_the_real_call(b: &dyn Backend) {
     let real = same_as_real!(
         b,
         &store,
-        store.set_upload_dry_run(a, &name, cn("other"), false, both.clone(), NOW + 2),
+        store.in_mode(WriteMode::DryRun).set_upload(
+            a,
+            &name,
+            cn("other"),
+            false,
+            both.clone(),
+            NOW + 2
+        ),
         store.set_upload(a, &name, cn("other"), false, both.clone(), NOW + 2)
     );
     assert_eq!(code(&real), ErrorCode::CertificateContentDuplicated);
@@ -316,7 +349,14 @@ pub async fn set_upload_dry_run_answers_as_the_real_call(b: &dyn Backend) {
     let real = same_as_real!(
         b,
         &store,
-        store.set_upload_dry_run(a, &name, cn("c"), true, narrow.clone(), NOW + 3),
+        store.in_mode(WriteMode::DryRun).set_upload(
+            a,
+            &name,
+            cn("c"),
+            true,
+            narrow.clone(),
+            NOW + 3
+        ),
         store.set_upload(a, &name, cn("c"), true, narrow.clone(), NOW + 3)
     );
     assert_eq!(code(&real), ErrorCode::SetDomainCertificateParameterError);
@@ -326,7 +366,14 @@ pub async fn set_upload_dry_run_answers_as_the_real_call(b: &dyn Backend) {
     let real = same_as_real!(
         b,
         &store,
-        store.set_upload_dry_run(a, &name, cn("c"), true, renewed.clone(), NOW + 4),
+        store.in_mode(WriteMode::DryRun).set_upload(
+            a,
+            &name,
+            cn("c"),
+            true,
+            renewed.clone(),
+            NOW + 4
+        ),
         store.set_upload(a, &name, cn("c"), true, renewed.clone(), NOW + 4)
     );
     assert_eq!(bound_id(&real.unwrap()), first);
@@ -344,7 +391,8 @@ pub async fn set_upload_dry_run_answers_as_the_real_call(b: &dyn Backend) {
     let elsewhere = upload(&["elsewhere.example.com"]);
     let before = everything(b, &store).await;
     let dry = store
-        .set_upload_dry_run(a, &name, cn("else"), false, elsewhere.clone(), NOW + 5)
+        .in_mode(WriteMode::DryRun)
+        .set_upload(a, &name, cn("else"), false, elsewhere.clone(), NOW + 5)
         .await;
     assert_eq!(everything(b, &store).await, before);
     assert!(store
@@ -373,7 +421,7 @@ pub async fn set_upload_dry_run_answers_as_the_real_call(b: &dyn Backend) {
     let real = same_as_real!(
         b,
         &store,
-        store.set_upload_dry_run(
+        store.in_mode(WriteMode::DryRun).set_upload(
             a,
             &name,
             cn("else"),
@@ -400,7 +448,7 @@ pub async fn set_upload_dry_run_answers_as_the_real_call(b: &dyn Backend) {
     let real = same_as_real!(
         b,
         &store,
-        store.set_upload_dry_run(
+        store.in_mode(WriteMode::DryRun).set_upload(
             a,
             &name,
             cn("broken"),
@@ -434,7 +482,14 @@ pub async fn set_upload_dry_run_answers_as_the_real_call(b: &dyn Backend) {
     let real = same_as_real!(
         b,
         &store,
-        store.set_upload_dry_run(a, &name, cn("n"), false, upload(&["live.example.com"]), NOW),
+        store.in_mode(WriteMode::DryRun).set_upload(
+            a,
+            &name,
+            cn("n"),
+            false,
+            upload(&["live.example.com"]),
+            NOW
+        ),
         store.set_upload(a, &name, cn("n"), false, upload(&["live.example.com"]), NOW)
     );
     assert_eq!(code(&real), ErrorCode::IllegalOperation);
@@ -475,14 +530,18 @@ pub async fn bind_certificate_dry_run_answers_as_the_real_call(b: &dyn Backend) 
     let real = same_as_real!(
         b,
         &store,
-        store.bind_certificate_dry_run(other, &dn("other.example.com"), id, NOW),
+        store
+            .in_mode(WriteMode::DryRun)
+            .bind_certificate(other, &dn("other.example.com"), id, NOW),
         store.bind_certificate(other, &dn("other.example.com"), id, NOW)
     );
     assert_eq!(code(&real), ErrorCode::CertificateNotFind);
     let real = same_as_real!(
         b,
         &store,
-        store.bind_certificate_dry_run(a, &www, elsewhere, NOW),
+        store
+            .in_mode(WriteMode::DryRun)
+            .bind_certificate(a, &www, elsewhere, NOW),
         store.bind_certificate(a, &www, elsewhere, NOW)
     );
     assert_eq!(code(&real), ErrorCode::CertificateSettedNotEffect);
@@ -490,7 +549,9 @@ pub async fn bind_certificate_dry_run_answers_as_the_real_call(b: &dyn Backend) 
     let real = same_as_real!(
         b,
         &store,
-        store.bind_certificate_dry_run(a, &www, id, late),
+        store
+            .in_mode(WriteMode::DryRun)
+            .bind_certificate(a, &www, id, late),
         store.bind_certificate(a, &www, id, late)
     );
     assert_eq!(code(&real), ErrorCode::CertificateExpired);
@@ -501,7 +562,9 @@ pub async fn bind_certificate_dry_run_answers_as_the_real_call(b: &dyn Backend) 
     let real = same_as_real!(
         b,
         &store,
-        store.bind_certificate_dry_run(a, &www, id, NOW),
+        store
+            .in_mode(WriteMode::DryRun)
+            .bind_certificate(a, &www, id, NOW),
         store.bind_certificate(a, &www, id, NOW)
     );
     assert_eq!(code(&real), ErrorCode::CertificateStatusErrorCas);
@@ -514,7 +577,9 @@ pub async fn bind_certificate_dry_run_answers_as_the_real_call(b: &dyn Backend) 
     same_as_real!(
         b,
         &store,
-        store.bind_certificate_dry_run(a, &www, id, NOW + 1),
+        store
+            .in_mode(WriteMode::DryRun)
+            .bind_certificate(a, &www, id, NOW + 1),
         store.bind_certificate(a, &www, id, NOW + 1)
     )
     .unwrap();
@@ -524,7 +589,9 @@ pub async fn bind_certificate_dry_run_answers_as_the_real_call(b: &dyn Backend) 
     same_as_real!(
         b,
         &store,
-        store.bind_certificate_dry_run(a, &www, id, NOW + 2),
+        store
+            .in_mode(WriteMode::DryRun)
+            .bind_certificate(a, &www, id, NOW + 2),
         store.bind_certificate(a, &www, id, NOW + 2)
     )
     .unwrap();
@@ -543,7 +610,10 @@ pub async fn dry_runs_among_real_writes_keep_nothing(b: &dyn Backend) {
             if i % 2 == 0 {
                 store.add_domain(a, domain, NOW).await
             } else {
-                store.add_domain_dry_run(a, domain, NOW).await
+                store
+                    .in_mode(WriteMode::DryRun)
+                    .add_domain(a, domain, NOW)
+                    .await
             }
         }));
     }

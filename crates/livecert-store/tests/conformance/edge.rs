@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 
 use livecert_core::cert::CheckedUpload;
 use livecert_core::secret::MasterKey;
+use livecert_store::WriteMode;
 use livecert_store::{
     DomainFlags, DomainStatus, EdgeBinding, EdgeDelta, Store, StoreError, UploadOutcome,
 };
@@ -113,7 +114,7 @@ pub async fn edge_changes_since_lists_each_changed_domain_as_it_is_now(b: &dyn B
     assert_eq!(names(&d.changed), ["live.example.com"]);
     let record = d.changed[0].record.as_ref().expect("HTTPS on");
     assert_eq!(record.cert_id, id);
-    assert_eq!(record.status, "success");
+    assert_eq!(record.status.as_str(), "success");
     assert_eq!(record.not_after, up.facts.not_after);
     assert_eq!(record.chain_der, up.chain_der);
     last = d.change_counter;
@@ -325,7 +326,8 @@ pub async fn committed_changes_are_published_in_process(b: &dyn Backend) {
     );
     let a = store.create_account(NOW).await.unwrap();
     store
-        .add_domain_dry_run(a, new_domain("live.example.com"), NOW)
+        .in_mode(WriteMode::DryRun)
+        .add_domain(a, new_domain("live.example.com"), NOW)
         .await
         .unwrap();
     assert!(!changes.has_changed().unwrap(), "account, dry run");

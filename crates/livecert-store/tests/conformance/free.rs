@@ -3,6 +3,7 @@
 //! record is of type `free`, status `success`.
 
 use livecert_core::error::ErrorCode;
+use livecert_store::WriteMode;
 use livecert_store::{UploadOutcome, WriteError};
 
 use crate::support::{account_with, cn, dn, upload, Backend, NOW};
@@ -106,7 +107,8 @@ pub async fn free_follows_the_upload_rules(b: &dyn Backend) {
         .unwrap();
     let r = store.certificate(a, id).await.unwrap().unwrap();
     assert_eq!(
-        r.cert_type, "upload",
+        r.cert_type.as_str(),
+        "upload",
         "an upload replacement makes it upload again"
     );
     let e = store
@@ -132,7 +134,8 @@ pub async fn set_free_dry_run_writes_nothing(b: &dyn Backend) {
     let live = dn("live.example.com");
     let before = store.change_counter().await.unwrap();
     let out = store
-        .set_free_dry_run(a, &live, cn("d"), false, upload(&["live.example.com"]), NOW)
+        .in_mode(WriteMode::DryRun)
+        .set_free(a, &live, cn("d"), false, upload(&["live.example.com"]), NOW)
         .await
         .unwrap();
     assert_eq!(

@@ -255,7 +255,7 @@ pub async fn edge_snapshot_lists_every_binding(b: &dyn Backend) {
         opener.open(&record("z.example.com").key_sealed).unwrap(),
         z.private_key_pem
     );
-    assert_eq!(record("z.example.com").status, "success");
+    assert_eq!(record("z.example.com").status.as_str(), "success");
     assert_eq!(record("z.example.com").not_after, z.facts.not_after);
 }
 

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use livecert_core::error::ErrorCode;
 use livecert_core::secret::MasterKey;
+use livecert_store::WriteMode;
 use livecert_store::{Store, StoreError, UploadOutcome, WriteError, NOTIFY_CHANNEL};
 use tokio_postgres::AsyncMessage;
 
@@ -175,7 +176,8 @@ async fn commits_that_move_the_counter_notify_listeners() {
 
     let a = store.create_account(NOW).await.unwrap();
     store
-        .add_domain_dry_run(a, new_domain("live.example.com"), NOW)
+        .in_mode(WriteMode::DryRun)
+        .add_domain(a, new_domain("live.example.com"), NOW)
         .await
         .unwrap();
     store

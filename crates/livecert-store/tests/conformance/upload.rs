@@ -141,8 +141,8 @@ pub async fn row_29_creates_and_binds(b: &dyn Backend) {
     assert_eq!(r.cert_id, cert_id);
     assert_eq!(r.account_id, a);
     assert_eq!(r.cert_name, cn("mine"));
-    assert_eq!(r.cert_type, "upload");
-    assert_eq!(r.status, "success");
+    assert_eq!(r.cert_type.as_str(), "upload");
+    assert_eq!(r.status.as_str(), "success");
     assert_eq!(r.chain_pem, up.chain_pem);
     assert_eq!(r.facts, up.facts);
     assert_eq!((r.created, r.last_changed), (NOW + 10, NOW + 10));

@@ -165,7 +165,7 @@ pub(super) async fn cert(store: &Store, command: CertCommand, now: i64) -> anyho
     match command {
         CertCommand::Revoke { cert_id } => {
             let record = existing_record(store, cert_id).await?;
-            if record.status != "revoked" {
+            if record.status != livecert_store::CertStatus::Revoked {
                 store
                     .set_certificate_status(cert_id, "revoked", now)
                     .await

@@ -275,8 +275,8 @@ async fn cert_name_duplicate_and_force_set() {
         .await
         .expect("library");
     assert_eq!(library.len(), 1, "replaced in place");
-    assert_eq!(library[0].cert_type, "free");
-    assert_eq!(library[0].status, "success");
+    assert_eq!(library[0].cert_type.as_str(), "free");
+    assert_eq!(library[0].status.as_str(), "success");
     server.stop().await;
 }
 

@@ -5,7 +5,6 @@ use livecert_core::params::Params;
 use livecert_store::{NewDomain, WriteError};
 use serde_json::Map;
 
-use super::dry_run_passed;
 use crate::api::{AppState, Caller, Failure, OpResult};
 
 /// Handles AddLiveDomain. Errors: the input's, `AuthenticationFailed`, `DomainAlreadyExist`.
@@ -21,20 +20,12 @@ pub async fn handle(state: &AppState, caller: &Caller, params: &Params) -> OpRes
         top_level_domain: input.top_level_domain.clone(),
         resource_group_id: input.resource_group_id.clone(),
     };
-    let written = if input.dry_run {
-        state
-            .store
-            .add_domain_dry_run(caller.account_id, domain, caller.now)
-            .await
-    } else {
-        state
-            .store
-            .add_domain(caller.account_id, domain, caller.now)
-            .await
-    };
+    let store = super::store_for(state, input.dry_run);
+    let written = store
+        .add_domain(caller.account_id, domain, caller.now)
+        .await;
     match written {
-        Ok(()) if input.dry_run => Err(dry_run_passed()),
-        Ok(()) => Ok(Map::new()),
+        Ok(()) => super::answered(&store, Map::new()),
         Err(WriteError::Refused(e)) => Err(e.into()),
         Err(WriteError::Store(e)) => Err(Failure::store(&e)),
     }

@@ -6,7 +6,6 @@ use livecert_core::params::Params;
 use livecert_store::WriteError;
 use serde_json::Map;
 
-use super::dry_run_passed;
 use crate::api::{AppState, Caller, Failure, OpResult};
 
 /// Handles DeleteLiveDomain. Errors: the input's, `Forbidden.RAM`, `AuthenticationFailed`,
@@ -14,20 +13,10 @@ use crate::api::{AppState, Caller, Failure, OpResult};
 pub async fn handle(state: &AppState, caller: &Caller, params: &Params) -> OpResult {
     let input = DeleteLiveDomainInput::parse(params)?;
     caller.authorize(Some(&input.domain))?;
-    let written = if input.dry_run {
-        state
-            .store
-            .delete_domain_dry_run(caller.account_id, &input.domain)
-            .await
-    } else {
-        state
-            .store
-            .delete_domain(caller.account_id, &input.domain)
-            .await
-    };
+    let store = super::store_for(state, input.dry_run);
+    let written = store.delete_domain(caller.account_id, &input.domain).await;
     match written {
-        Ok(()) if input.dry_run => Err(dry_run_passed()),
-        Ok(()) => Ok(Map::new()),
+        Ok(()) => super::answered(&store, Map::new()),
         Err(WriteError::Refused(e)) => Err(e.into()),
         Err(WriteError::Store(e)) => Err(Failure::store(&e)),
     }

@@ -5,6 +5,7 @@ use livecert_core::ops::describe_live_domain_certificate_info::{
 };
 use livecert_core::params::Params;
 use livecert_core::timefmt::format_utc;
+use livecert_store::{CertStatus, RecordType};
 use serde_json::{json, Map, Value};
 
 use super::owned_domain;
@@ -31,10 +32,10 @@ pub async fn handle(state: &AppState, caller: &Caller, params: &Params) -> OpRes
             "CertExpireTime": format_utc(r.facts.not_after),
             "CertLife": cert_life(r.facts.not_before, r.facts.not_after),
             "CertOrg": cert_org(&r.facts),
-            "CertType": r.cert_type,
+            "CertType": r.cert_type.as_str(),
             "SSLProtocol": "on",
             "SSLPub": r.chain_pem,
-            "Status": shown_status(&r.cert_type, r.status),
+            "Status": shown_status(r.cert_type, r.status),
         }),
         None => json!({
             "DomainName": domain.name.as_str(),
@@ -60,10 +61,10 @@ pub async fn handle(state: &AppState, caller: &Caller, params: &Params) -> OpRes
 /// `Status`: a free record's issuance state (`applying`, `success`, `failed`), and `revoked` for
 /// any record the operator revoked (operations.md row 33: "Describe shows the status"); otherwise
 /// empty.
-fn shown_status(cert_type: &str, status: String) -> String {
-    if cert_type == "free" || status == "revoked" {
-        status
+fn shown_status(cert_type: RecordType, status: CertStatus) -> &'static str {
+    if cert_type == RecordType::Free || status == CertStatus::Revoked {
+        status.as_str()
     } else {
-        String::new()
+        ""
     }
 }

@@ -22,7 +22,6 @@ use livecert_core::ops::set_live_domain_certificate::{
 use livecert_store::{UploadOutcome, WriteError};
 use serde_json::Map;
 
-use super::dry_run_passed;
 use crate::api::{AppState, Caller, Failure, OpResult};
 use crate::issuer::IssueError;
 
@@ -49,19 +48,12 @@ pub async fn set_free(
     super::authorize_record_domains(state, caller, &cert_name).await?;
     let names = livecert_core::ops::set_live_domain_certificate::cert_names(&issued.facts);
     let (account, force) = (caller.account_id, input.force_set);
-    let store = &state.store;
-    let written = if input.dry_run {
-        store
-            .set_free_dry_run(account, domain, cert_name, force, issued, now)
-            .await
-    } else {
-        store
-            .set_free(account, domain, cert_name, force, issued, now)
-            .await
-    };
+    let store = super::store_for(state, input.dry_run);
+    let written = store
+        .set_free(account, domain, cert_name, force, issued, now)
+        .await;
     match written {
-        Ok(UploadOutcome::Bound { .. }) if input.dry_run => Err(dry_run_passed()),
-        Ok(UploadOutcome::Bound { .. }) => Ok(Map::new()),
+        Ok(UploadOutcome::Bound { .. }) => super::answered(&store, Map::new()),
         // Cannot happen for a certificate issued for exactly the domain; answered as row 28.
         Ok(UploadOutcome::StoredNotEffective { cert_name, .. }) => {
             Err(not_effective_error(cert_name.as_str(), &names, domain).into())

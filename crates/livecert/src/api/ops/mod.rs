@@ -16,9 +16,10 @@ pub mod stop_live_domain;
 
 use livecert_core::error::{ApiError, ErrorCode};
 use livecert_core::names::DomainName;
-use livecert_store::DomainRecord;
+use livecert_store::{DomainRecord, Store, WriteMode};
+use serde_json::{Map, Value};
 
-use super::{AppState, Caller, Failure};
+use super::{AppState, Caller, Failure, OpResult};
 
 /// The caller's own domain, or `IllegalOperationDomain` (also for another account's domain: never
 /// reveal which).
@@ -41,14 +42,24 @@ pub fn illegal_domain(name: &DomainName) -> ApiError {
     livecert_core::ops::domain_rules::not_your_domain(name)
 }
 
-/// `DryRunOperation`: every check of a `DryRun=true` call passed and nothing was changed
+/// The store handle a state-changing call writes through: one that commits, or — for
+/// `DryRun=true` — one whose writes run every check and statement and then roll back
 /// (operations.md: "Every state-changing operation accepts DryRun").
-pub fn dry_run_passed() -> Failure {
-    ApiError::new(
-        ErrorCode::DryRunOperation,
-        "Nothing was changed; send the call again without DryRun to apply it.",
-    )
-    .into()
+pub fn store_for(state: &AppState, dry_run: bool) -> Store {
+    state.store.in_mode(WriteMode::from_dry_run(dry_run))
+}
+
+/// The answer of a state-changing call whose write succeeded through `store`: its `fields`, or
+/// `DryRunOperation` when the write was a dry run (every check passed, nothing was changed).
+pub fn answered(store: &Store, fields: Map<String, Value>) -> OpResult {
+    match store.mode() {
+        WriteMode::Commit => Ok(fields),
+        WriteMode::DryRun => Err(ApiError::new(
+            ErrorCode::DryRunOperation,
+            "Nothing was changed; send the call again without DryRun to apply it.",
+        )
+        .into()),
+    }
 }
 
 /// The RAM rule for writing a library record (spec/access.md: a RAM user has only the permissions

@@ -16,7 +16,7 @@ use livecert_core::params::Params;
 use livecert_store::{DomainRecord, OffOutcome, UploadOutcome, WriteError};
 use serde_json::Map;
 
-use super::{dry_run_passed, owned_domain};
+use super::owned_domain;
 use crate::api::{AppState, Caller, Failure, OpResult};
 
 /// Handles SetLiveDomainCertificate. Errors: every code of the decision table this build reaches.
@@ -69,20 +69,12 @@ async fn turn_off(
         )
         .into());
     }
-    let written = if dry_run {
-        let store = &state.store;
-        store
-            .set_https_off_dry_run(caller.account_id, &domain.name, caller.now)
-            .await
-    } else {
-        state
-            .store
-            .set_https_off(caller.account_id, &domain.name, caller.now)
-            .await
-    };
+    let store = super::store_for(state, dry_run);
+    let written = store
+        .set_https_off(caller.account_id, &domain.name, caller.now)
+        .await;
     match written {
-        Ok(_) if dry_run => Err(dry_run_passed()),
-        Ok(OffOutcome::AlreadyOff | OffOutcome::TurnedOff) => Ok(Map::new()),
+        Ok(OffOutcome::AlreadyOff | OffOutcome::TurnedOff) => super::answered(&store, Map::new()),
         Err(WriteError::Refused(e)) => Err(e.into()),
         Err(WriteError::Store(e)) => Err(Failure::storage(
             ErrorCode::DeleteFailed,
@@ -112,20 +104,12 @@ async fn upload(
         input.force_set,
         caller.now,
     );
-    let written = if input.dry_run {
-        let store = &state.store;
-        store
-            .set_upload_dry_run(account, domain, cert_name, force, checked, now)
-            .await
-    } else {
-        state
-            .store
-            .set_upload(account, domain, cert_name, force, checked, now)
-            .await
-    };
+    let store = super::store_for(state, input.dry_run);
+    let written = store
+        .set_upload(account, domain, cert_name, force, checked, now)
+        .await;
     match written {
-        Ok(UploadOutcome::Bound { .. }) if input.dry_run => Err(dry_run_passed()),
-        Ok(UploadOutcome::Bound { .. }) => Ok(Map::new()),
+        Ok(UploadOutcome::Bound { .. }) => super::answered(&store, Map::new()),
         Ok(UploadOutcome::StoredNotEffective { cert_name, .. }) => {
             Err(not_effective_error(cert_name.as_str(), &names, &input.domain).into())
         }
@@ -143,20 +127,10 @@ async fn upload(
 async fn cas(state: &AppState, caller: &Caller, input: &SetLiveDomainCertificateInput) -> OpResult {
     let cert = CertRef::for_cas(input.cert_name.as_ref(), input.cert_id)?;
     let (account, domain, now) = (caller.account_id, &input.domain, caller.now);
-    let written = if input.dry_run {
-        let store = &state.store;
-        store
-            .bind_certificate_dry_run(account, domain, cert, now)
-            .await
-    } else {
-        state
-            .store
-            .bind_certificate(account, domain, cert, now)
-            .await
-    };
+    let store = super::store_for(state, input.dry_run);
+    let written = store.bind_certificate(account, domain, cert, now).await;
     match written {
-        Ok(()) if input.dry_run => Err(dry_run_passed()),
-        Ok(()) => Ok(Map::new()),
+        Ok(()) => super::answered(&store, Map::new()),
         Err(WriteError::Refused(e)) => Err(e.into()),
         Err(WriteError::Store(e)) => Err(Failure::storage(
             ErrorCode::CertStorageFailed,

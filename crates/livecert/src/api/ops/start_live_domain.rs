@@ -6,7 +6,6 @@ use livecert_core::params::Params;
 use livecert_store::{DomainStatus, WriteError};
 use serde_json::Map;
 
-use super::dry_run_passed;
 use crate::api::{AppState, Caller, Failure, OpResult};
 
 /// Handles StartLiveDomain. Errors: the input's, `Forbidden.RAM`, `AuthenticationFailed`,
@@ -14,20 +13,13 @@ use crate::api::{AppState, Caller, Failure, OpResult};
 pub async fn handle(state: &AppState, caller: &Caller, params: &Params) -> OpResult {
     let input = StartLiveDomainInput::parse(params)?;
     caller.authorize(Some(&input.domain))?;
-    let store = &state.store;
+    let store = super::store_for(state, input.dry_run);
     let (account, status) = (caller.account_id, DomainStatus::Online);
-    let written = if input.dry_run {
-        store
-            .set_domain_status_dry_run(account, &input.domain, status, caller.now)
-            .await
-    } else {
-        store
-            .set_domain_status(account, &input.domain, status, caller.now)
-            .await
-    };
+    let written = store
+        .set_domain_status(account, &input.domain, status, caller.now)
+        .await;
     match written {
-        Ok(_) if input.dry_run => Err(dry_run_passed()),
-        Ok(_) => Ok(Map::new()),
+        Ok(_) => super::answered(&store, Map::new()),
         Err(WriteError::Refused(e)) => Err(e.into()),
         Err(WriteError::Store(e)) => Err(Failure::store(&e)),
     }

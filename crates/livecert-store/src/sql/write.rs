@@ -1,7 +1,8 @@
-//! The write calls for PostgreSQL: each function runs inside the call's transaction, after the
-//! write lock (see the module documentation of `crate::postgres`), and either succeeds whole or
-//! returns an error that rolls the transaction back. Rules are re-checked here, against what the
-//! transaction sees, with the same refusals as SQLite's (`crate::rules`, core's decisions).
+//! The write calls, written once for both backends: each function runs inside the call's
+//! transaction (SQLite: the call's savepoint in the writer's group commit; PostgreSQL: the call's
+//! transaction after the write lock) and either succeeds whole or returns an error that rolls it
+//! back. Rules are re-checked here, against what the transaction sees (`crate::rules`, core's
+//! decisions), so that a decision can never rest on a state another call changed in between.
 //!
 //! Secrets arrive already sealed; nothing here sees plaintext key material.
 
@@ -11,18 +12,19 @@ use livecert_core::ops::set_live_domain_certificate::{
     decide_cas, decide_upload, CasCandidate, CertRef, LibraryRecord, LibrarySnapshot, LibraryWrite,
 };
 
-use crate::postgres::{db_id, execute, get, get_u64, query_one, query_opt, read, Conn};
+use crate::db::{db_id, execute, get, get_u64, query_one, query_opt, Tx};
 use crate::rules;
+use crate::sql::read;
 use crate::{
-    AccountId, CertDeletion, CertRecord, DomainFlags, DomainRecord, DomainStatus, NewDomain,
-    OffOutcome, RecordType, StoreError, UploadOutcome, WriteError,
+    AccountId, CertDeletion, CertRecord, CertStatus, DomainFlags, DomainRecord, DomainStatus,
+    NewDomain, OffOutcome, RecordType, StoreError, UploadOutcome, WriteError,
 };
 
 /// Tries at generating an unused account id before giving up.
 const ACCOUNT_ID_TRIES: usize = 8;
 
 /// A new account; returns its id.
-pub(crate) async fn create_account(conn: &Conn, now: i64) -> Result<AccountId, WriteError> {
+pub(crate) async fn create_account(conn: &impl Tx, now: i64) -> Result<AccountId, WriteError> {
     for _ in 0..ACCOUNT_ID_TRIES {
         let id = crate::random::account_id()?;
         let inserted = execute(
@@ -41,7 +43,7 @@ pub(crate) async fn create_account(conn: &Conn, now: i64) -> Result<AccountId, W
 
 /// Root credentials on an empty store: `None` if any account exists.
 pub(crate) async fn bootstrap(
-    conn: &Conn,
+    conn: &impl Tx,
     access_key_id: &str,
     secret_sealed: &[u8],
     now: i64,
@@ -50,7 +52,7 @@ pub(crate) async fn bootstrap(
         return Ok(None);
     }
     let account_id = create_account(conn, now).await?;
-    crate::postgres::ram::insert_access_key(
+    crate::sql::ram::insert_access_key(
         conn,
         account_id,
         None,
@@ -65,7 +67,7 @@ pub(crate) async fn bootstrap(
 
 /// Sets an account's status. Errors: `Failed` if there is no such account.
 pub(crate) async fn set_account_active(
-    conn: &Conn,
+    conn: &impl Tx,
     account_id: AccountId,
     active: bool,
 ) -> Result<(), WriteError> {
@@ -84,7 +86,7 @@ pub(crate) async fn set_account_active(
 
 /// Sets an AccessKey's status. Errors: `Failed` if there is no such key.
 pub(crate) async fn set_access_key_active(
-    conn: &Conn,
+    conn: &impl Tx,
     access_key_id: &str,
     active: bool,
 ) -> Result<(), WriteError> {
@@ -103,7 +105,7 @@ pub(crate) async fn set_access_key_active(
 
 /// AddLiveDomain: online, HTTPS off. Refused with `DomainAlreadyExist` if any account has it.
 pub(crate) async fn add_domain(
-    conn: &Conn,
+    conn: &impl Tx,
     account_id: AccountId,
     domain: &NewDomain,
     now: i64,
@@ -137,7 +139,7 @@ pub(crate) async fn add_domain(
 
 /// DeleteLiveDomain: removes the domain and its binding (the record stays).
 pub(crate) async fn delete_domain(
-    conn: &Conn,
+    conn: &impl Tx,
     account_id: AccountId,
     name: &DomainName,
 ) -> Result<(), WriteError> {
@@ -153,7 +155,7 @@ pub(crate) async fn delete_domain(
 
 /// StartLiveDomain / StopLiveDomain. Returns whether the status changed.
 pub(crate) async fn set_domain_status(
-    conn: &Conn,
+    conn: &impl Tx,
     account_id: AccountId,
     name: &DomainName,
     status: DomainStatus,
@@ -176,7 +178,7 @@ pub(crate) async fn set_domain_status(
 ///
 /// Errors: refused with `IllegalOperationDomain` if there is no such domain.
 pub(crate) async fn set_domain_flags(
-    conn: &Conn,
+    conn: &impl Tx,
     name: &DomainName,
     flags: &DomainFlags,
     now: i64,
@@ -206,7 +208,7 @@ pub(crate) async fn set_domain_flags(
 ///
 /// Errors: refused with `IllegalOperationDomain` if there is no such domain.
 pub(crate) async fn set_domain_origin(
-    conn: &Conn,
+    conn: &impl Tx,
     name: &DomainName,
     origin: Option<&str>,
     now: i64,
@@ -225,7 +227,7 @@ pub(crate) async fn set_domain_origin(
 
 /// Rows 7–15 of SetLiveDomainCertificate with `SSLProtocol=off`.
 pub(crate) async fn set_https_off(
-    conn: &Conn,
+    conn: &impl Tx,
     account_id: AccountId,
     name: &DomainName,
     now: i64,
@@ -251,7 +253,7 @@ pub(crate) async fn set_https_off(
 /// whether a new record was created (a dry run reports such a record's CertId as 0).
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn set_upload(
-    conn: &Conn,
+    conn: &impl Tx,
     account_id: AccountId,
     name: &DomainName,
     cert_name: &CertName,
@@ -304,7 +306,7 @@ pub(crate) async fn set_upload(
 /// `CertType=cas`): the record named by `cert` is resolved here, inside the transaction, and
 /// core's [`decide_cas`] applies rows 31–34 to it.
 pub(crate) async fn bind_certificate(
-    conn: &Conn,
+    conn: &impl Tx,
     account_id: AccountId,
     name: &DomainName,
     cert: &CertRef,
@@ -323,7 +325,7 @@ pub(crate) async fn bind_certificate(
         CasCandidate {
             cert_id: r.cert_id,
             cert_name: r.cert_name.as_str(),
-            status: &r.status,
+            status: r.status.as_str(),
             facts: &r.facts,
         }
     }
@@ -340,15 +342,15 @@ pub(crate) async fn bind_certificate(
 
 /// Sets a record's status, whoever owns it. Errors: `Failed` if there is no such record.
 pub(crate) async fn set_certificate_status(
-    conn: &Conn,
+    conn: &impl Tx,
     cert_id: u64,
-    status: &str,
+    status: CertStatus,
     now: i64,
 ) -> Result<(), WriteError> {
     let n = execute(
         conn,
         "UPDATE certificates SET status = $2, last_changed = $3 WHERE cert_id = $1",
-        &[&db_id(cert_id)?, &status, &now],
+        &[&db_id(cert_id)?, &status.as_str(), &now],
     )
     .await?;
     if n == 0 {
@@ -359,7 +361,7 @@ pub(crate) async fn set_certificate_status(
 
 /// Deletes a record, whoever owns it, unless a domain is bound to it (operator action).
 pub(crate) async fn delete_certificate(
-    conn: &Conn,
+    conn: &impl Tx,
     cert_id: u64,
 ) -> Result<CertDeletion, WriteError> {
     if read::certificate_any(conn, cert_id).await?.is_none() {
@@ -380,7 +382,7 @@ pub(crate) async fn delete_certificate(
 
 /// Rows 7–10 ([`rules::domain_for_change`]) on the domain as the transaction sees it.
 async fn domain_for_change(
-    conn: &Conn,
+    conn: &impl Tx,
     account_id: AccountId,
     name: &DomainName,
 ) -> Result<DomainRecord, WriteError> {
@@ -390,7 +392,7 @@ async fn domain_for_change(
 
 /// What rows 23–26 look at, read inside the transaction.
 async fn library_snapshot(
-    conn: &Conn,
+    conn: &impl Tx,
     account_id: AccountId,
     cert_name: &CertName,
     fingerprint: &str,
@@ -437,7 +439,7 @@ async fn library_snapshot(
 /// Inserts a new record of `cert_type` in status `success` with the next CertId of the global
 /// counter (a row: a rolled-back transaction gives its id back).
 async fn insert_certificate(
-    conn: &Conn,
+    conn: &impl Tx,
     account_id: AccountId,
     cert_name: &CertName,
     upload: &CheckedUpload,
@@ -489,7 +491,7 @@ async fn insert_certificate(
 /// Replaces a record's content in place: same CertId and name; it becomes a record of
 /// `cert_type` in status `success`, changed at `now`.
 async fn replace_certificate(
-    conn: &Conn,
+    conn: &impl Tx,
     account_id: AccountId,
     cert_id: u64,
     upload: &CheckedUpload,
@@ -536,7 +538,7 @@ async fn replace_certificate(
 
 /// Binds the domain to `cert_id` with HTTPS on; touches the row only if that changes something,
 /// so that re-uploading the same certificate leaves GmtModified and the change counter alone.
-async fn bind(conn: &Conn, name: &DomainName, cert_id: u64, now: i64) -> Result<(), WriteError> {
+async fn bind(conn: &impl Tx, name: &DomainName, cert_id: u64, now: i64) -> Result<(), WriteError> {
     execute(
         conn,
         "UPDATE domains SET cert_id = $2, https = true, modified = $3 \

@@ -1,21 +1,36 @@
-//! Accounts, RAM users, AccessKeys, policies and temporary credentials for PostgreSQL: the write
-//! calls (inside the call's transaction, like [`super::write`]) and the listings, as
-//! `crate::sqlite::ram` does them for SQLite, with the same refusals.
+//! Accounts, RAM users, AccessKeys, policies and temporary credentials, written once for both
+//! backends: the write calls (inside the call's transaction, like [`super::write`]) and the
+//! listings.
 //!
-//! User and policy names are compared and ordered without regard to ASCII case (`lower()` on
-//! `COLLATE "C"` columns folds ASCII only, as SQLite's NOCASE does).
+//! Operator mistakes (an unknown or duplicate name, a key of another account) are refusals,
+//! `InvalidParameter` naming the offending argument, with nothing written. Secrets arrive sealed
+//! and SecurityTokens hashed; nothing here sees plaintext key material.
+//!
+//! User and policy names are compared and ordered without regard to ASCII case (`lower()` folds
+//! ASCII only in both databases: PostgreSQL's columns are `COLLATE "C"`, SQLite's `lower()` is
+//! ASCII-only).
 
-use crate::postgres::read::flag_text;
-use crate::postgres::{db_id, execute, get, get_u64, query, query_one, query_opt, snapshot, Conn};
+use crate::db::{db_id, execute, get, get_u64, query, query_one, query_opt, snapshot, Tx};
 use crate::rules::refused;
-use crate::sqlite::ram::{NewSts, STS_RETENTION_SECS};
+use crate::sql::read::flag_text;
 use crate::{
     AccessKeyInfo, AccountId, AccountInfo, PolicyInfo, StoreError, UserId, UserInfo, WriteError,
 };
 
+/// Expired temporary credentials are kept this long (so that the API can tell "expired" from
+/// "unknown"), then deleted by the next [`issue_sts`].
+pub(crate) const STS_RETENTION_SECS: i64 = 86_400;
+
+/// A temporary credential to insert: the row's STS columns.
+pub(crate) struct NewSts {
+    pub(crate) expires_at: i64,
+    pub(crate) token_sha256: [u8; 32],
+    pub(crate) session_policy: Option<String>,
+}
+
 /// A new RAM user; returns its id.
 pub(crate) async fn create_user(
-    conn: &Conn,
+    conn: &impl Tx,
     account_id: AccountId,
     name: &str,
     now: i64,
@@ -38,7 +53,7 @@ pub(crate) async fn create_user(
 
 /// Deletes a user with its keys (temporary ones too) and its attachments (foreign keys cascade).
 pub(crate) async fn delete_user(
-    conn: &Conn,
+    conn: &impl Tx,
     account_id: AccountId,
     name: &str,
 ) -> Result<(), WriteError> {
@@ -54,7 +69,7 @@ pub(crate) async fn delete_user(
 
 /// The id of user `name` of the account, refused if there is none.
 pub(crate) async fn user(
-    conn: &Conn,
+    conn: &impl Tx,
     account_id: AccountId,
     name: &str,
 ) -> Result<UserId, WriteError> {
@@ -69,7 +84,7 @@ pub(crate) async fn user(
 /// Inserts a new AccessKey (long-term when `sts` is `None`). An id that exists is a store failure
 /// (generated ids do not collide).
 pub(crate) async fn insert_access_key(
-    conn: &Conn,
+    conn: &impl Tx,
     account_id: AccountId,
     user_id: Option<UserId>,
     access_key_id: &str,
@@ -105,7 +120,7 @@ pub(crate) async fn insert_access_key(
 ///
 /// Refused: the id is held by another account, another principal, or is temporary.
 pub(crate) async fn import_access_key(
-    conn: &Conn,
+    conn: &impl Tx,
     account_id: AccountId,
     user_id: Option<UserId>,
     access_key_id: &str,
@@ -121,7 +136,7 @@ pub(crate) async fn import_access_key(
     .map(|r| {
         Ok::<_, StoreError>((
             get_u64(&r, 0)?,
-            crate::postgres::get_opt_u64(&r, 1)?,
+            crate::db::get_opt_u64(&r, 1)?,
             get::<bool>(&r, 2)?,
         ))
     })
@@ -163,7 +178,10 @@ pub(crate) async fn import_access_key(
 }
 
 /// Deletes an AccessKey (any: root, user or temporary).
-pub(crate) async fn delete_access_key(conn: &Conn, access_key_id: &str) -> Result<(), WriteError> {
+pub(crate) async fn delete_access_key(
+    conn: &impl Tx,
+    access_key_id: &str,
+) -> Result<(), WriteError> {
     let n = execute(
         conn,
         "DELETE FROM access_keys WHERE id = $1",
@@ -181,7 +199,7 @@ pub(crate) async fn delete_access_key(conn: &Conn, access_key_id: &str) -> Resul
 
 /// A new named policy document.
 pub(crate) async fn create_policy(
-    conn: &Conn,
+    conn: &impl Tx,
     account_id: AccountId,
     name: &str,
     document: &str,
@@ -205,7 +223,7 @@ pub(crate) async fn create_policy(
 
 /// Deletes a policy and its attachments.
 pub(crate) async fn delete_policy(
-    conn: &Conn,
+    conn: &impl Tx,
     account_id: AccountId,
     name: &str,
 ) -> Result<(), WriteError> {
@@ -221,7 +239,7 @@ pub(crate) async fn delete_policy(
 
 /// Attaches a policy to a user; `false` if it already was.
 pub(crate) async fn attach_policy(
-    conn: &Conn,
+    conn: &impl Tx,
     account_id: AccountId,
     policy_name: &str,
     user_name: &str,
@@ -240,7 +258,7 @@ pub(crate) async fn attach_policy(
 
 /// Detaches a policy from a user; `false` if it was not attached.
 pub(crate) async fn detach_policy(
-    conn: &Conn,
+    conn: &impl Tx,
     account_id: AccountId,
     policy_name: &str,
     user_name: &str,
@@ -259,7 +277,7 @@ pub(crate) async fn detach_policy(
 /// Temporary credentials for a user, after deleting those that expired more than
 /// [`STS_RETENTION_SECS`] ago (any account).
 pub(crate) async fn issue_sts(
-    conn: &Conn,
+    conn: &impl Tx,
     account_id: AccountId,
     user_name: &str,
     access_key_id: &str,
@@ -287,7 +305,7 @@ pub(crate) async fn issue_sts(
 }
 
 /// Every account, oldest first.
-pub(crate) async fn accounts(conn: &Conn) -> Result<Vec<AccountInfo>, StoreError> {
+pub(crate) async fn accounts(conn: &impl Tx) -> Result<Vec<AccountInfo>, StoreError> {
     let rows = query(
         conn,
         "SELECT id, status, created FROM accounts ORDER BY created, id",
@@ -307,7 +325,10 @@ pub(crate) async fn accounts(conn: &Conn) -> Result<Vec<AccountInfo>, StoreError
 
 /// The account's users, by name (ASCII case ignored), each with the names of its policies, read
 /// in one snapshot.
-pub(crate) async fn users(conn: &Conn, account_id: AccountId) -> Result<Vec<UserInfo>, StoreError> {
+pub(crate) async fn users(
+    conn: &impl Tx,
+    account_id: AccountId,
+) -> Result<Vec<UserInfo>, StoreError> {
     let account = db_id(account_id)?;
     snapshot(conn, async move {
         let rows = query(
@@ -349,7 +370,7 @@ pub(crate) async fn users(conn: &Conn, account_id: AccountId) -> Result<Vec<User
 
 /// The account's AccessKeys (never their secrets), oldest first.
 pub(crate) async fn access_keys(
-    conn: &Conn,
+    conn: &impl Tx,
     account_id: AccountId,
 ) -> Result<Vec<AccessKeyInfo>, StoreError> {
     let rows = query(
@@ -376,7 +397,7 @@ pub(crate) async fn access_keys(
 /// The account's policies (`name`: only that one, ASCII case ignored), by name, each with its
 /// document and the names of the users it is attached to, read in one snapshot.
 pub(crate) async fn policies(
-    conn: &Conn,
+    conn: &impl Tx,
     account_id: AccountId,
     name: Option<&str>,
 ) -> Result<Vec<PolicyInfo>, StoreError> {
@@ -385,7 +406,7 @@ pub(crate) async fn policies(
         let rows = query(
             conn,
             "SELECT id, name, document, created FROM ram_policies \
-             WHERE account_id = $1 AND ($2::text IS NULL OR lower(name) = lower($2::text)) \
+             WHERE account_id = $1 AND (CAST($2 AS TEXT) IS NULL OR lower(name) = lower(CAST($2 AS TEXT))) \
              ORDER BY lower(name), id",
             &[&account, &name],
         )
@@ -423,7 +444,7 @@ pub(crate) async fn policies(
     .await
 }
 
-async fn require_account(conn: &Conn, account_id: AccountId) -> Result<(), WriteError> {
+async fn require_account(conn: &impl Tx, account_id: AccountId) -> Result<(), WriteError> {
     let row = query_one(
         conn,
         "SELECT EXISTS (SELECT 1 FROM accounts WHERE id = $1)",
@@ -441,7 +462,7 @@ async fn require_account(conn: &Conn, account_id: AccountId) -> Result<(), Write
 }
 
 async fn find_user(
-    conn: &Conn,
+    conn: &impl Tx,
     account_id: AccountId,
     name: &str,
 ) -> Result<Option<UserId>, WriteError> {
@@ -455,7 +476,7 @@ async fn find_user(
 }
 
 async fn find_policy(
-    conn: &Conn,
+    conn: &impl Tx,
     account_id: AccountId,
     name: &str,
 ) -> Result<Option<i64>, WriteError> {
@@ -468,7 +489,7 @@ async fn find_policy(
     Ok(row.map(|r| get(&r, 0)).transpose()?)
 }
 
-async fn policy(conn: &Conn, account_id: AccountId, name: &str) -> Result<i64, WriteError> {
+async fn policy(conn: &impl Tx, account_id: AccountId, name: &str) -> Result<i64, WriteError> {
     find_policy(conn, account_id, name).await?.ok_or_else(|| {
         refused(
             "PolicyName",

@@ -1,21 +1,19 @@
-//! Queries and row mapping for PostgreSQL, as `crate::sqlite::read` does them for SQLite. Each
+//! The queries and their row mapping, written once for both backends ([`crate::db::Tx`]). Each
 //! function takes a plain connection, so the same query serves reads and the writer (which
 //! re-reads inside its transaction); statements are prepared through the connection's cache.
 //!
 //! Data read back is never trusted to be well formed: a value that does not map (an unknown
 //! status, a domain name that no longer parses) is [`StoreError::Failed`].
 
-use livecert_core::cert::{stored_chain_der, CertFacts, KeyAlgorithm};
-use livecert_core::names::{CertName, DomainName};
-use tokio_postgres::Row;
-
-use crate::postgres::{
-    db_id, get, get_opt_u64, get_u64, query, query_one, query_opt, snapshot, Conn,
+use crate::db::{
+    db_id, get, get_opt_u64, get_u64, query, query_one, query_opt, snapshot, Dialect, Row, Tx,
 };
 use crate::{
-    AccountId, CertRecord, DomainRecord, DomainStatus, EdgeBinding, EdgeRecord, Principal,
-    SealedKey, StoreError, StsInfo,
+    AccountId, CertRecord, CertStatus, DomainRecord, DomainStatus, EdgeBinding, EdgeRecord,
+    Principal, RecordType, SealedKey, StoreError, StsInfo,
 };
+use livecert_core::cert::{stored_chain_der, CertFacts, KeyAlgorithm};
+use livecert_core::names::{CertName, DomainName};
 
 /// The columns [`domain_from_row`] reads, in order.
 pub(crate) const DOMAIN_COLUMNS: &str =
@@ -28,12 +26,32 @@ pub(crate) const CERT_COLUMNS: &str = "cert_id, account_id, cert_name, cert_type
      chain_pem, fingerprint_sha256, spki_sha256, subject_cn, dns_sans, issuer_cn, issuer_org, \
      serial_hex, not_before, not_after, key_algorithm, key_bits, created, last_changed";
 
-// The row types are the SQLite backend's: the same fields, whatever the database.
-pub(crate) use crate::sqlite::read::{AccessKeyRow, SealedSecret};
+/// An AccessKey row: the secret still sealed, with its principal, the documents of the policies
+/// attached to its user, and its STS columns.
+pub(crate) struct AccessKeyRow {
+    pub(crate) account_id: AccountId,
+    pub(crate) secret_sealed: Vec<u8>,
+    pub(crate) active: bool,
+    pub(crate) account_active: bool,
+    pub(crate) principal: Principal,
+    pub(crate) policies: Vec<String>,
+    pub(crate) sts: Option<StsInfo>,
+}
+
+/// One sealed secret of the store, to check the master key against.
+pub(crate) enum SealedSecret {
+    /// The secret of AccessKey `id`.
+    AccessKey { id: String, sealed: Vec<u8> },
+    /// The private key of record `cert_id`.
+    CertKey { cert_id: u64, sealed: Vec<u8> },
+}
 
 /// The AccessKey `id` with its account's status, its user and that user's policies, read in one
 /// snapshot.
-pub(crate) async fn access_key(conn: &Conn, id: &str) -> Result<Option<AccessKeyRow>, StoreError> {
+pub(crate) async fn access_key(
+    conn: &impl Tx,
+    id: &str,
+) -> Result<Option<AccessKeyRow>, StoreError> {
     snapshot(conn, async move {
         let row = query_opt(
             conn,
@@ -82,7 +100,7 @@ pub(crate) async fn access_key(conn: &Conn, id: &str) -> Result<Option<AccessKey
 }
 
 /// The documents of the policies attached to user `user_id`, by policy name (ASCII case ignored).
-async fn user_policy_documents(conn: &Conn, user_id: u64) -> Result<Vec<String>, StoreError> {
+async fn user_policy_documents(conn: &impl Tx, user_id: u64) -> Result<Vec<String>, StoreError> {
     let rows = query(
         conn,
         "SELECT p.document FROM ram_attachments t JOIN ram_policies p ON p.id = t.policy_id \
@@ -95,7 +113,7 @@ async fn user_policy_documents(conn: &Conn, user_id: u64) -> Result<Vec<String>,
 
 /// The domain `name` whoever owns it.
 pub(crate) async fn domain_any(
-    conn: &Conn,
+    conn: &impl Tx,
     name: &str,
 ) -> Result<Option<DomainRecord>, StoreError> {
     query_opt(
@@ -111,7 +129,7 @@ pub(crate) async fn domain_any(
 
 /// The domain `name` if `account_id` owns it.
 pub(crate) async fn domain(
-    conn: &Conn,
+    conn: &impl Tx,
     account_id: AccountId,
     name: &str,
 ) -> Result<Option<DomainRecord>, StoreError> {
@@ -122,7 +140,7 @@ pub(crate) async fn domain(
 
 /// Every domain of `account_id`, newest first, then by name.
 pub(crate) async fn domains_of(
-    conn: &Conn,
+    conn: &impl Tx,
     account_id: AccountId,
 ) -> Result<Vec<DomainRecord>, StoreError> {
     let rows = query(
@@ -138,7 +156,7 @@ pub(crate) async fn domains_of(
 
 /// The names of the domains bound to `cert_id`, by name.
 pub(crate) async fn domains_bound_to(
-    conn: &Conn,
+    conn: &impl Tx,
     cert_id: u64,
 ) -> Result<Vec<DomainName>, StoreError> {
     let rows = query(
@@ -152,7 +170,7 @@ pub(crate) async fn domains_bound_to(
 
 /// Record `cert_id` of `account_id`'s library.
 pub(crate) async fn certificate(
-    conn: &Conn,
+    conn: &impl Tx,
     account_id: AccountId,
     cert_id: u64,
 ) -> Result<Option<CertRecord>, StoreError> {
@@ -169,7 +187,7 @@ pub(crate) async fn certificate(
 
 /// Record `cert_id`, whoever owns it (operator reads).
 pub(crate) async fn certificate_any(
-    conn: &Conn,
+    conn: &impl Tx,
     cert_id: u64,
 ) -> Result<Option<CertRecord>, StoreError> {
     query_opt(
@@ -185,7 +203,7 @@ pub(crate) async fn certificate_any(
 
 /// Record `name` of `account_id`'s library.
 pub(crate) async fn certificate_by_name(
-    conn: &Conn,
+    conn: &impl Tx,
     account_id: AccountId,
     name: &str,
 ) -> Result<Option<CertRecord>, StoreError> {
@@ -204,7 +222,7 @@ pub(crate) async fn certificate_by_name(
 
 /// `account_id`'s whole library, by CertId.
 pub(crate) async fn library(
-    conn: &Conn,
+    conn: &impl Tx,
     account_id: AccountId,
 ) -> Result<Vec<CertRecord>, StoreError> {
     let rows = query(
@@ -219,17 +237,22 @@ pub(crate) async fn library(
 /// The records of `account_id` bound to any of `domains` (the account's own domains only), each
 /// once, by CertId.
 pub(crate) async fn library_bound_to(
-    conn: &Conn,
+    conn: &impl Tx,
     account_id: AccountId,
     domains: &[DomainName],
 ) -> Result<Vec<CertRecord>, StoreError> {
     let names: Vec<&str> = domains.iter().map(DomainName::as_str).collect();
+    // The list is a TEXT[] in PostgreSQL, a JSON array text in SQLite.
+    let member = match conn.dialect() {
+        Dialect::Postgres => "name = ANY ($2)",
+        Dialect::Sqlite => "name IN (SELECT value FROM json_each($2))",
+    };
     let rows = query(
         conn,
         &format!(
             "SELECT {CERT_COLUMNS} FROM certificates WHERE account_id = $1 AND cert_id IN \
              (SELECT cert_id FROM domains WHERE account_id = $1 AND cert_id IS NOT NULL \
-              AND name = ANY ($2)) \
+              AND {member}) \
              ORDER BY cert_id"
         ),
         &[&db_id(account_id)?, &names],
@@ -240,7 +263,7 @@ pub(crate) async fn library_bound_to(
 
 /// The sealed private key of record `cert_id`.
 pub(crate) async fn private_key_sealed(
-    conn: &Conn,
+    conn: &impl Tx,
     cert_id: u64,
 ) -> Result<Option<Vec<u8>>, StoreError> {
     query_opt(
@@ -260,7 +283,7 @@ const EDGE_COLUMNS: &str = "d.name, d.status, d.origin, d.https_required, \
 
 /// The change counter and every domain with its record if HTTPS is on, by domain name, read in
 /// one snapshot so that the rows are exactly the state the counter names.
-pub(crate) async fn edge_snapshot(conn: &Conn) -> Result<(u64, Vec<EdgeBinding>), StoreError> {
+pub(crate) async fn edge_snapshot(conn: &impl Tx) -> Result<(u64, Vec<EdgeBinding>), StoreError> {
     snapshot(conn, async move {
         let counter = change_counter(conn).await?;
         let rows = query(
@@ -285,7 +308,7 @@ pub(crate) async fn edge_snapshot(conn: &Conn) -> Result<(u64, Vec<EdgeBinding>)
 /// [`edge_snapshot`] reads them) and the names of those deleted since, each by name, read in one
 /// snapshot.
 pub(crate) async fn edge_changes_since(
-    conn: &Conn,
+    conn: &impl Tx,
     since: u64,
 ) -> Result<(u64, Vec<EdgeBinding>, Vec<DomainName>), StoreError> {
     // A counter above i64::MAX cannot be stored: nothing changed after it.
@@ -351,20 +374,20 @@ fn edge_binding_from_row(r: &Row, at: usize) -> Result<EdgeBinding, StoreError> 
 }
 
 /// Every account id, oldest first.
-pub(crate) async fn account_ids(conn: &Conn) -> Result<Vec<AccountId>, StoreError> {
+pub(crate) async fn account_ids(conn: &impl Tx) -> Result<Vec<AccountId>, StoreError> {
     let rows = query(conn, "SELECT id FROM accounts ORDER BY created, id", &[]).await?;
     rows.iter().map(|r| get_u64(r, 0)).collect()
 }
 
 /// Whether there is no account at all.
-pub(crate) async fn no_accounts(conn: &Conn) -> Result<bool, StoreError> {
+pub(crate) async fn no_accounts(conn: &impl Tx) -> Result<bool, StoreError> {
     let row = query_one(conn, "SELECT NOT EXISTS (SELECT 1 FROM accounts)", &[]).await?;
     get(&row, 0)
 }
 
 /// The first AccessKey secret by id; if there is none, the first private key by CertId; if there
 /// is none either, `None`.
-pub(crate) async fn any_sealed_secret(conn: &Conn) -> Result<Option<SealedSecret>, StoreError> {
+pub(crate) async fn any_sealed_secret(conn: &impl Tx) -> Result<Option<SealedSecret>, StoreError> {
     let key = query_opt(
         conn,
         "SELECT id, secret_sealed FROM access_keys ORDER BY id LIMIT 1",
@@ -393,7 +416,7 @@ pub(crate) async fn any_sealed_secret(conn: &Conn) -> Result<Option<SealedSecret
 }
 
 /// The change counter.
-pub(crate) async fn change_counter(conn: &Conn) -> Result<u64, StoreError> {
+pub(crate) async fn change_counter(conn: &impl Tx) -> Result<u64, StoreError> {
     let row = query_one(conn, "SELECT counter FROM changes WHERE id = 1", &[]).await?;
     get_u64(&row, 0)
 }
@@ -430,8 +453,16 @@ pub(crate) fn cert_from_row(r: &Row) -> Result<CertRecord, StoreError> {
         cert_id: get_u64(r, 0)?,
         account_id: get_u64(r, 1)?,
         cert_name: CertName::from_trusted(get(r, 2)?),
-        cert_type: get(r, 3)?,
-        status: get(r, 4)?,
+        cert_type: {
+            let text: &str = get(r, 3)?;
+            RecordType::from_name(text)
+                .ok_or_else(|| StoreError::Failed(format!("unknown record type {text:?}")))?
+        },
+        status: {
+            let text: &str = get(r, 4)?;
+            CertStatus::from_name(text)
+                .ok_or_else(|| StoreError::Failed(format!("unknown record status {text:?}")))?
+        },
         chain_pem: get(r, 5)?,
         facts: CertFacts {
             fingerprint_sha256: get(r, 6)?,
