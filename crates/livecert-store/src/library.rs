@@ -202,7 +202,7 @@ impl Store {
         })
     }
 
-    /// Operator action: sets a record's status, one of [`CERT_STATUSES`] (`revoked`: the edge
+    /// Operator action: sets a record's status, named as [`crate::CertStatus::as_str`] writes it (`revoked`: the edge
     /// stops serving it, its bindings stay), and its `last_changed` to `now`.
     ///
     /// Errors: `Failed` for another status or an unknown CertId.

@@ -5,7 +5,7 @@
 
 use std::future::Future;
 
-use crate::db::{db_id, execute, get, get_opt_u64, get_u64, query, SqlParam, Tx};
+use crate::db::{db_id, execute, get, get_opt_u64, get_u64, query, Dialect, SqlParam, Tx};
 use crate::{AuditEntry, AuditFilter, StoreError, WriteError};
 
 /// The columns of `audit_log` and `audit_pending`, in the order [`entries`] reads them.
@@ -69,7 +69,13 @@ pub(crate) async fn entries(
     }
     if let Some(domain) = &filter.domain {
         values.push(domain);
-        conditions.push(format!("lower(domain) = lower(${})", values.len()));
+        let n = values.len();
+        // Both compare without regard to ASCII case, each through its index on the column:
+        // SQLite's column is COLLATE NOCASE, PostgreSQL's index is on lower(domain).
+        conditions.push(match conn.dialect() {
+            Dialect::Sqlite => format!("domain = ${n}"),
+            Dialect::Postgres => format!("lower(domain) = lower(${n})"),
+        });
     }
     let where_clause = if conditions.is_empty() {
         String::new()

@@ -1,6 +1,6 @@
 //! DryRun (spec/operations.md: "run every check and change nothing (not even row 28's library
 //! write); answer DryRunOperation when the call would have succeeded, and otherwise the refusal's
-//! own code"): each `*_dry_run` method answers what the real call answers right after it, and the
+//! own code"): each write through a `WriteMode::DryRun` handle answers what the real call answers right after it, and the
 //! store's content — every row of every table, everything the API reads, the change counter — is
 //! the same before and after the dry run.
 
