@@ -14,6 +14,7 @@
 //! - [`listener`]: what every listener does before HTTP: accept without spinning, close a
 //!   connection that sends nothing.
 //! - [`server`]: `livecert serve`: opens the store, bootstraps the first account, serves.
+//! - [`store_location`]: where `--store` points and how `serve`, `edge` and `admin` open it.
 //! - [`tlsfiles`]: the operator's own PEM chain and key (`--tls-cert`, `--default-cert`).
 //! - [`client`]: `livecert call`: signs a request with core's signer and prints the response.
 
@@ -27,4 +28,5 @@ pub mod host;
 pub mod issuer;
 pub mod listener;
 pub mod server;
+pub mod store_location;
 pub mod tlsfiles;

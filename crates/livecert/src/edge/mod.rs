@@ -55,7 +55,7 @@ use self::metrics::Metrics;
 use self::origin::Origin;
 use crate::datadir::DataDir;
 use crate::listener::{Listener, FIRST_BYTE_TIMEOUT, IDLE_TIMEOUT, TLS_HANDSHAKE_TIMEOUT};
-use crate::server::StoreLocation;
+use crate::store_location::{open_store_at, StoreLocation};
 
 /// `--edge-listen`'s default.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8443";
@@ -455,7 +455,7 @@ pub async fn run(options: EdgeOptions, shutdown: impl Future<Output = ()>) -> an
             path.display()
         );
     }
-    let store = crate::server::open_store_at(&dir, &location, false).await?;
+    let store = open_store_at(&dir, &location, false).await?;
     store.verify_master_key().await.context(
         "the master key does not open this store's secrets: use the master.key (or LIVECERT_MASTER_KEY) the store was created with",
     )?;
