@@ -40,7 +40,7 @@ impl Store {
         })
     }
 
-    /// The handle the edge opens the records' sealed private keys with ([`EdgeRecord::key_sealed`]).
+    /// The handle the edge opens the records' sealed private keys with ([`EdgeRecord::key_sealed`](crate::EdgeRecord::key_sealed)).
     pub fn cert_key_opener(&self) -> CertKeyOpener {
         CertKeyOpener::new(Arc::clone(&self.inner.master_key))
     }
@@ -68,7 +68,7 @@ impl Store {
 
     /// PostgreSQL: the change feed of every node's commits, for edges and API caches on other
     /// nodes. Started on the first call (one connection of its own, outside the pool, that
-    /// `LISTEN`s on [`NOTIFY_CHANNEL`] and [`KEYS_NOTIFY_CHANNEL`]) and shared by later ones; it
+    /// `LISTEN`s on [`NOTIFY_CHANNEL`](crate::NOTIFY_CHANNEL) and [`KEYS_NOTIFY_CHANNEL`](crate::KEYS_NOTIFY_CHANNEL)) and shared by later ones; it
     /// runs until the store is dropped, whether or not a receiver is left. The receiver gets each
     /// change counter a commit notifies; on every (re)connect the feed reads the counter and
     /// publishes it, so a notification lost while it was disconnected cannot leave a follower

@@ -64,7 +64,7 @@
 //! - DryRun (spec/operations.md) is a mode of the store handle ([`Store::in_mode`] with
 //!   [`WriteMode::DryRun`]): every write through it runs the very same write — with SQLite
 //!   inside the writer's transaction and in the call's own savepoint, with PostgreSQL in the call's
-//!   own transaction — which is then rolled back whatever happened. They answer what the real call
+//!   own transaction — which is then rolled back whatever happened. Such a write answers what the real call
 //!   would have answered (the same outcome, or the same refusal or failure) with nothing written —
 //!   not even row 28's library record, nor a CertId taken from the sequence — and no
 //!   change-counter bump. With SQLite they are answered after their group's COMMIT, so a failed

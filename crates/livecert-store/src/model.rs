@@ -226,7 +226,7 @@ impl CertStatus {
     }
 }
 
-/// What [`Store::delete_certificate`] did.
+/// What [`Store::delete_certificate`](crate::Store::delete_certificate) did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CertDeletion {
     /// The record is gone.
@@ -309,10 +309,10 @@ pub struct NewCredentials {
 }
 
 /// Everything the edge serves, as of one value of the change counter
-/// ([`Store::edge_snapshot`]).
+/// ([`Store::edge_snapshot`](crate::Store::edge_snapshot)).
 #[derive(Debug, Clone)]
 pub struct EdgeSnapshot {
-    /// The change counter this snapshot reflects: ask [`Store::edge_changes_since`] for what
+    /// The change counter this snapshot reflects: ask [`Store::edge_changes_since`](crate::Store::edge_changes_since) for what
     /// changed after it.
     pub change_counter: u64,
     /// Every domain of every account, whatever its status, HTTPS on or off, by name.
@@ -320,7 +320,7 @@ pub struct EdgeSnapshot {
 }
 
 /// What changed for the edge after one value of the change counter
-/// ([`Store::edge_changes_since`]): the domains whose last edge-relevant change came after it, each
+/// ([`Store::edge_changes_since`](crate::Store::edge_changes_since)): the domains whose last edge-relevant change came after it, each
 /// as it is now.
 #[derive(Debug, Clone)]
 pub struct EdgeDelta {
@@ -391,7 +391,7 @@ impl std::fmt::Debug for SealedKey {
 }
 
 /// Opens the [`SealedKey`]s of [`EdgeRecord`]s, and nothing else: a handle on the store's master
-/// key for the edge ([`Store::cert_key_opener`]), which opens a record's key on its first
+/// key for the edge ([`Store::cert_key_opener`](crate::Store::cert_key_opener)), which opens a record's key on its first
 /// handshake. Cheap to clone; `Debug` is redacted.
 #[derive(Clone)]
 pub struct CertKeyOpener {
@@ -399,7 +399,7 @@ pub struct CertKeyOpener {
 }
 
 impl CertKeyOpener {
-    /// An opener with `master_key` (the store's: [`Store::cert_key_opener`]).
+    /// An opener with `master_key` (the store's: [`Store::cert_key_opener`](crate::Store::cert_key_opener)).
     pub fn new(master_key: Arc<MasterKey>) -> Self {
         Self { master_key }
     }
@@ -449,7 +449,7 @@ pub enum OffOutcome {
     TurnedOff,
 }
 
-/// Whether a nonce was new ([`SharedLimits::record_nonce`]).
+/// Whether a nonce was new ([`SharedLimits::record_nonce`](crate::SharedLimits::record_nonce)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NonceCheck {
     /// Not seen inside its window (or only an entry past its forget time, now taken over): it is
@@ -459,7 +459,7 @@ pub enum NonceCheck {
     Used,
 }
 
-/// What one [`SharedLimits::prune`] deleted.
+/// What one [`SharedLimits::prune`](crate::SharedLimits::prune) deleted.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Pruned {
     /// Nonces over a minute past their forget time.

@@ -8,7 +8,7 @@ use crate::postgres::PgBackend;
 use crate::{AccountId, NonceCheck, Pruned, StoreError};
 
 /// The rate-limit buckets and nonces that every API node on one PostgreSQL store shares
-/// (spec/access.md, "Rate limits"; spec/protocol.md §5), from [`Store::shared_limits`]. Cheap to
+/// (spec/access.md, "Rate limits"; spec/protocol.md §5), from [`Store::shared_limits`](crate::Store::shared_limits). Cheap to
 /// clone.
 ///
 /// Each check is one statement, atomic across nodes (see `postgres/limits.rs`), on connections
