@@ -1,7 +1,6 @@
-//! `livecert admin domain …` and `livecert admin cert …`: the operator's modes of a domain (the
-//! flags behind SetLiveDomainCertificate rows 8–10, 12 and 16) and of a library record (row 33's
-//! `revoked`; deleting an unbound record). Both act on any account's domain or record: the
-//! operator names it, by domain name or CertId.
+//! `livecert admin domain …`: the operator's modes of a domain (the flags behind
+//! SetLiveDomainCertificate rows 8–10, 12 and 16, and the edge's origin), on any account's domain:
+//! the operator names it by domain name.
 //!
 //! Decisions where the spec is silent:
 //! - `domain set` reads the flags, changes the ones given and writes them all back; two operators
@@ -9,9 +8,6 @@
 //!   wins). With no flag given it changes nothing and shows the flags.
 //! - A function name is 1–64 of `a-z 0-9 _ -`; any name may be set, and those of the FunctionMutex
 //!   table (`http_only`, `rtmp_only`) make `SSLProtocol=on` answer `FunctionMutex`.
-//! - `cert revoke` of a revoked record changes nothing. There is no un-revoke: the certificate
-//!   comes back as a new record, uploaded under another CertName with `ForceSet=1`.
-//! - `cert delete` refuses while any domain is bound to the record and names those domains.
 //! - `domain set --origin` stores the origin as `http://host:port` (host lower case, port 80 if
 //!   none was given); `--origin none` clears it, and the edge then uses its `--default-origin`.
 
@@ -20,10 +16,11 @@ use clap::{Subcommand, ValueEnum};
 use livecert_core::names::DomainName;
 use livecert_core::ops::set_live_domain_certificate::https_mutex_function;
 use livecert_core::timefmt::format_utc;
-use livecert_store::{CertDeletion, CertRecord, DomainFlags, DomainRecord, Store};
+use livecert_store::{DomainFlags, DomainRecord, Store};
 use serde_json::{json, Value};
 
-use super::{fields, store_error, write_error, Report};
+use super::report::{fields, list_or_dash, Report};
+use super::{store_error, write_error};
 use crate::edge::origin::Origin;
 
 /// `livecert admin domain …`.
@@ -57,22 +54,6 @@ pub enum DomainCommand {
     Show {
         /// The domain name.
         name: String,
-    },
-}
-
-/// `livecert admin cert …`.
-#[derive(Debug, Subcommand)]
-pub enum CertCommand {
-    /// Revoke a record: status `revoked`. Its bindings stay, the edge stops serving it, and
-    /// CertType=cas refuses to bind it (Certificate.StatusError).
-    Revoke {
-        /// The CertId.
-        cert_id: u64,
-    },
-    /// Delete a record from its account's library; refused while a domain is bound to it.
-    Delete {
-        /// The CertId.
-        cert_id: u64,
     },
 }
 
@@ -160,69 +141,6 @@ pub(super) async fn domain(
     }
 }
 
-/// Runs `cert revoke|delete`.
-pub(super) async fn cert(store: &Store, command: CertCommand, now: i64) -> anyhow::Result<Report> {
-    match command {
-        CertCommand::Revoke { cert_id } => {
-            let record = existing_record(store, cert_id).await?;
-            if record.status != livecert_store::CertStatus::Revoked {
-                store
-                    .set_certificate_status(cert_id, "revoked", now)
-                    .await
-                    .map_err(store_error)?;
-            }
-            let bound = store.domains_bound_to(cert_id).await.map_err(store_error)?;
-            let bound: Vec<String> = bound.iter().map(|d| d.as_str().to_owned()).collect();
-            Ok(Report::new(
-                json!({
-                    "CertId": cert_id,
-                    "CertName": record.cert_name.as_str(),
-                    "AccountId": record.account_id.to_string(),
-                    "Status": "revoked",
-                    "Domains": bound,
-                }),
-                fields(&[
-                    ("CertId", cert_id.to_string()),
-                    ("CertName", record.cert_name.as_str().to_owned()),
-                    ("AccountId", record.account_id.to_string()),
-                    ("Status", "revoked".into()),
-                    ("Domains", super::list_or_dash(&bound)),
-                ]),
-            ))
-        }
-        CertCommand::Delete { cert_id } => {
-            let record = existing_record(store, cert_id).await?;
-            match store
-                .delete_certificate(cert_id)
-                .await
-                .map_err(store_error)?
-            {
-                CertDeletion::Deleted => Ok(Report::new(
-                    json!({
-                        "CertId": cert_id,
-                        "CertName": record.cert_name.as_str(),
-                        "AccountId": record.account_id.to_string(),
-                        "Deleted": true,
-                    }),
-                    format!(
-                        "Deleted CertId {cert_id} (\"{}\") of account {}.\n",
-                        record.cert_name, record.account_id
-                    ),
-                )),
-                CertDeletion::Bound(domains) => {
-                    let names: Vec<&str> = domains.iter().map(DomainName::as_str).collect();
-                    bail!(
-                        "CertId {cert_id} is bound to {}; bind {} to another certificate or turn HTTPS off first",
-                        names.join(", "),
-                        if names.len() == 1 { "it" } else { "them" }
-                    )
-                }
-                CertDeletion::NotFound => bail!("there is no record with CertId {cert_id}"),
-            }
-        }
-    }
-}
-
 /// Pairs of `--function NAME on|off`, checked.
 fn function_changes(values: &[String]) -> anyhow::Result<Vec<(String, bool)>> {
     values
@@ -257,14 +175,6 @@ async fn existing_domain(store: &Store, name: &str) -> anyhow::Result<DomainReco
         .with_context(|| format!("there is no domain {parsed}"))
 }
 
-async fn existing_record(store: &Store, cert_id: u64) -> anyhow::Result<CertRecord> {
-    store
-        .certificate_any(cert_id)
-        .await
-        .map_err(store_error)?
-        .with_context(|| format!("there is no record with CertId {cert_id}"))
-}
-
 fn domain_report(d: &DomainRecord) -> Report {
     let status = d.status.as_str();
     let ssl = if d.https { "on" } else { "off" };
@@ -285,8 +195,8 @@ fn domain_report(d: &DomainRecord) -> Report {
     });
     let yes_no = |b: bool| if b { "on" } else { "off" }.to_owned();
     let functions = match excludes_https {
-        Some(f) => format!("{} ({f} excludes HTTPS)", super::list_or_dash(&d.functions)),
-        None => super::list_or_dash(&d.functions),
+        Some(f) => format!("{} ({f} excludes HTTPS)", list_or_dash(&d.functions)),
+        None => list_or_dash(&d.functions),
     };
     let text = fields(&[
         ("DomainName", d.name.as_str().to_owned()),
