@@ -308,7 +308,7 @@ fn main() {
         let now = SystemClock.now();
         let dir = tempfile::tempdir_in(".").expect("temp dir on the working disk");
         let data = DataDir::open(dir.path()).expect("data dir");
-        let store = livecert::server::open_store(&data, None).await.expect("store");
+        let store = livecert::store_location::open_store(&data, None).await.expect("store");
         let mut accounts = Vec::new();
         for a in 0..opts.accounts {
             let id = store.create_account(now).await.expect("account");

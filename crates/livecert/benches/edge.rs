@@ -378,7 +378,7 @@ async fn until_served(
 async fn build_store(dir: &Path, pki: &Arc<Pki>, n: usize) -> (u64, u64, u64) {
     let now = SystemClock.now();
     let data = DataDir::open(dir).expect("data dir");
-    let store = livecert::server::open_store(&data, None)
+    let store = livecert::store_location::open_store(&data, None)
         .await
         .expect("store");
     let account = store.create_account(now).await.expect("account");

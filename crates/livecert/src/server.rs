@@ -60,7 +60,7 @@ pub struct ServeOptions {
     pub default_cert: Option<(PathBuf, PathBuf)>,
 }
 
-pub use crate::store_location::{open_store, open_store_at, StoreLocation};
+use crate::store_location::{open_store_at, StoreLocation};
 
 /// Runs `serve` until `shutdown` completes. Prints the root credentials once on first start.
 pub async fn run(options: ServeOptions, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {

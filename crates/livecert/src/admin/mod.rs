@@ -61,7 +61,7 @@ pub use user::UserCommand;
 
 use crate::clock::{Clock, SystemClock};
 use crate::datadir::DataDir;
-use crate::server::{open_store_at, StoreLocation};
+use crate::store_location::{open_store_at, StoreLocation};
 use report::Report;
 
 /// `livecert admin [--data-dir D] [--store URL] [--json] <command>`.

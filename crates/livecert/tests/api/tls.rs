@@ -45,7 +45,7 @@ impl Servers {
         let now = SystemClock.now();
         let dir = tempfile::tempdir().expect("temp dir");
         let data = DataDir::open(dir.path()).expect("data dir");
-        let store = livecert::server::open_store(&data, None)
+        let store = livecert::store_location::open_store(&data, None)
             .await
             .expect("store opens");
         let account = store.create_account(now).await.expect("account");

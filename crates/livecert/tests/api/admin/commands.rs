@@ -417,7 +417,7 @@ async fn admin_manages_accounts_users_keys_policies_sts_and_audit() {
 /// Records three audit entries through the store, as the API does, and flushes them.
 async fn record_audit(dir: &Path, account: u64, now: i64) {
     let data = DataDir::open(dir).expect("data dir");
-    let store = livecert::server::open_store(&data, None)
+    let store = livecert::store_location::open_store(&data, None)
         .await
         .expect("store opens");
     let entry = |n: u32, time: i64, domain: Option<&str>, outcome: &str| AuditEntry {

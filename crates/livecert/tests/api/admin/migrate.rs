@@ -19,7 +19,7 @@ async fn admin_migrate_moves_an_sqlite_store_into_postgres() {
         .unwrap();
     {
         let data = DataDir::open(dir).expect("data dir");
-        let store = livecert::server::open_store(&data, None)
+        let store = livecert::store_location::open_store(&data, None)
             .await
             .expect("store opens");
         let domain = livecert_store::NewDomain {
