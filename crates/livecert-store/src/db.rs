@@ -241,6 +241,49 @@ impl<'a, T: FromCell<'a>> FromCell<'a> for Option<T> {
     }
 }
 
+/// A value moved out of a [`Cell`], without copying its text or bytes (for the row mappers that
+/// own their row).
+pub(crate) trait TakeCell: Sized {
+    /// The value of `cell`, or why it is not one.
+    fn take_cell(cell: Cell) -> Result<Self, String>;
+}
+
+impl TakeCell for String {
+    fn take_cell(cell: Cell) -> Result<Self, String> {
+        match cell {
+            Cell::Text(v) => Ok(v),
+            other => Err(wrong(&other, "text")),
+        }
+    }
+}
+
+impl TakeCell for Vec<u8> {
+    fn take_cell(cell: Cell) -> Result<Self, String> {
+        match cell {
+            Cell::Bytes(v) => Ok(v),
+            other => Err(wrong(&other, "bytes")),
+        }
+    }
+}
+
+impl TakeCell for Vec<String> {
+    fn take_cell(cell: Cell) -> Result<Self, String> {
+        match cell {
+            Cell::Texts(v) => Ok(v),
+            other => Vec::<String>::from_cell(&other),
+        }
+    }
+}
+
+impl<T: TakeCell> TakeCell for Option<T> {
+    fn take_cell(cell: Cell) -> Result<Self, String> {
+        match cell {
+            Cell::Null => Ok(None),
+            other => T::take_cell(other).map(Some),
+        }
+    }
+}
+
 /// A connection a store operation runs on: inside the call's transaction (writes), or a plain
 /// read connection. See the module documentation.
 ///
@@ -344,6 +387,17 @@ pub(crate) fn get<'a, T: FromCell<'a>>(row: &'a Row, idx: usize) -> Result<T, St
     T::from_cell(cell).map_err(|e| StoreError::Failed(format!("column {idx}: {e}")))
 }
 
+/// Column `idx` of `row`, moved out (the cell is left NULL); a value that does not convert is
+/// `Failed`.
+pub(crate) fn take<T: TakeCell>(row: &mut Row, idx: usize) -> Result<T, StoreError> {
+    let cell = row
+        .0
+        .get_mut(idx)
+        .ok_or_else(|| StoreError::Failed(format!("column {idx}: no such column")))?;
+    T::take_cell(std::mem::replace(cell, Cell::Null))
+        .map_err(|e| StoreError::Failed(format!("column {idx}: {e}")))
+}
+
 /// An unsigned id stored as a signed 64-bit integer.
 pub(crate) fn get_u64(row: &Row, idx: usize) -> Result<u64, StoreError> {
     let value: i64 = get(row, idx)?;
@@ -405,6 +459,13 @@ mod tests {
         assert!(matches!(get::<String>(&row, 0), Err(StoreError::Failed(_))));
         assert!(matches!(get_u64(&row, 4), Err(StoreError::Failed(_))));
         assert!(matches!(get::<i64>(&row, 9), Err(StoreError::Failed(_))));
+        let mut row = row;
+        assert_eq!(take::<Vec<String>>(&mut row, 2).unwrap(), ["a", "b"]);
+        assert_eq!(take::<Option<String>>(&mut row, 2).unwrap(), None, "taken");
+        assert!(matches!(
+            take::<String>(&mut row, 0),
+            Err(StoreError::Failed(_))
+        ));
     }
 
     #[test]

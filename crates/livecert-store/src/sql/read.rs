@@ -6,7 +6,7 @@
 //! status, a domain name that no longer parses) is [`StoreError::Failed`].
 
 use crate::db::{
-    db_id, get, get_opt_u64, get_u64, query, query_one, query_opt, snapshot, Dialect, Row, Tx,
+    db_id, get, get_opt_u64, get_u64, query, query_one, query_opt, snapshot, take, Dialect, Row, Tx,
 };
 use crate::{
     AccountId, CertRecord, CertStatus, DomainRecord, DomainStatus, EdgeBinding, EdgeRecord,
@@ -122,7 +122,7 @@ pub(crate) async fn domain_any(
         &[&name],
     )
     .await?
-    .as_ref()
+    .as_mut()
     .map(domain_from_row)
     .transpose()
 }
@@ -143,7 +143,7 @@ pub(crate) async fn domains_of(
     conn: &impl Tx,
     account_id: AccountId,
 ) -> Result<Vec<DomainRecord>, StoreError> {
-    let rows = query(
+    let mut rows = query(
         conn,
         &format!(
             "SELECT {DOMAIN_COLUMNS} FROM domains WHERE account_id = $1 ORDER BY created DESC, name"
@@ -151,7 +151,7 @@ pub(crate) async fn domains_of(
         &[&db_id(account_id)?],
     )
     .await?;
-    rows.iter().map(domain_from_row).collect()
+    rows.iter_mut().map(domain_from_row).collect()
 }
 
 /// The names of the domains bound to `cert_id`, by name.
@@ -180,7 +180,7 @@ pub(crate) async fn certificate(
         &[&db_id(cert_id)?, &db_id(account_id)?],
     )
     .await?
-    .as_ref()
+    .as_mut()
     .map(cert_from_row)
     .transpose()
 }
@@ -196,7 +196,7 @@ pub(crate) async fn certificate_any(
         &[&db_id(cert_id)?],
     )
     .await?
-    .as_ref()
+    .as_mut()
     .map(cert_from_row)
     .transpose()
 }
@@ -215,7 +215,7 @@ pub(crate) async fn certificate_by_name(
         &[&db_id(account_id)?, &name],
     )
     .await?
-    .as_ref()
+    .as_mut()
     .map(cert_from_row)
     .transpose()
 }
@@ -225,13 +225,13 @@ pub(crate) async fn library(
     conn: &impl Tx,
     account_id: AccountId,
 ) -> Result<Vec<CertRecord>, StoreError> {
-    let rows = query(
+    let mut rows = query(
         conn,
         &format!("SELECT {CERT_COLUMNS} FROM certificates WHERE account_id = $1 ORDER BY cert_id"),
         &[&db_id(account_id)?],
     )
     .await?;
-    rows.iter().map(cert_from_row).collect()
+    rows.iter_mut().map(cert_from_row).collect()
 }
 
 /// The records of `account_id` bound to any of `domains` (the account's own domains only), each
@@ -247,7 +247,7 @@ pub(crate) async fn library_bound_to(
         Dialect::Postgres => "name = ANY ($2)",
         Dialect::Sqlite => "name IN (SELECT value FROM json_each($2))",
     };
-    let rows = query(
+    let mut rows = query(
         conn,
         &format!(
             "SELECT {CERT_COLUMNS} FROM certificates WHERE account_id = $1 AND cert_id IN \
@@ -258,7 +258,7 @@ pub(crate) async fn library_bound_to(
         &[&db_id(account_id)?, &names],
     )
     .await?;
-    rows.iter().map(cert_from_row).collect()
+    rows.iter_mut().map(cert_from_row).collect()
 }
 
 /// The sealed private key of record `cert_id`.
@@ -286,7 +286,7 @@ const EDGE_COLUMNS: &str = "d.name, d.status, d.origin, d.https_required, \
 pub(crate) async fn edge_snapshot(conn: &impl Tx) -> Result<(u64, Vec<EdgeBinding>), StoreError> {
     snapshot(conn, async move {
         let counter = change_counter(conn).await?;
-        let rows = query(
+        let mut rows = query(
             conn,
             &format!(
                 "SELECT {EDGE_COLUMNS} FROM domains d \
@@ -296,7 +296,7 @@ pub(crate) async fn edge_snapshot(conn: &impl Tx) -> Result<(u64, Vec<EdgeBindin
         )
         .await?;
         let bindings = rows
-            .iter()
+            .iter_mut()
             .map(|r| edge_binding_from_row(r, 0))
             .collect::<Result<Vec<_>, _>>()?;
         Ok((counter, bindings))
@@ -315,10 +315,10 @@ pub(crate) async fn edge_changes_since(
     let since = i64::try_from(since).unwrap_or(i64::MAX);
     let (counter, mut changed, mut removed) = snapshot(conn, async move {
         let counter = change_counter(conn).await?;
-        let rows = query(conn, &edge_changes_sql(), &[&since]).await?;
+        let mut rows = query(conn, &edge_changes_sql(), &[&since]).await?;
         let mut changed = Vec::new();
         let mut removed = Vec::new();
-        for r in &rows {
+        for r in &mut rows {
             if get::<bool>(r, 1)? {
                 removed.push(domain_name(r, 0)?);
             } else {
@@ -348,7 +348,7 @@ fn edge_changes_sql() -> String {
 
 /// Maps the [`EDGE_COLUMNS`] of a row, from column `at`. The chain is decoded to DER here; a chain
 /// that does not decode gives an empty chain, logged.
-fn edge_binding_from_row(r: &Row, at: usize) -> Result<EdgeBinding, StoreError> {
+fn edge_binding_from_row(r: &mut Row, at: usize) -> Result<EdgeBinding, StoreError> {
     let domain = domain_name(r, at)?;
     let record = match get_opt_u64(r, at + 4)? {
         None => None,
@@ -366,14 +366,14 @@ fn edge_binding_from_row(r: &Row, at: usize) -> Result<EdgeBinding, StoreError> 
                 status: get(r, at + 5)?,
                 not_after: get(r, at + 6)?,
                 chain_der,
-                key_sealed: SealedKey::new(get(r, at + 8)?),
+                key_sealed: SealedKey::new(take(r, at + 8)?),
             })
         }
     };
     Ok(EdgeBinding {
         domain,
         domain_status: domain_status(r, at + 1)?,
-        origin: get(r, at + 2)?,
+        origin: take(r, at + 2)?,
         https_required: get(r, at + 3)?,
         record,
     })
@@ -428,37 +428,37 @@ pub(crate) async fn change_counter(conn: &impl Tx) -> Result<u64, StoreError> {
 }
 
 /// Maps a row of [`DOMAIN_COLUMNS`].
-pub(crate) fn domain_from_row(r: &Row) -> Result<DomainRecord, StoreError> {
+pub(crate) fn domain_from_row(r: &mut Row) -> Result<DomainRecord, StoreError> {
     Ok(DomainRecord {
         name: domain_name(r, 0)?,
         account_id: get_u64(r, 1)?,
         status: domain_status(r, 2)?,
-        live_domain_type: get(r, 3)?,
-        region: get(r, 4)?,
-        scope: get(r, 5)?,
-        check_url: get(r, 6)?,
-        top_level_domain: get(r, 7)?,
-        resource_group_id: get(r, 8)?,
-        description: get(r, 9)?,
+        live_domain_type: take(r, 3)?,
+        region: take(r, 4)?,
+        scope: take(r, 5)?,
+        check_url: take(r, 6)?,
+        top_level_domain: take(r, 7)?,
+        resource_group_id: take(r, 8)?,
+        description: take(r, 9)?,
         https: get(r, 10)?,
         cert_id: get_opt_u64(r, 11)?,
         locked: get(r, 12)?,
         safe_mode: get(r, 13)?,
         protected_mode: get(r, 14)?,
         https_required: get(r, 15)?,
-        functions: get(r, 16)?,
+        functions: take(r, 16)?,
         created: get(r, 17)?,
         modified: get(r, 18)?,
-        origin: get(r, 19)?,
+        origin: take(r, 19)?,
     })
 }
 
 /// Maps a row of [`CERT_COLUMNS`].
-pub(crate) fn cert_from_row(r: &Row) -> Result<CertRecord, StoreError> {
+pub(crate) fn cert_from_row(r: &mut Row) -> Result<CertRecord, StoreError> {
     Ok(CertRecord {
         cert_id: get_u64(r, 0)?,
         account_id: get_u64(r, 1)?,
-        cert_name: CertName::from_trusted(get(r, 2)?),
+        cert_name: CertName::from_trusted(take(r, 2)?),
         cert_type: {
             let text: &str = get(r, 3)?;
             RecordType::from_name(text)
@@ -469,15 +469,15 @@ pub(crate) fn cert_from_row(r: &Row) -> Result<CertRecord, StoreError> {
             CertStatus::from_name(text)
                 .ok_or_else(|| StoreError::Failed(format!("unknown record status {text:?}")))?
         },
-        chain_pem: get(r, 5)?,
+        chain_pem: take(r, 5)?,
         facts: CertFacts {
-            fingerprint_sha256: get(r, 6)?,
-            spki_sha256: get(r, 7)?,
-            subject_cn: get(r, 8)?,
-            dns_sans: get(r, 9)?,
-            issuer_cn: get(r, 10)?,
-            issuer_org: get(r, 11)?,
-            serial_hex: get(r, 12)?,
+            fingerprint_sha256: take(r, 6)?,
+            spki_sha256: take(r, 7)?,
+            subject_cn: take(r, 8)?,
+            dns_sans: take(r, 9)?,
+            issuer_cn: take(r, 10)?,
+            issuer_org: take(r, 11)?,
+            serial_hex: take(r, 12)?,
             not_before: get(r, 13)?,
             not_after: get(r, 14)?,
             key_algorithm: {
