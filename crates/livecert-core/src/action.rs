@@ -1,19 +1,69 @@
 //! The operations livecert answers, declared once as a table (spec/operations.md, spec/access.md).
 //!
-//! Each row gives the wire name (`Action` / `x-acs-action`), whether the operation changes state
-//! (state-changing operations check the account status and accept `DryRun`), the default rate
-//! limit in calls per second per account (access.md, "Rate limits"), and the RAM resource the
-//! operation is authorized on (operations.md): the domain it names
-//! (`acs:cdn:*:<accountId>:domain/<DomainName>`) or `*`. The RAM action is `live:<wire name>`.
+//! Each row gives the product and the wire name (`Action` / `x-acs-action`), whether the operation
+//! changes state (state-changing operations check the account status and are audited; those of
+//! Live accept `DryRun`), the default rate limit in calls per second per account (access.md, "Rate
+//! limits"), and the RAM resource the operation is authorized on (operations.md): the domain it
+//! names (`acs:cdn:*:<accountId>:domain/<DomainName>`), `*`, or nothing (an operation any valid
+//! credential may call). The RAM action is `<product's RAM namespace>:<wire name>`, e.g.
+//! `live:SetLiveDomainCertificate`, `yundun-cert:UploadUserCertificate`.
+//!
+//! One listener answers three products, told apart by the action and its version (`Version` /
+//! `x-acs-version`): ApsaraVideo Live 2016-11-01, the certificate service CAS 2020-04-07 and STS
+//! 2015-04-01. No wire name belongs to two of them.
 
 use std::fmt;
 
-/// The API version livecert implements (protocol.md §2).
+/// The API version of ApsaraVideo Live, livecert's main product (protocol.md §2).
 pub const API_VERSION: &str = "2016-11-01";
+
+/// A product this listener answers, with the one API version it implements of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Product {
+    /// ApsaraVideo Live (`live`), 2016-11-01.
+    Live,
+    /// Certificate Management Service (`cas`), 2020-04-07: the account's certificate library.
+    Cas,
+    /// Security Token Service (`sts`), 2015-04-01: `GetCallerIdentity`.
+    Sts,
+}
+
+impl Product {
+    /// Every product, in the order messages list them.
+    pub const ALL: [Product; 3] = [Product::Live, Product::Cas, Product::Sts];
+
+    /// The product code, as in the official hostnames (`live.aliyuncs.com`).
+    pub const fn code(self) -> &'static str {
+        match self {
+            Product::Live => "live",
+            Product::Cas => "cas",
+            Product::Sts => "sts",
+        }
+    }
+
+    /// The API version implemented (`Version` / `x-acs-version`).
+    pub const fn version(self) -> &'static str {
+        match self {
+            Product::Live => API_VERSION,
+            Product::Cas => "2020-04-07",
+            Product::Sts => "2015-04-01",
+        }
+    }
+
+    /// The RAM namespace of the product's actions (CAS's is `yundun-cert`, as in Alibaba Cloud's
+    /// RAM documentation for the certificate service).
+    pub const fn ram_namespace(self) -> &'static str {
+        match self {
+            Product::Live => "live",
+            Product::Cas => "yundun-cert",
+            Product::Sts => "sts",
+        }
+    }
+}
 
 /// Declares the action table and generates [`Action`] with its accessors.
 macro_rules! actions {
-    ($( $(#[$doc:meta])* $variant:ident => ($wire:literal, state_changing: $sc:literal, per_second: $rate:literal, resource: $res:ident), )*) => {
+    ($( $(#[$doc:meta])* $variant:ident => ($product:ident, $wire:literal, state_changing: $sc:literal, per_second: $rate:literal, resource: $res:ident), )*) => {
         /// One operation of the API.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
         pub enum Action {
@@ -23,6 +73,11 @@ macro_rules! actions {
         impl Action {
             /// Every operation, in table order.
             pub const ALL: &'static [Action] = &[$(Action::$variant),*];
+
+            /// The product the operation belongs to.
+            pub const fn product(self) -> Product {
+                match self { $(Action::$variant => Product::$product,)* }
+            }
 
             /// The wire name, e.g. `SetLiveDomainCertificate`.
             pub const fn wire_name(self) -> &'static str {
@@ -54,25 +109,35 @@ macro_rules! actions {
 
 actions! {
     /// Adds a streaming domain (online at once, HTTPS off).
-    AddLiveDomain => ("AddLiveDomain", state_changing: true, per_second: 100, resource: Domain),
+    AddLiveDomain => (Live, "AddLiveDomain", state_changing: true, per_second: 100, resource: Domain),
     /// Reads one domain's configuration.
-    DescribeLiveDomainDetail => ("DescribeLiveDomainDetail", state_changing: false, per_second: 100, resource: Domain),
+    DescribeLiveDomainDetail => (Live, "DescribeLiveDomainDetail", state_changing: false, per_second: 100, resource: Domain),
     /// Binds a certificate to a domain and switches HTTPS on or off: the core operation.
-    SetLiveDomainCertificate => ("SetLiveDomainCertificate", state_changing: true, per_second: 30, resource: Domain),
+    SetLiveDomainCertificate => (Live, "SetLiveDomainCertificate", state_changing: true, per_second: 30, resource: Domain),
     /// Reads a domain's certificate binding.
-    DescribeLiveDomainCertificateInfo => ("DescribeLiveDomainCertificateInfo", state_changing: false, per_second: 100, resource: Any),
+    DescribeLiveDomainCertificateInfo => (Live, "DescribeLiveDomainCertificateInfo", state_changing: false, per_second: 100, resource: Any),
     /// Lists the caller's certificate library, or the records bound to some domains.
-    DescribeLiveCertificateList => ("DescribeLiveCertificateList", state_changing: false, per_second: 50, resource: Any),
+    DescribeLiveCertificateList => (Live, "DescribeLiveCertificateList", state_changing: false, per_second: 50, resource: Any),
     /// Reads one library record by CertName (never its private key).
-    DescribeLiveCertificateDetail => ("DescribeLiveCertificateDetail", state_changing: false, per_second: 50, resource: Any),
+    DescribeLiveCertificateDetail => (Live, "DescribeLiveCertificateDetail", state_changing: false, per_second: 50, resource: Any),
     /// Removes a domain and its certificate binding (the library record stays).
-    DeleteLiveDomain => ("DeleteLiveDomain", state_changing: true, per_second: 100, resource: Domain),
+    DeleteLiveDomain => (Live, "DeleteLiveDomain", state_changing: true, per_second: 100, resource: Domain),
     /// Brings a domain back online.
-    StartLiveDomain => ("StartLiveDomain", state_changing: true, per_second: 100, resource: Domain),
+    StartLiveDomain => (Live, "StartLiveDomain", state_changing: true, per_second: 100, resource: Domain),
     /// Takes a domain offline: the edge stops serving it.
-    StopLiveDomain => ("StopLiveDomain", state_changing: true, per_second: 100, resource: Domain),
+    StopLiveDomain => (Live, "StopLiveDomain", state_changing: true, per_second: 100, resource: Domain),
     /// Lists the caller's domains, filtered and paged.
-    DescribeLiveUserDomains => ("DescribeLiveUserDomains", state_changing: false, per_second: 100, resource: Any),
+    DescribeLiveUserDomains => (Live, "DescribeLiveUserDomains", state_changing: false, per_second: 100, resource: Any),
+    /// CAS: adds a certificate to the account's library (the library Live's `CertType=cas` binds from).
+    UploadUserCertificate => (Cas, "UploadUserCertificate", state_changing: true, per_second: 100, resource: Any),
+    /// CAS: reads one record of the library by CertId (never its private key).
+    GetUserCertificateDetail => (Cas, "GetUserCertificateDetail", state_changing: false, per_second: 100, resource: Any),
+    /// CAS: lists the library, paged.
+    ListUserCertificateOrder => (Cas, "ListUserCertificateOrder", state_changing: false, per_second: 10, resource: Any),
+    /// CAS: deletes a record no domain is bound to.
+    DeleteUserCertificate => (Cas, "DeleteUserCertificate", state_changing: true, per_second: 100, resource: Any),
+    /// STS: who the calling credentials are (any valid credential may ask).
+    GetCallerIdentity => (Sts, "GetCallerIdentity", state_changing: false, per_second: 100, resource: Caller),
 }
 
 /// What an operation is authorized on (access.md: "Operations without a resource use `*`").
@@ -82,12 +147,15 @@ pub enum RamResource {
     Domain,
     /// `*`.
     Any,
+    /// None: no RAM check (STS `GetCallerIdentity` answers any valid credential about itself).
+    Caller,
 }
 
 impl Action {
-    /// The RAM action name, `live:<wire name>` (access.md).
+    /// The RAM action name, `<namespace>:<wire name>` (access.md), e.g.
+    /// `live:SetLiveDomainCertificate`, `yundun-cert:UploadUserCertificate`.
     pub fn ram_action(self) -> String {
-        format!("live:{}", self.wire_name())
+        format!("{}:{}", self.product().ram_namespace(), self.wire_name())
     }
 }
 
@@ -112,6 +180,25 @@ mod tests {
             Action::SetLiveDomainCertificate.ram_action(),
             "live:SetLiveDomainCertificate"
         );
+    }
+
+    #[test]
+    fn each_product_has_its_version_and_namespace() {
+        assert_eq!(Action::UploadUserCertificate.product(), Product::Cas);
+        assert_eq!(
+            Action::UploadUserCertificate.product().version(),
+            "2020-04-07"
+        );
+        assert_eq!(
+            Action::DeleteUserCertificate.ram_action(),
+            "yundun-cert:DeleteUserCertificate"
+        );
+        assert_eq!(Action::GetCallerIdentity.product().version(), "2015-04-01");
+        assert_eq!(
+            Action::GetCallerIdentity.ram_resource(),
+            RamResource::Caller
+        );
+        assert_eq!(Action::AddLiveDomain.product(), Product::Live);
     }
 
     #[test]

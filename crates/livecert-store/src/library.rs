@@ -229,8 +229,41 @@ impl Store {
     /// it; the check and the delete are one transaction. A deleted CertId is never reused.
     pub async fn delete_certificate(&self, cert_id: u64) -> Result<CertDeletion, StoreError> {
         write_call!(self, Touches::Library, |tx| {
-            sql::write::delete_certificate(tx, cert_id).await
+            sql::write::delete_certificate(tx, None, cert_id).await
         })
         .map_err(store_only)
+    }
+
+    /// CAS `DeleteUserCertificate`: deletes record `cert_id` of `account_id`'s library, unless a
+    /// domain is bound to it (`Bound` with those domains, by name); another account's record is
+    /// `NotFound`. The check and the delete are one transaction; a deleted CertId is never reused.
+    pub async fn delete_record(
+        &self,
+        account_id: AccountId,
+        cert_id: u64,
+    ) -> Result<CertDeletion, StoreError> {
+        write_call!(self, Touches::Library, |tx| {
+            sql::write::delete_certificate(tx, Some(account_id), cert_id).await
+        })
+        .map_err(store_only)
+    }
+
+    /// CAS `UploadUserCertificate`: adds `upload` to `account_id`'s library as a new `upload`
+    /// record named `cert_name` (status `success`, bound to nothing) and returns its CertId. The
+    /// private key is sealed before it reaches the database.
+    ///
+    /// Refusals: `InvalidParameter` naming `Name` when the library already has a record of that
+    /// name (core's `cas::name_taken`). Errors: a store failure.
+    pub async fn add_record(
+        &self,
+        account_id: AccountId,
+        cert_name: CertName,
+        upload: CheckedUpload,
+        now: i64,
+    ) -> Result<u64, WriteError> {
+        let key_sealed = self.seal(AAD_CERT_KEY, upload.private_key_pem.expose())?;
+        write_call!(self, Touches::Library, |tx| {
+            sql::write::add_record(tx, account_id, &cert_name, &upload, &key_sealed, now).await
+        })
     }
 }

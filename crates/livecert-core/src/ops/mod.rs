@@ -3,6 +3,7 @@
 //! applies inside a transaction.
 
 pub mod add_live_domain;
+pub mod cas;
 pub mod delete_live_domain;
 pub mod describe_live_certificate_detail;
 pub mod describe_live_certificate_list;

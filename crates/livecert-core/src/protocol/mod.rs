@@ -18,7 +18,7 @@ pub mod v3;
 #[cfg(test)]
 mod tests;
 
-use crate::action::{Action, API_VERSION};
+use crate::action::{Action, Product};
 use crate::api_error;
 use crate::error::{ApiError, ErrorCode};
 use crate::params::{Pair, Params};
@@ -152,14 +152,19 @@ pub fn prepare(req: &HttpRequest<'_>) -> Result<Prepared, Rejected> {
     let action = Action::from_wire_name(&common.action).ok_or_else(|| {
         reject(api_error!(
             InvalidActionNotFound,
-            "livecert answers {} in version {API_VERSION}.",
+            "livecert answers {}.",
             supported_actions()
         ))
     })?;
-    if common.version != API_VERSION {
+    let product = action.product();
+    if common.version != product.version() {
         return Err(reject(api_error!(
             InvalidVersion,
-            "livecert implements version {API_VERSION}."
+            "livecert implements {} of {} ({}); this listener answers {}.",
+            action.wire_name(),
+            product.code(),
+            product.version(),
+            supported_versions()
         )));
     }
     let format = match params.non_empty_text("Format").map_err(reject)? {
@@ -493,12 +498,37 @@ fn parse_format(text: &str) -> Option<Format> {
 }
 
 /// The wire names of every action, for `InvalidAction.NotFound`'s detail.
+/// `live 2016-11-01: AddLiveDomain, …; cas 2020-04-07: …; sts 2015-04-01: GetCallerIdentity`.
 fn supported_actions() -> String {
-    Action::ALL
+    Product::ALL
         .iter()
-        .map(|a| a.wire_name())
+        .map(|&product| {
+            let names: Vec<&str> = Action::ALL
+                .iter()
+                .filter(|a| a.product() == product)
+                .map(|a| a.wire_name())
+                .collect();
+            format!(
+                "{} {}: {}",
+                product.code(),
+                product.version(),
+                names.join(", ")
+            )
+        })
         .collect::<Vec<_>>()
-        .join(", ")
+        .join("; ")
+}
+
+/// `live 2016-11-01, cas 2020-04-07 and sts 2015-04-01`.
+fn supported_versions() -> String {
+    let all: Vec<String> = Product::ALL
+        .iter()
+        .map(|p| format!("{} {}", p.code(), p.version()))
+        .collect();
+    match all.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+        _ => all.join(""),
+    }
 }
 
 /// One upper-case hex digit for a nibble (`0..=15`).

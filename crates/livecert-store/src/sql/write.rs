@@ -360,11 +360,19 @@ pub(crate) async fn set_certificate_status(
 }
 
 /// Deletes a record, whoever owns it, unless a domain is bound to it (operator action).
+///
+/// `owner`: the account whose library it must be in (an API call: another account's record is
+/// `NotFound`), or `None` for the operator.
 pub(crate) async fn delete_certificate(
     conn: &impl Tx,
+    owner: Option<AccountId>,
     cert_id: u64,
 ) -> Result<CertDeletion, WriteError> {
-    if read::certificate_any(conn, cert_id).await?.is_none() {
+    let record = match owner {
+        Some(account_id) => read::certificate(conn, account_id, cert_id).await?,
+        None => read::certificate_any(conn, cert_id).await?,
+    };
+    if record.is_none() {
         return Ok(CertDeletion::NotFound);
     }
     let bound = read::domains_bound_to(conn, cert_id).await?;
@@ -378,6 +386,35 @@ pub(crate) async fn delete_certificate(
     )
     .await?;
     Ok(CertDeletion::Deleted)
+}
+
+/// CAS `UploadUserCertificate`: a new `upload` record named `cert_name` in status `success`, bound
+/// to nothing; returns its CertId. Refused (core's `cas::name_taken`) when the account's library
+/// already has a record of that name.
+pub(crate) async fn add_record(
+    conn: &impl Tx,
+    account_id: AccountId,
+    cert_name: &CertName,
+    upload: &CheckedUpload,
+    key_sealed: &[u8],
+    now: i64,
+) -> Result<u64, WriteError> {
+    if let Some(taken) = read::certificate_by_name(conn, account_id, cert_name.as_str()).await? {
+        return Err(WriteError::Refused(livecert_core::ops::cas::name_taken(
+            cert_name,
+            taken.cert_id,
+        )));
+    }
+    insert_certificate(
+        conn,
+        account_id,
+        cert_name,
+        upload,
+        key_sealed,
+        RecordType::Upload,
+        now,
+    )
+    .await
 }
 
 /// Rows 7–10 ([`rules::domain_for_change`]) on the domain as the transaction sees it.

@@ -65,6 +65,9 @@ impl Caller {
         let Principal::User { user_name, .. } = &self.principal else {
             return Ok(());
         };
+        if self.action.ram_resource() == RamResource::Caller {
+            return Ok(());
+        }
         let resource = match (self.action.ram_resource(), domain) {
             (RamResource::Domain, Some(d)) => ram::resource_for_domain(self.account_id, d.as_str()),
             _ => "*".to_owned(),

@@ -561,7 +561,11 @@ fn audit_entry(
         source_ip: peer.ip().to_string(),
         operation: prepared.action.wire_name().to_owned(),
         domain,
-        cert_name: text("CertName"),
+        // CAS names the record `Name` (UploadUserCertificate).
+        cert_name: text("CertName").or_else(|| match prepared.action.product() {
+            livecert_core::action::Product::Cas => text("Name"),
+            _ => None,
+        }),
         cert_id: text("CertId").and_then(|v| v.parse().ok()),
         outcome: String::new(),
     }
@@ -592,5 +596,18 @@ async fn dispatch(state: &AppState, caller: &Caller, action: Action, params: &Pa
         Action::DescribeLiveUserDomains => {
             ops::describe_live_user_domains::handle(state, caller, params).await
         }
+        Action::UploadUserCertificate => {
+            ops::cas::upload_user_certificate::handle(state, caller, params).await
+        }
+        Action::GetUserCertificateDetail => {
+            ops::cas::get_user_certificate_detail::handle(state, caller, params).await
+        }
+        Action::ListUserCertificateOrder => {
+            ops::cas::list_user_certificate_order::handle(state, caller, params).await
+        }
+        Action::DeleteUserCertificate => {
+            ops::cas::delete_user_certificate::handle(state, caller, params).await
+        }
+        Action::GetCallerIdentity => ops::get_caller_identity::handle(state, caller, params),
     }
 }

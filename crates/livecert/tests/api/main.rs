@@ -4,6 +4,7 @@
 mod access;
 mod admin;
 mod cas;
+mod cas_service;
 mod certs;
 mod crash;
 mod domains;

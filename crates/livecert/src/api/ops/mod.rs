@@ -3,6 +3,7 @@
 //! store transaction and builds its response fields.
 
 pub mod add_live_domain;
+pub mod cas;
 pub mod delete_live_domain;
 pub mod describe_live_certificate_detail;
 pub mod describe_live_certificate_list;
@@ -10,6 +11,7 @@ pub mod describe_live_domain_certificate_info;
 pub mod describe_live_domain_detail;
 pub mod describe_live_user_domains;
 pub mod free;
+pub mod get_caller_identity;
 pub mod set_live_domain_certificate;
 pub mod start_live_domain;
 pub mod stop_live_domain;
