@@ -45,6 +45,19 @@ pub struct NodeRuntime {
     modules: PathBuf,
 }
 
+impl NodeRuntime {
+    /// A command that runs `script` (relative to `tests/sdk`) with these modules.
+    pub fn command(&self, script: &str) -> std::process::Command {
+        let mut cmd = std::process::Command::new(&self.node);
+        cmd.arg(sdk_dir().join(script))
+            .env("NODE_PATH", &self.modules);
+        if let Some(parent) = self.modules.parent() {
+            cmd.current_dir(parent);
+        }
+        cmd
+    }
+}
+
 /// The leaf's key: its algorithm and the PEM encoding the client uploads as SSLPri.
 #[derive(Debug, Clone, Copy)]
 pub enum KeySpec {
