@@ -59,6 +59,10 @@ pub struct DescribeLiveUserDomainsInput {
     pub domain_status: Option<String>,
     /// `LiveDomainType`: only domains of this type.
     pub live_domain_type: Option<String>,
+    /// `RegionName`: only domains of this region (as AddLiveDomain's `Region` gave it).
+    pub region_name: Option<String>,
+    /// `ResourceGroupId`: only domains of this resource group.
+    pub resource_group_id: Option<String>,
     /// `PageNumber`, from 1 (default 1).
     pub page_number: u32,
     /// `PageSize`, 1–50 (default 20).
@@ -87,6 +91,8 @@ impl DescribeLiveUserDomainsInput {
             super::add_live_domain::LIVE_DOMAIN_TYPES,
         )?
         .map(str::to_owned);
+        let region_name = params.non_empty_text("RegionName")?.map(str::to_owned);
+        let resource_group_id = params.non_empty_text("ResourceGroupId")?.map(str::to_owned);
         let page_number = page_param(params, "PageNumber", u32::MAX)?.unwrap_or(1);
         let page_size = page_param(params, "PageSize", MAX_PAGE_SIZE)?.unwrap_or(DEFAULT_PAGE_SIZE);
         Ok(Self {
@@ -94,13 +100,23 @@ impl DescribeLiveUserDomainsInput {
             search_type,
             domain_status,
             live_domain_type,
+            region_name,
+            resource_group_id,
             page_number,
             page_size,
         })
     }
 
-    /// Whether a domain (its lower-case name, status and `LiveDomainType`) passes every filter.
-    pub fn matches(&self, name: &str, status: &str, live_domain_type: &str) -> bool {
+    /// Whether a domain passes every filter: its lower-case name, status, `LiveDomainType`,
+    /// region and resource group (`None`: none).
+    pub fn matches(
+        &self,
+        name: &str,
+        status: &str,
+        live_domain_type: &str,
+        region: &str,
+        resource_group_id: Option<&str>,
+    ) -> bool {
         let name_matches = match &self.keyword {
             None => true,
             Some(k) => match self.search_type {
@@ -116,6 +132,11 @@ impl DescribeLiveUserDomainsInput {
                 .live_domain_type
                 .as_deref()
                 .is_none_or(|t| t == live_domain_type)
+            && self.region_name.as_deref().is_none_or(|r| r == region)
+            && self
+                .resource_group_id
+                .as_deref()
+                .is_none_or(|g| Some(g) == resource_group_id)
     }
 
     /// The indexes of the requested page among `total` matches (empty past the last one).
@@ -187,7 +208,7 @@ mod tests {
         assert_eq!(input.domain_status, None);
         assert_eq!(input.live_domain_type, None);
         assert_eq!((input.page_number, input.page_size), (1, 20));
-        assert!(input.matches("a.example.com", "offline", "liveEdge"));
+        assert!(input.matches("a.example.com", "offline", "liveEdge", "cn-shanghai", None));
     }
 
     #[test]
@@ -237,24 +258,40 @@ mod tests {
             let got: Vec<usize> = names
                 .iter()
                 .enumerate()
-                .filter(|(_, n)| input.matches(n, "online", "liveVideo"))
+                .filter(|(_, n)| input.matches(n, "online", "liveVideo", "cn-shanghai", None))
                 .map(|(i, _)| i)
                 .collect();
             assert_eq!(got, expected, "{search_type} {keyword}");
         }
         // Without DomainSearchType the keyword is a fuzzy match.
         let input = parse(&[("DomainName", "ample")]).unwrap();
-        assert!(input.matches("live.example.com", "online", "liveVideo"));
+        assert!(input.matches(
+            "live.example.com",
+            "online",
+            "liveVideo",
+            "cn-shanghai",
+            None
+        ));
     }
 
     #[test]
     fn status_and_type_filters() {
         let input = parse(&[("DomainStatus", "offline"), ("LiveDomainType", "liveEdge")]).unwrap();
-        assert!(input.matches("a.com", "offline", "liveEdge"));
-        assert!(!input.matches("a.com", "online", "liveEdge"));
-        assert!(!input.matches("a.com", "offline", "liveVideo"));
+        assert!(input.matches("a.com", "offline", "liveEdge", "cn-shanghai", None));
+        assert!(!input.matches("a.com", "online", "liveEdge", "cn-shanghai", None));
+        assert!(!input.matches("a.com", "offline", "liveVideo", "cn-shanghai", None));
         let input = parse(&[("DomainStatus", "check_failed")]).unwrap();
-        assert!(!input.matches("a.com", "online", "liveVideo"));
+        assert!(!input.matches("a.com", "online", "liveVideo", "cn-shanghai", None));
+    }
+
+    #[test]
+    fn region_and_resource_group_filter_as_certimate_sends_them() {
+        let input = parse(&[("RegionName", "cn-shanghai"), ("ResourceGroupId", "rg-1")]).unwrap();
+        assert!(input.matches("a.com", "online", "liveVideo", "cn-shanghai", Some("rg-1")));
+        assert!(!input.matches("a.com", "online", "liveVideo", "cn-beijing", Some("rg-1")));
+        assert!(!input.matches("a.com", "online", "liveVideo", "cn-shanghai", None));
+        let any = parse(&[]).unwrap();
+        assert!(any.matches("a.com", "online", "liveVideo", "cn-beijing", None));
     }
 
     #[test]

@@ -725,3 +725,53 @@ async fn pages_of_two(server: &TestServer) -> Vec<Vec<String>> {
 fn cert_name(name: &str) -> livecert_core::names::CertName {
     livecert_core::names::CertName::parse(name).expect("cert name")
 }
+
+/// DescribeLiveUserDomains filters by `RegionName` and `ResourceGroupId` as Certimate sends them
+/// (issue 12), beside `DomainStatus`.
+#[tokio::test]
+async fn user_domains_filter_by_region_and_resource_group() {
+    let server = TestServer::start().await;
+    for (name, region, group) in [
+        ("sh.example.com", "cn-shanghai", "rg-a"),
+        ("bj.example.com", "cn-beijing", "rg-b"),
+    ] {
+        server
+            .call(
+                Scheme::V3,
+                "AddLiveDomain",
+                &[
+                    ("DomainName", name),
+                    ("LiveDomainType", "liveVideo"),
+                    ("Region", region),
+                    ("ResourceGroupId", group),
+                ],
+            )
+            .await
+            .ok();
+    }
+    let names = |r: &Reply| -> Vec<String> {
+        r.ok()["Domains"]["PageData"]
+            .as_array()
+            .expect("PageData")
+            .iter()
+            .map(|d| d["DomainName"].as_str().expect("name").to_owned())
+            .collect()
+    };
+    let by_region = server
+        .call(
+            Scheme::V3,
+            "DescribeLiveUserDomains",
+            &[("DomainStatus", "online"), ("RegionName", "cn-beijing")],
+        )
+        .await;
+    assert_eq!(names(&by_region), ["bj.example.com"]);
+    let by_group = server
+        .call(
+            Scheme::V3,
+            "DescribeLiveUserDomains",
+            &[("ResourceGroupId", "rg-a")],
+        )
+        .await;
+    assert_eq!(names(&by_group), ["sh.example.com"]);
+    server.stop().await;
+}

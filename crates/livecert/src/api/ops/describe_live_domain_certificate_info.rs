@@ -5,7 +5,7 @@ use livecert_core::ops::describe_live_domain_certificate_info::{
 };
 use livecert_core::params::Params;
 use livecert_core::timefmt::format_utc;
-use livecert_store::{CertStatus, RecordType};
+use livecert_store::CertStatus;
 use serde_json::{json, Map, Value};
 
 use super::owned_domain;
@@ -35,7 +35,7 @@ pub async fn handle(state: &AppState, caller: &Caller, params: &Params) -> OpRes
             "CertType": r.cert_type.as_str(),
             "SSLProtocol": "on",
             "SSLPub": r.chain_pem,
-            "Status": shown_status(r.cert_type, r.status),
+            "Status": shown_status(r.status),
         }),
         None => json!({
             "DomainName": domain.name.as_str(),
@@ -58,13 +58,10 @@ pub async fn handle(state: &AppState, caller: &Caller, params: &Params) -> OpRes
     Ok(fields)
 }
 
-/// `Status`: a free record's issuance state (`applying`, `success`, `failed`), and `revoked` for
-/// any record the operator revoked (operations.md row 33: "Describe shows the status"); otherwise
-/// empty.
-fn shown_status(cert_type: RecordType, status: CertStatus) -> &'static str {
-    if cert_type == RecordType::Free || status == CertStatus::Revoked {
-        status.as_str()
-    } else {
-        ""
-    }
+/// `Status`: the bound record's status (`success`, and for free records `applying` or `failed`,
+/// `revoked` for one the operator revoked), never empty for a bound record: the real service
+/// answers `success` for an effective certificate, and tools read it (issue 12; spec/operations.md
+/// said empty for uploads: docs/decisions.md, "CAS and STS beside Live").
+fn shown_status(status: CertStatus) -> &'static str {
+    status.as_str()
 }

@@ -20,7 +20,15 @@ pub async fn handle(state: &AppState, caller: &Caller, params: &Params) -> OpRes
         .map_err(|e| Failure::store(&e))?;
     let matching: Vec<_> = domains
         .into_iter()
-        .filter(|d| input.matches(d.name.as_str(), d.status.as_str(), &d.live_domain_type))
+        .filter(|d| {
+            input.matches(
+                d.name.as_str(),
+                d.status.as_str(),
+                &d.live_domain_type,
+                &d.region,
+                d.resource_group_id.as_deref(),
+            )
+        })
         .collect();
     let page: Vec<Value> = matching[input.page(matching.len())]
         .iter()

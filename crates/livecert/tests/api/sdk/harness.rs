@@ -267,10 +267,11 @@ impl Run {
         );
         assert_eq!(info["CertOrg"], CA_ORG, "{}", ctx("CertOrg"));
         assert_eq!(info["CertType"], "upload", "{}", ctx("CertType"));
-        assert!(
-            info.get("Status").is_none_or(|s| s == ""),
+        assert_eq!(
+            info["Status"],
+            "success",
             "{}",
-            ctx("Status (empty for an upload)")
+            ctx("Status (an effective certificate, as the real service says)")
         );
         assert_eq!(
             trim_pem(&info["SSLPub"]),
