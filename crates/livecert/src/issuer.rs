@@ -175,32 +175,54 @@ impl Issuer for TestCa {
 
     fn issue(&self, domain: &DomainName, now: i64) -> Result<CheckedUpload, IssueError> {
         self.check(domain)?;
-        let failed = |what: &str, e: &dyn std::fmt::Display| {
-            IssueError::Failed(format!("{what} for {domain}: {e}"))
-        };
-        let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256)
-            .map_err(|e| failed("generating a key", &e))?;
-        let mut params = CertificateParams::new(vec![domain.as_str().to_owned()])
-            .map_err(|e| failed("naming the certificate", &e))?;
+        let (chain, key_pem) = self
+            .sign_leaf(&[domain.as_str().to_owned()], now)
+            .map_err(|e| IssueError::Failed(format!("{e:#} for {domain}")))?;
+        check_upload(Some(chain.as_bytes()), Some(key_pem.as_bytes()), now)
+            .map_err(|e| IssueError::Failed(format!("checking what was issued for {domain}: {e}")))
+    }
+}
+
+impl TestCa {
+    /// A server certificate for `names` (DNS SANs, wildcards allowed; the first is the CN), valid
+    /// from about `now` (Unix seconds) for the test CA's leaf lifetime: the chain PEM (leaf, root)
+    /// and the private key PEM. For `serve --official-hostnames`, whose API certificate is issued
+    /// at each start.
+    ///
+    /// Errors: no name, a name rcgen refuses, signing failures.
+    pub fn issue_server(
+        &self,
+        names: &[String],
+        now: i64,
+    ) -> anyhow::Result<(String, Zeroizing<String>)> {
+        if names.is_empty() {
+            bail!("a server certificate needs at least one name");
+        }
+        self.sign_leaf(names, now)
+    }
+
+    /// Signs a new P-256 leaf for `names` with the root: `(chain PEM, key PEM)`.
+    fn sign_leaf(&self, names: &[String], now: i64) -> anyhow::Result<(String, Zeroizing<String>)> {
+        let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).context("generating a key")?;
+        let mut params =
+            CertificateParams::new(names.to_vec()).context("naming the certificate")?;
         params.distinguished_name = DistinguishedName::new();
-        params
-            .distinguished_name
-            .push(DnType::CommonName, domain.as_str());
+        if let Some(first) = names.first() {
+            params
+                .distinguished_name
+                .push(DnType::CommonName, first.as_str());
+        }
         params.is_ca = IsCa::ExplicitNoCa;
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
         params.use_authority_key_identifier_extension = true;
-        params.serial_number = Some(random_serial().map_err(|e| failed("a serial", &e))?);
+        params.serial_number = Some(random_serial().context("a serial")?);
         let not_before = now - BACKDATE_SECS;
         (params.not_before, params.not_after) =
-            validity(not_before, LEAF_VALIDITY_DAYS).map_err(|e| failed("validity", &e))?;
-        let leaf = params
-            .signed_by(&key, &self.issuer)
-            .map_err(|e| failed("signing", &e))?;
+            validity(not_before, LEAF_VALIDITY_DAYS).context("validity")?;
+        let leaf = params.signed_by(&key, &self.issuer).context("signing")?;
         let chain = format!("{}{}", leaf.pem(), self.root_pem);
-        let key_pem = Zeroizing::new(key.serialize_pem());
-        check_upload(Some(chain.as_bytes()), Some(key_pem.as_bytes()), now)
-            .map_err(|e| failed("checking what was issued", &e))
+        Ok((chain, Zeroizing::new(key.serialize_pem())))
     }
 }
 

@@ -13,6 +13,8 @@
 //!   CA kept in the data directory.
 //! - [`listener`]: what every listener does before HTTP: accept without spinning, close a
 //!   connection that sends nothing.
+//! - [`official_hostnames`]: `serve --official-hostnames`: the API's certificate for
+//!   `*.aliyuncs.com` from the data directory's CA.
 //! - [`server`]: `livecert serve`: opens the store, bootstraps the first account, serves.
 //! - [`store_location`]: where `--store` points and how `serve`, `edge` and `admin` open it.
 //! - [`tlsfiles`]: the operator's own PEM chain and key (`--tls-cert`, `--default-cert`).
@@ -27,6 +29,7 @@ pub mod edge;
 pub mod host;
 pub mod issuer;
 pub mod listener;
+pub mod official_hostnames;
 pub mod server;
 pub mod store_location;
 pub mod tlsfiles;

@@ -81,6 +81,12 @@ enum Command {
         /// go to the domain's origin. Needs --edge-http-listen.
         #[arg(long)]
         acme_webroot: Option<PathBuf>,
+        /// Serve the API over TLS for the official hostnames (live.aliyuncs.com, cas.aliyuncs.com,
+        /// sts.aliyuncs.com, <product>.<region>.aliyuncs.com) with a certificate the data
+        /// directory's CA issues at start (trust `livecert admin ca export`); use with
+        /// --listen 0.0.0.0:443 and point those names here (docs/tools.md).
+        #[arg(long, conflicts_with_all = ["tls_cert", "tls_key"])]
+        official_hostnames: bool,
         /// Serve the API over TLS with this certificate chain (PEM, leaf first); with --tls-key.
         #[arg(long, requires = "tls_key")]
         tls_cert: Option<PathBuf>,
@@ -199,6 +205,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             metrics_listen,
             edge_http_listen,
             acme_webroot,
+            official_hostnames,
             tls_cert,
             tls_key,
             default_cert,
@@ -226,6 +233,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
                 metrics_listen,
                 edge_http_listen,
                 acme_webroot,
+                official_hostnames,
                 tls: tls_cert.zip(tls_key),
                 default_cert: default_cert.zip(default_key),
             };

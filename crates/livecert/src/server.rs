@@ -53,6 +53,10 @@ pub struct ServeOptions {
     /// `--acme-webroot`: where ACME clients leave HTTP-01 key authorizations; needs
     /// `edge_http_listen`.
     pub acme_webroot: Option<PathBuf>,
+    /// `--official-hostnames`: serve the API over TLS with a certificate for `*.aliyuncs.com` (and
+    /// `*.<region>.aliyuncs.com`) issued at start by the data directory's CA
+    /// ([`crate::official_hostnames`]); excludes `tls`.
+    pub official_hostnames: bool,
     /// `--tls-cert` and `--tls-key`: serve the API over TLS with this chain and key; `None`:
     /// plain HTTP.
     pub tls: Option<(PathBuf, PathBuf)>,
@@ -78,7 +82,10 @@ pub async fn run(options: ServeOptions, shutdown: impl Future<Output = ()>) -> a
         options.acme_webroot.as_deref(),
         options.edge_http_listen.is_some(),
     )?;
-    let api_tls = match &options.tls {
+    if options.official_hostnames && options.tls.is_some() {
+        bail!("--official-hostnames issues the API's certificate itself: drop --tls-cert and --tls-key, or drop --official-hostnames");
+    }
+    let mut api_tls = match &options.tls {
         Some((cert, key)) => Some(api::tls_config(cert, key)?),
         None => None,
     };
@@ -107,7 +114,16 @@ pub async fn run(options: ServeOptions, shutdown: impl Future<Output = ()>) -> a
         let path = dir.write_credentials(&creds)?;
         print_first_credentials(&creds, &path);
     }
-    let issuer = open_issuer(&dir, clock.now())?;
+    let ca = open_test_ca(&dir, clock.now())?;
+    if options.official_hostnames {
+        let names = crate::official_hostnames::names();
+        let (chain, key) = ca
+            .issue_server(&names, clock.now())
+            .context("issuing the API's certificate for --official-hostnames")?;
+        api_tls = Some(api::tls_config_from_pem(&chain, &key)?);
+        info!(names = names.len(), root = %TestCa::cert_path(dir.path()).display(), "API certificate for *.aliyuncs.com issued by the data directory's CA (clients trust that root)");
+    }
+    let issuer: Arc<dyn Issuer> = Arc::new(ca);
     // The edge's whole map is loaded before its port opens.
     let edge = match options.edge_listen {
         Some(listen) => Some((
@@ -277,11 +293,18 @@ async fn check_clock(limits: &livecert_store::SharedLimits, clock: &dyn Clock) {
 /// root: `livecert admin ca export`). The store is open, so the master key exists by now.
 /// Errors: as [`TestCa::open_or_create`].
 pub fn open_issuer(dir: &DataDir, now: i64) -> anyhow::Result<Arc<dyn Issuer>> {
+    Ok(Arc::new(open_test_ca(dir, now)?))
+}
+
+/// The data directory's test CA, created on first use: the issuer of `CertType=free` and of the
+/// API's certificate for `--official-hostnames`.
+/// Errors: as [`TestCa::open_or_create`].
+pub fn open_test_ca(dir: &DataDir, now: i64) -> anyhow::Result<TestCa> {
     let master_key = dir.master_key(false)?;
     let ca = TestCa::open_or_create(dir.path(), &master_key, now)
         .context("opening the test CA (CertType=free)")?;
     info!(root = %TestCa::cert_path(dir.path()).display(), "test CA ready for CertType=free");
-    Ok(Arc::new(ca))
+    Ok(ca)
 }
 
 fn print_first_credentials(creds: &livecert_store::NewCredentials, path: &Path) {

@@ -31,5 +31,8 @@ pub use answer::Answer;
 pub use caller::Caller;
 pub use failure::{Failure, OpResult};
 pub use pipeline::{handle, BODY_READ_TIMEOUT, MAX_BODY_BYTES};
-pub use server::{serve, serve_with, tls_config, HEADER_READ_TIMEOUT, MAX_H2_HEADER_LIST_BYTES};
+pub use server::{
+    serve, serve_with, tls_config, tls_config_from_pem, HEADER_READ_TIMEOUT,
+    MAX_H2_HEADER_LIST_BYTES,
+};
 pub use state::{ApiConfig, AppState, PolicyCache};

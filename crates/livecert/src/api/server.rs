@@ -159,12 +159,31 @@ pub fn tls_config(
     key: &std::path::Path,
 ) -> anyhow::Result<Arc<rustls::ServerConfig>> {
     let (chain, key) = crate::tlsfiles::read(cert, key)?;
+    config_for(chain, key).context("--tls-cert and --tls-key")
+}
+
+/// The API's rustls configuration for a chain and key held in memory (PEM): `serve
+/// --official-hostnames`, whose certificate the data directory's CA issues at start.
+/// Errors: no certificate, a key that does not load or does not match the certificate.
+pub fn tls_config_from_pem(chain: &str, key: &str) -> anyhow::Result<Arc<rustls::ServerConfig>> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let chain = CertificateDer::pem_slice_iter(chain.as_bytes())
+        .collect::<Result<Vec<_>, _>>()
+        .context("reading the issued chain")?;
+    let key = PrivateKeyDer::from_pem_slice(key.as_bytes()).context("reading the issued key")?;
+    config_for(chain, key)
+}
+
+fn config_for(
+    chain: Vec<rustls::pki_types::CertificateDer<'static>>,
+    key: rustls::pki_types::PrivateKeyDer<'static>,
+) -> anyhow::Result<Arc<rustls::ServerConfig>> {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
         .with_no_client_auth()
-        .with_single_cert(chain, key)
-        .context("--tls-cert and --tls-key")?;
+        .with_single_cert(chain, key)?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(Arc::new(config))
 }

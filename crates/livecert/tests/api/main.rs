@@ -19,6 +19,7 @@ mod limits;
 mod listeners;
 mod malformed;
 mod multinode;
+mod official_hostnames;
 mod postgres;
 mod sdk;
 mod shared_limits;
