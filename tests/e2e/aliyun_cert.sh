@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# aliyun-cert 0.1.4 (PyPI), unchanged, on the official hostnames (issue 12). It calls
+# https://live.aliyuncs.com and https://cas.aliyuncs.com and cannot be told otherwise.
+#
+# Inside a private mount + network namespace made here (unshare --mount --net: loopback up, a hosts
+# file bind-mounted over /etc/hosts; the machine's /etc/hosts is never touched), a real
+# `livecert serve --official-hostnames` listens on 127.0.0.1:443. Its CA is trusted through
+# SSL_CERT_FILE, as the Tea runtime reads it. Then aliyun-cert:
+#   - uploads a certificate through CAS and binds it through Live (upload-cert, set-cert);
+#   - as certbot's deploy hook with a renewed certificate (certbot-deploy-hook --live
+#     --delete-old-cert): uploads it, rebinds the domain by CertName and deletes the old record;
+#   - lists and reads the library (list-certs, get-cert).
+# The edge serves the renewed leaf.
+#
+# Usage: tests/e2e/aliyun_cert.sh <livecert binary> <aliyun-cert executable>. Run by ./scripts/test
+# (as root, or where unprivileged user namespaces are allowed).
+set -euo pipefail
+
+bin=$(realpath "${1:?usage: tests/e2e/aliyun_cert.sh <livecert binary> <aliyun-cert>}")
+ac=$(realpath "${2:?usage: tests/e2e/aliyun_cert.sh <livecert binary> <aliyun-cert>}")
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+if [[ $(id -u) -eq 0 ]]; then
+    ns=(unshare --mount --net)
+else
+    ns=(unshare --map-root-user --mount --net)
+fi
+
+cat >"$work/inside.sh" <<'INSIDE'
+set -euo pipefail
+work=$1; bin=$2; ac=$3
+ip link set lo up
+printf '127.0.0.1 localhost\n127.0.0.1 live.aliyuncs.com cas.aliyuncs.com sts.aliyuncs.com\n' >"$work/hosts"
+mount --bind "$work/hosts" /etc/hosts
+"$bin" serve --official-hostnames --listen 127.0.0.1:443 --edge-listen 127.0.0.1:8443 \
+    --data-dir "$work/data" >"$work/serve.out" 2>"$work/serve.err" &
+pid=$!
+trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null || true' EXIT
+for _ in $(seq 200); do
+    curl -fsS --cacert "$work/data/test-ca.pem" https://live.aliyuncs.com/healthz >/dev/null 2>&1 && break
+    sleep 0.05
+done
+bundle=/etc/ssl/certs/ca-certificates.crt
+cat $([[ -f $bundle ]] && echo "$bundle") "$work/data/test-ca.pem" >"$work/bundle.pem"
+export SSL_CERT_FILE="$work/bundle.pem"
+set -a; . "$work/data/credentials"; set +a
+export ALIYUN_ACCESS_KEY_ID=$ALIBABA_CLOUD_ACCESS_KEY_ID ALIYUN_ACCESS_KEY_SECRET=$ALIBABA_CLOUD_ACCESS_KEY_SECRET
+
+passed=0; failed=0
+check() { # check <what> <command…>
+    local what=$1; shift
+    if "$@"; then echo "ok: $what"; passed=$((passed + 1)); else echo "FAILED: $what" >&2; failed=$((failed + 1)); fi
+}
+call() { "$bin" call "$@" --endpoint https://live.aliyuncs.com --cacert "$work/data/test-ca.pem" \
+    --credentials "$work/data/credentials"; }
+cert() { mkdir -p "$work/$1"; openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 90 \
+    -subj /CN=stream.example.com -addext subjectAltName=DNS:stream.example.com \
+    -keyout "$work/$1/privkey.pem" -out "$work/$1/fullchain.pem" 2>/dev/null; }
+bound_name() { call DescribeLiveDomainCertificateInfo --DomainName stream.example.com |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["CertInfos"]["CertInfo"][0]["CertName"])'; }
+served() { openssl s_client -connect 127.0.0.1:8443 -servername stream.example.com </dev/null 2>/dev/null |
+    openssl x509 -noout -fingerprint -sha256 2>/dev/null | cut -d= -f2; }
+fingerprint() { openssl x509 -noout -fingerprint -sha256 -in "$1" | cut -d= -f2; }
+
+call AddLiveDomain --DomainName stream.example.com --LiveDomainType liveVideo --Region cn-shanghai >/dev/null
+cert first; cert renewed
+first_id=$("$ac" upload-cert "$work/first/fullchain.pem" "$work/first/privkey.pem" --domain stream.example.com |
+    grep -o 'cert [0-9]*' | grep -o '[0-9]*' || true)
+check "upload-cert goes through CAS on cas.aliyuncs.com (CertId $first_id)" test -n "$first_id"
+check "set-cert binds it through Live on live.aliyuncs.com" \
+    "$ac" set-cert --cert-id "$first_id" --domain stream.example.com --service live
+first_name=$(bound_name)
+check "the domain serves the first upload ($first_name)" test "${first_name#stream_example_com_}" != "$first_name"
+sleep 1 # aliyun-cert names its uploads by the second
+check "certbot-deploy-hook uploads the renewal, rebinds and deletes the old record" \
+    env RENEWED_LINEAGE="$work/renewed" RENEWED_DOMAINS=stream.example.com \
+    "$ac" certbot-deploy-hook --live --delete-old-cert
+renewed_name=$(bound_name)
+check "the domain is bound to the renewal ($renewed_name)" test "$renewed_name" != "$first_name"
+check "list-certs shows the renewal" sh -c "\"$ac\" list-certs | grep -q \"$renewed_name\""
+check "the old record is gone (get-cert fails)" sh -c "! \"$ac\" get-cert --cert-id $first_id >/dev/null 2>&1"
+want=$(fingerprint "$work/renewed/fullchain.pem")
+got=
+for _ in $(seq 40); do got=$(served); [[ $got == "$want" ]] && break; sleep 0.05; done
+check "the edge serves the renewed leaf" test "$got" = "$want"
+echo "aliyun-cert-e2e: $passed passed, $failed failed"
+if ((failed)); then echo "--- serve.err"; tail -20 "$work/serve.err"; exit 1; fi
+INSIDE
+
+"${ns[@]}" bash "$work/inside.sh" "$work" "$bin" "$ac"
