@@ -10,9 +10,13 @@
 #   - as certbot's deploy hook with a renewed certificate (certbot-deploy-hook --live
 #     --delete-old-cert): uploads it, rebinds the domain by CertName and deletes the old record;
 #   - lists and reads the library (list-certs, get-cert).
-# The edge serves the renewed leaf.
+# The edge serves the renewed leaf. Then certbot (the version aliyun-cert pins), with aliyun-cert as
+# its deploy hook, gets a certificate from Debian's pebble: pebble-challtestsrv is its DNS, and the
+# HTTP-01 challenge is answered by livecert's own plain-HTTP edge on 127.0.0.1:80 from certbot's
+# webroot. The hook uploads it and binds it, and the edge serves pebble's leaf. A forced renewal
+# rotates it again.
 #
-# Usage: tests/e2e/aliyun_cert.sh <livecert binary> <aliyun-cert executable>. Run by ./scripts/test
+# Usage: tests/e2e/aliyun_cert.sh <livecert binary> <aliyun-cert executable> (certbot beside it). Run by ./scripts/test
 # (as root, or where unprivileged user namespaces are allowed).
 set -euo pipefail
 
@@ -33,10 +37,28 @@ work=$1; bin=$2; ac=$3
 ip link set lo up
 printf '127.0.0.1 localhost\n127.0.0.1 live.aliyuncs.com cas.aliyuncs.com sts.aliyuncs.com\n' >"$work/hosts"
 mount --bind "$work/hosts" /etc/hosts
+mkdir -p "$work/webroot"
 "$bin" serve --official-hostnames --listen 127.0.0.1:443 --edge-listen 127.0.0.1:8443 \
+    --edge-http-listen 127.0.0.1:80 --acme-webroot "$work/webroot" \
     --data-dir "$work/data" >"$work/serve.out" 2>"$work/serve.err" &
 pid=$!
-trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null || true' EXIT
+# pebble: its ACME endpoint's own certificate (trusted by certbot through REQUESTS_CA_BUNDLE), its
+# DNS (pebble-challtestsrv: every name is 127.0.0.1), HTTP-01 validated on port 80.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=pebble \
+    -addext "subjectAltName=IP:127.0.0.1,DNS:localhost" -keyout "$work/pebble-key.pem" \
+    -out "$work/pebble.pem" 2>/dev/null
+cat >"$work/pebble.json" <<JSON
+{"pebble": {"listenAddress": "127.0.0.1:14000", "managementListenAddress": "127.0.0.1:15000",
+  "certificate": "$work/pebble.pem", "privateKey": "$work/pebble-key.pem",
+  "httpPort": 80, "tlsPort": 443, "ocspResponderURL": "", "externalAccountBindingRequired": false}}
+JSON
+pebble-challtestsrv -defaultIPv4 127.0.0.1 -defaultIPv6 "" -dns01 127.0.0.1:8053 -http01 "" \
+    -https01 "" -tlsalpn01 "" -management 127.0.0.1:8055 >"$work/challtestsrv.log" 2>&1 &
+dns=$!
+PEBBLE_VA_NOSLEEP=1 PEBBLE_WFE_NONCEREJECT=0 pebble -config "$work/pebble.json" \
+    -dnsserver 127.0.0.1:8053 >"$work/pebble.log" 2>&1 &
+acme=$!
+trap 'kill $pid $dns $acme 2>/dev/null; wait $pid $dns $acme 2>/dev/null || true' EXIT
 for _ in $(seq 200); do
     curl -fsS --cacert "$work/data/test-ca.pem" https://live.aliyuncs.com/healthz >/dev/null 2>&1 && break
     sleep 0.05
@@ -84,6 +106,28 @@ want=$(fingerprint "$work/renewed/fullchain.pem")
 got=
 for _ in $(seq 40); do got=$(served); [[ $got == "$want" ]] && break; sleep 0.05; done
 check "the edge serves the renewed leaf" test "$got" = "$want"
+
+# certbot from pebble, with aliyun-cert as its deploy hook.
+for _ in $(seq 100); do curl -fsS --cacert "$work/pebble.pem" https://127.0.0.1:14000/dir >/dev/null 2>&1 && break; sleep 0.1; done
+certbot() { REQUESTS_CA_BUNDLE="$work/pebble.pem" "$(dirname "$ac")/certbot" "$@" \
+    --config-dir "$work/le/config" --work-dir "$work/le/work" --logs-dir "$work/le/logs" \
+    --server https://127.0.0.1:14000/dir --non-interactive --agree-tos \
+    --register-unsafely-without-email; }
+hook="$ac certbot-deploy-hook --live --delete-old-cert"
+lineage="$work/le/config/live/stream.example.com"
+check "certbot gets a certificate from pebble by HTTP-01 through livecert's edge" \
+    certbot certonly --webroot -w "$work/webroot" -d stream.example.com --deploy-hook "$hook"
+issued=$(fingerprint "$lineage/cert.pem")
+got=
+for _ in $(seq 40); do got=$(served); [[ $got == "$issued" ]] && break; sleep 0.05; done
+check "the deploy hook bound pebble's certificate and the edge serves it" test "$got" = "$issued"
+check "a forced renewal runs the hook again" certbot renew --force-renewal --deploy-hook "$hook"
+renewed=$(fingerprint "$lineage/cert.pem")
+got=
+for _ in $(seq 40); do got=$(served); [[ $got == "$renewed" ]] && break; sleep 0.05; done
+check "the edge serves the renewed pebble leaf" test "$got" = "$renewed" -a "$renewed" != "$issued"
+check "only the renewal is left in the library" \
+    sh -c "test \"\$(\"$ac\" list-certs | grep -c 'stream_example_com_')\" = 1"
 echo "aliyun-cert-e2e: $passed passed, $failed failed"
 if ((failed)); then echo "--- serve.err"; tail -20 "$work/serve.err"; exit 1; fi
 INSIDE
