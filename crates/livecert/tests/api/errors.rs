@@ -508,6 +508,42 @@ async fn every_reachable_error_code_by_a_real_request() {
     let elsewhere_too = self_signed(&["other.example.org"], now - DAY, now + 90 * DAY, Alg::P256);
     let huge = "A".repeat(70 * 1024);
     let long_name = "n".repeat(129);
+    // CAS: a record uploaded through CAS and bound through Live (DeleteUserCertificate refuses it).
+    server.add_domain("cas-bound.example.com").await;
+    let cas_cert = self_signed(
+        &["cas-bound.example.com"],
+        now - DAY,
+        now + 90 * DAY,
+        Alg::P256,
+    );
+    let uploaded = server
+        .call(
+            Scheme::V3,
+            "UploadUserCertificate",
+            &[
+                ("Name", "cas-bound"),
+                ("Cert", &cas_cert.chain_pem),
+                ("Key", &cas_cert.key_pem),
+            ],
+        )
+        .await;
+    let cas_bound_id = uploaded.ok()["CertId"]
+        .as_u64()
+        .expect("CertId")
+        .to_string();
+    server
+        .call(
+            Scheme::V3,
+            "SetLiveDomainCertificate",
+            &[
+                ("DomainName", "cas-bound.example.com"),
+                ("SSLProtocol", "on"),
+                ("CertType", "cas"),
+                ("CertName", "cas-bound"),
+            ],
+        )
+        .await
+        .ok();
 
     let rows = vec![
         // ---- protocol.md §7 ----
@@ -600,6 +636,16 @@ async fn every_reachable_error_code_by_a_real_request() {
         Row { what: "DescribeLiveCertificateDetail of an unknown name", req: Req::Signed(Scheme::V3, "DescribeLiveCertificateDetail", p(&[("CertName", "nope")])), status: 404, code: "CertNameNotFound" },
         Row { what: "DescribeLiveCertificateList with a foreign domain", req: Req::Signed(Scheme::V3, "DescribeLiveCertificateList", p(&[("DomainName", "live.example.com,foreign.example.com")])), status: 400, code: "IllegalOperationDomain" },
         Row { what: "DescribeLiveDomainDetail of a foreign domain", req: Req::Signed(Scheme::V1, "DescribeLiveDomainDetail", p(&[("DomainName", "foreign.example.com")])), status: 400, code: "IllegalOperationDomain" },
+        // ---- CAS 2020-04-07 and STS 2015-04-01 on the same listener (docs/cas.md) ----
+        Row { what: "a CAS action with Live's version", req: Req::V1Edited { params: vec![], timestamp: None, edits: vec![("Action", "UploadUserCertificate")] }, status: 400, code: "InvalidVersion" },
+        Row { what: "CAS upload without Name", req: Req::Signed(Scheme::V3, "UploadUserCertificate", p(&[("Cert", &cas_cert.chain_pem), ("Key", &cas_cert.key_pem)])), status: 400, code: "MissingParameter" },
+        Row { what: "CAS upload under a taken Name", req: Req::Signed(Scheme::V3, "UploadUserCertificate", p(&[("Name", "cas-bound"), ("Cert", &cas_cert.chain_pem), ("Key", &cas_cert.key_pem)])), status: 400, code: "InvalidParameter" },
+        Row { what: "CAS upload of a key that is not the certificate's", req: Req::Signed(Scheme::V3, "UploadUserCertificate", p(&[("Name", "mismatch"), ("Cert", &cas_cert.chain_pem), ("Key", &b.key_pem)])), status: 400, code: "InvalidParameter" },
+        Row { what: "CAS detail of a CertId not in the library", req: Req::Signed(Scheme::V3, "GetUserCertificateDetail", p(&[("CertId", "999999999")])), status: 400, code: "Certificate.NotFind" },
+        Row { what: "CAS listing with ShowSize 0", req: Req::Signed(Scheme::V1, "ListUserCertificateOrder", p(&[("ShowSize", "0")])), status: 400, code: "InvalidParameter" },
+        Row { what: "CAS delete of a record a domain serves", req: Req::Signed(Scheme::V3, "DeleteUserCertificate", p(&[("CertId", &cas_bound_id)])), status: 400, code: "DeleteFailed" },
+        Row { what: "CAS delete of a CertId not in the library", req: Req::Signed(Scheme::V3, "DeleteUserCertificate", p(&[("CertId", "999999999")])), status: 400, code: "Certificate.NotFind" },
+        Row { what: "a RAM user without yundun-cert permissions lists CAS", req: Req::SignedBy { key_id: "readerid", secret: "readersecret", action: "ListUserCertificateOrder", params: vec![] }, status: 403, code: "Forbidden.RAM" },
     ];
 
     let mut failures = Vec::new();
