@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# aliyun-cert 0.1.4 (PyPI), unchanged, on the official hostnames (issue 12). It calls
+# The tools people deploy with, unchanged, on the official hostnames (issue 12): aliyun-cert 0.1.4
+# (PyPI) with certbot, and certd's AliyunSslClient (@certd/plugin-lib 1.37.1, npm). They call
 # https://live.aliyuncs.com and https://cas.aliyuncs.com and cannot be told otherwise.
 #
 # Inside a private mount + network namespace made here (unshare --mount --net: loopback up, a hosts
@@ -14,14 +15,20 @@
 # its deploy hook, gets a certificate from Debian's pebble: pebble-challtestsrv is its DNS, and the
 # HTTP-01 challenge is answered by livecert's own plain-HTTP edge on 127.0.0.1:80 from certbot's
 # webroot. The hook uploads it and binds it, and the edge serves pebble's leaf. A forced renewal
-# rotates it again.
+# rotates it again. Last, certd's AliyunSslClient uploads through CAS (NODE_EXTRA_CA_CERTS trusts
+# the CA), and the CertId it gets is bound through @alicloud/openapi-client as certd's
+# deploy-to-live plugin does; the edge serves it, and a delete while bound is refused.
 #
-# Usage: tests/e2e/aliyun_cert.sh <livecert binary> <aliyun-cert executable> (certbot beside it). Run by ./scripts/test
+# Usage: tests/e2e/tools.sh <livecert binary> <aliyun-cert executable> <node_modules with
+# @certd/plugin-lib> (certbot beside aliyun-cert). Run by ./scripts/test
 # (as root, or where unprivileged user namespaces are allowed).
 set -euo pipefail
 
-bin=$(realpath "${1:?usage: tests/e2e/aliyun_cert.sh <livecert binary> <aliyun-cert>}")
-ac=$(realpath "${2:?usage: tests/e2e/aliyun_cert.sh <livecert binary> <aliyun-cert>}")
+usage="usage: tests/e2e/tools.sh <livecert binary> <aliyun-cert> <node_modules>"
+bin=$(realpath "${1:?$usage}")
+ac=$(realpath "${2:?$usage}")
+modules=$(realpath "${3:?$usage}")
+scripts=$(cd "$(dirname "${BASH_SOURCE[0]}")/../sdk/node" && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
@@ -33,7 +40,7 @@ fi
 
 cat >"$work/inside.sh" <<'INSIDE'
 set -euo pipefail
-work=$1; bin=$2; ac=$3
+work=$1; bin=$2; ac=$3; modules=$4; scripts=$5
 ip link set lo up
 printf '127.0.0.1 localhost\n127.0.0.1 live.aliyuncs.com cas.aliyuncs.com sts.aliyuncs.com\n' >"$work/hosts"
 mount --bind "$work/hosts" /etc/hosts
@@ -128,8 +135,30 @@ for _ in $(seq 40); do got=$(served); [[ $got == "$renewed" ]] && break; sleep 0
 check "the edge serves the renewed pebble leaf" test "$got" = "$renewed" -a "$renewed" != "$issued"
 check "only the renewal is left in the library" \
     sh -c "test \"\$(\"$ac\" list-certs | grep -c 'stream_example_com_')\" = 1"
-echo "aliyun-cert-e2e: $passed passed, $failed failed"
+
+# certd's AliyunSslClient, unchanged, then the binding as certd's deploy-to-live plugin makes it.
+call AddLiveDomain --DomainName certd.example.com --LiveDomainType liveVideo --Region cn-shanghai >/dev/null
+mkdir -p "$work/certd"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 90 -subj /CN=certd.example.com \
+    -addext subjectAltName=DNS:certd.example.com -keyout "$work/certd/key.pem" -out "$work/certd/chain.pem" 2>/dev/null
+certd_out=$(cd "$(dirname "$modules")" && NODE_PATH="$modules" NODE_EXTRA_CA_CERTS="$work/data/test-ca.pem" \
+    node "$scripts/certd.mjs" --domain certd.example.com --name certd-demo \
+    --cert "$work/certd/chain.pem" --key "$work/certd/key.pem" 2>"$work/certd.err" | tail -1) || true
+certd_field() { python3 -c "import json,sys; d=json.loads(sys.argv[1]); print(eval(sys.argv[2]))" "$certd_out" "$1" 2>/dev/null; }
+check "certd's AliyunSslClient uploads through CAS and reads the detail" \
+    test "$(certd_field 'd["info"]["certName"]')" = certd-demo
+check "its CertIdentifier is <CertId>-cn-hangzhou" \
+    test "$(certd_field 'd["info"]["certIdentifier"]')" = "$(certd_field 'd["certId"]')-cn-hangzhou"
+served_certd() { openssl s_client -connect 127.0.0.1:8443 -servername certd.example.com </dev/null 2>/dev/null |
+    openssl x509 -noout -fingerprint -sha256 2>/dev/null | cut -d= -f2; }
+want=$(fingerprint "$work/certd/chain.pem"); got=
+for _ in $(seq 40); do got=$(served_certd); [[ $got == "$want" ]] && break; sleep 0.05; done
+check "bound through @alicloud/openapi-client by CertId, the edge serves it" test "$got" = "$want"
+check "certd's deleteCert of the bound record is refused" \
+    sh -c "echo '$(certd_field 'd["deleteWhileBound"]')' | grep -q 'certd.example.com'"
+[[ -s $work/certd.err ]] && { echo "--- certd.mjs stderr"; tail -5 "$work/certd.err"; }
+echo "tools-e2e: $passed passed, $failed failed"
 if ((failed)); then echo "--- serve.err"; tail -20 "$work/serve.err"; exit 1; fi
 INSIDE
 
-"${ns[@]}" bash "$work/inside.sh" "$work" "$bin" "$ac"
+"${ns[@]}" bash "$work/inside.sh" "$work" "$bin" "$ac" "$modules" "$scripts"
