@@ -167,6 +167,20 @@ pub fn prepare(req: &HttpRequest<'_>) -> Result<Prepared, Rejected> {
             supported_versions()
         )));
     }
+    if let Some((host, named)) = host_product(req.headers) {
+        if named != product {
+            return Err(reject(api_error!(
+                InvalidActionNotFound,
+                "{host} answers {} {}; send {} ({} {}) to {}.aliyuncs.com.",
+                named.code(),
+                named.version(),
+                action.wire_name(),
+                product.code(),
+                product.version(),
+                product.code()
+            )));
+        }
+    }
     let format = match params.non_empty_text("Format").map_err(reject)? {
         None => default,
         Some(text) => parse_format(text)
@@ -290,6 +304,26 @@ pub(crate) fn signature_mismatch_detail(sts: &str) -> String {
         "Check ALIBABA_CLOUD_ACCESS_KEY_SECRET, which must be the secret livecert issued with this \
          AccessKeyId. If it is, the request was not signed as it was sent; the {STRING_TO_SIGN_MARKER}{sts}"
     )
+}
+
+/// The product an official hostname names (`live.aliyuncs.com`, `cas.cn-shanghai.aliyuncs.com`,
+/// `sts.aliyuncs.com`: the first label of a name under `aliyuncs.com`), with the host as sent
+/// (lower case, without its port); `None` for any other host (an IP address, the operator's own
+/// name), which names no product.
+fn host_product(headers: &[(String, Vec<u8>)]) -> Option<(String, Product)> {
+    let raw = header_values(headers, "host").next()?;
+    let host = std::str::from_utf8(trim_ows(raw))
+        .ok()?
+        .to_ascii_lowercase();
+    let name = host.split(':').next()?.trim_end_matches('.').to_owned();
+    if !name.ends_with(".aliyuncs.com") {
+        return None;
+    }
+    let first = name.split('.').next()?;
+    Product::ALL
+        .into_iter()
+        .find(|p| p.code() == first)
+        .map(|p| (name.clone(), p))
 }
 
 /// The values of every header named `name` (ASCII case-insensitive), in wire order.

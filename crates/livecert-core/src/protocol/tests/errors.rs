@@ -226,6 +226,18 @@ fn each_error_is_reached_by_a_crafted_request() {
             None,
         ),
         (
+            "V3 a Live action sent to cas.aliyuncs.com",
+            v3(|r| r.set_header("host", "cas.aliyuncs.com")),
+            C::InvalidActionNotFound,
+            None,
+        ),
+        (
+            "V3 a Live action sent to sts.cn-hangzhou.aliyuncs.com:443",
+            v3(|r| r.set_header("host", "sts.cn-hangzhou.aliyuncs.com:443")),
+            C::InvalidActionNotFound,
+            None,
+        ),
+        (
             "V1 Format=YAML",
             v1(|p| set_pair(p, "Format", "YAML")),
             C::InvalidParameter,
