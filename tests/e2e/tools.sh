@@ -116,7 +116,7 @@ check "the edge serves the renewed leaf" test "$got" = "$want"
 
 # certbot from pebble, with aliyun-cert as its deploy hook.
 for _ in $(seq 100); do curl -fsS --cacert "$work/pebble.pem" https://127.0.0.1:14000/dir >/dev/null 2>&1 && break; sleep 0.1; done
-certbot() { REQUESTS_CA_BUNDLE="$work/pebble.pem" "$(dirname "$ac")/certbot" "$@" \
+certbot() { REQUESTS_CA_BUNDLE="$work/pebble.pem" timeout 180 "$(dirname "$ac")/certbot" "$@" \
     --config-dir "$work/le/config" --work-dir "$work/le/work" --logs-dir "$work/le/logs" \
     --server https://127.0.0.1:14000/dir --non-interactive --agree-tos \
     --register-unsafely-without-email; }
@@ -128,7 +128,7 @@ issued=$(fingerprint "$lineage/cert.pem")
 got=
 for _ in $(seq 40); do got=$(served); [[ $got == "$issued" ]] && break; sleep 0.05; done
 check "the deploy hook bound pebble's certificate and the edge serves it" test "$got" = "$issued"
-check "a forced renewal runs the hook again" certbot renew --force-renewal --deploy-hook "$hook"
+check "a forced renewal runs the hook again" certbot renew --force-renewal --no-random-sleep-on-renew --deploy-hook "$hook"
 renewed=$(fingerprint "$lineage/cert.pem")
 got=
 for _ in $(seq 40); do got=$(served); [[ $got == "$renewed" ]] && break; sleep 0.05; done
@@ -142,7 +142,7 @@ mkdir -p "$work/certd"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 90 -subj /CN=certd.example.com \
     -addext subjectAltName=DNS:certd.example.com -keyout "$work/certd/key.pem" -out "$work/certd/chain.pem" 2>/dev/null
 certd_out=$(cd "$(dirname "$modules")" && NODE_PATH="$modules" NODE_EXTRA_CA_CERTS="$work/data/test-ca.pem" \
-    node "$scripts/certd.mjs" --domain certd.example.com --name certd-demo \
+    timeout 120 node "$scripts/certd.mjs" --domain certd.example.com --name certd-demo \
     --cert "$work/certd/chain.pem" --key "$work/certd/key.pem" 2>"$work/certd.err" | tail -1) || true
 certd_field() { python3 -c "import json,sys; d=json.loads(sys.argv[1]); print(eval(sys.argv[2]))" "$certd_out" "$1" 2>/dev/null; }
 check "certd's AliyunSslClient uploads through CAS and reads the detail" \
