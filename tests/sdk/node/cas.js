@@ -6,7 +6,11 @@
 //   GetUserCertificateDetail {CertId} (reading Name, CertIdentifier, NotAfter),
 //   DeleteUserCertificate {CertId}.
 //
-// Usage: node cas.js --endpoint 127.0.0.1:PORT --cert chain.pem --key key.pem
+// With the official SDK: upload (CertId a number), detail (no key), list UPLOAD with paging, a
+// Live binding by CertId (pop-core, the Live client in Node) that makes the delete refused, HTTPS
+// off, then the delete allowed and the record gone.
+//
+// Usage: node cas.js --endpoint 127.0.0.1:PORT --cert chain.pem --key key.pem --domain D
 // with ALIBABA_CLOUD_ACCESS_KEY_ID / ALIBABA_CLOUD_ACCESS_KEY_SECRET in the environment.
 // Prints one JSON object (what it observed) on stdout; exits 1 on any unexpected outcome.
 'use strict';
@@ -22,7 +26,7 @@ function args() {
   for (let i = 0; i + 1 < argv.length; i += 2) {
     out[argv[i].replace(/^--/, '')] = argv[i + 1];
   }
-  for (const name of ['endpoint', 'cert', 'key']) {
+  for (const name of ['endpoint', 'cert', 'key', 'domain']) {
     if (!out[name]) {
       console.error(`missing --${name}`);
       process.exit(2);
@@ -56,8 +60,23 @@ async function main() {
   const certId = up.body.certId;
   const detail = await sdk.getUserCertificateDetail(new Cas.GetUserCertificateDetailRequest({ certId }));
   out.sdk_detail = detail.body.toMap();
+  await sdk.uploadUserCertificate(new Cas.UploadUserCertificateRequest({ name: 'node-sdk-2', cert, key }));
   const list = await sdk.listUserCertificateOrder(new Cas.ListUserCertificateOrderRequest({ orderType: 'UPLOAD', showSize: 10 }));
   out.sdk_list = list.body.toMap();
+  const page2 = await sdk.listUserCertificateOrder(
+    new Cas.ListUserCertificateOrderRequest({ orderType: 'UPLOAD', showSize: 1, currentPage: 2 }));
+  out.sdk_page2 = page2.body.toMap();
+
+  // Bound through Live (pop-core, V1): the delete is refused until HTTPS is off.
+  const live = new RPCClient({
+    accessKeyId: id, accessKeySecret: secret, endpoint: `http://${a.endpoint}`, apiVersion: '2016-11-01',
+    opts: { timeout: 60000 },
+  });
+  const livePost = { method: 'POST', timeout: 60000 };
+  await live.request('SetLiveDomainCertificate',
+    { DomainName: a.domain, SSLProtocol: 'on', CertType: 'cas', CertId: String(certId) }, livePost);
+  out.sdk_delete_bound = await refused(() => sdk.deleteUserCertificate(new Cas.DeleteUserCertificateRequest({ certId })));
+  await live.request('SetLiveDomainCertificate', { DomainName: a.domain, SSLProtocol: 'off' }, livePost);
   await sdk.deleteUserCertificate(new Cas.DeleteUserCertificateRequest({ certId }));
   out.sdk_gone = await refused(() => sdk.getUserCertificateDetail(new Cas.GetUserCertificateDetailRequest({ certId })));
 

@@ -44,15 +44,17 @@ async fn pop_core_post() {
     run.assert_observed(&observed, &EXPECT);
 }
 
-/// The certificate service through @alicloud/cas20200407 3.0.0 (ACS3) and through
-/// @alicloud/pop-core as certd's AliyunSslClient calls it (V1, POST form body): CertId a JSON
-/// integer, no `Code` in a success, the key never returned, a deleted record not found.
+/// The certificate service through @alicloud/cas20200407 3.0.0 (ACS3): upload, detail without
+/// the key, list and paging, a delete refused while Live (pop-core) serves the record and allowed
+/// after HTTPS off, then not found; and through @alicloud/pop-core as certd's AliyunSslClient calls
+/// it (V1, POST form body): CertId a JSON integer, no `Code` in a success.
 #[tokio::test(flavor = "multi_thread")]
 async fn cas_sdk_and_certd_calls() {
     let Some(node) = harness::node() else {
         return;
     };
     let server = crate::harness::TestServer::start_live().await;
+    server.add_domain("node.cas.livecert.test").await;
     let now = server.clock_now();
     let g = crate::certs::self_signed(
         &["node.cas.livecert.test"],
@@ -71,6 +73,7 @@ async fn cas_sdk_and_certd_calls() {
         .arg(&cert)
         .arg("--key")
         .arg(&key)
+        .args(["--domain", "node.cas.livecert.test"])
         .env("ALIBABA_CLOUD_ACCESS_KEY_ID", crate::harness::TEST_ID)
         .env(
             "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
