@@ -16,6 +16,7 @@
 //! - `facts`: the facts of §6, coverage (§5) and generated names (row 22).
 
 mod chain;
+mod details;
 mod facts;
 mod key;
 pub mod pem;
@@ -33,6 +34,7 @@ use crate::timefmt::format_utc;
 use chain::{Cert, LeafError};
 use pem::{Block, Kind, PemError};
 
+pub use details::{chain_details, ChainEntry, LeafSubject};
 pub use facts::{covers, generated_cert_name, GENERATED_NAME_BASE_CHARS};
 pub use key::{MAX_RSA_BITS, MIN_RSA_BITS};
 

@@ -422,3 +422,22 @@ async fn products_are_routed_by_action_and_version() {
     assert!(r.message().contains("cas 2020-04-07"), "{}", r.message());
     server.stop().await;
 }
+
+/// GetUserCertificateDetail's `CertChain` lists every certificate of the stored chain, leaf first.
+#[tokio::test]
+async fn the_detail_lists_the_whole_chain() {
+    let server = TestServer::start().await;
+    let now = server.clock_now();
+    let g = crate::certs::issued(&["chain.example.com"], now - DAY, now + 90 * DAY, Alg::P256);
+    let id = upload(&server, Scheme::V3, "chained", &g).await.ok()["CertId"]
+        .as_u64()
+        .unwrap();
+    let d = detail(&server, id, Some("true")).await;
+    let chain = d.ok()["CertChain"].as_array().expect("CertChain").clone();
+    let stored = g.chain_pem.matches("BEGIN CERTIFICATE").count();
+    assert!(stored >= 2, "issued() gives a leaf and its CA chain");
+    assert_eq!(chain.len(), stored, "{}", d.body);
+    assert_eq!(chain[0]["CommonName"], "chain.example.com");
+    assert_eq!(chain[0]["IssuerCommonName"], chain[1]["CommonName"]);
+    server.stop().await;
+}

@@ -20,13 +20,33 @@ pub async fn handle(state: &AppState, caller: &Caller, params: &Params) -> OpRes
         .map_err(|e| Failure::store(&e))?
         .ok_or_else(|| cas::not_found(input.cert_id))?;
     let f = &record.facts;
-    let chain: Vec<Value> = vec![json!({
-        "CommonName": common_name(&record),
-        "IssuerCommonName": f.issuer_cn.clone().unwrap_or_default(),
-        "NotBefore": f.not_before * 1000,
-        "NotAfter": f.not_after * 1000,
-        "RemainDay": (f.not_after - caller.now).max(0) / 86_400,
-    })];
+    // The chain's certificates and the leaf's subject, read again from the stored chain (this
+    // read is rare); a chain that does not parse shows its leaf's facts only.
+    let (entries, subject) = match livecert_core::cert::chain_details(&record.chain_pem) {
+        Ok(details) => details,
+        Err(why) => {
+            tracing::warn!(cert_id = record.cert_id, %why, "a stored chain does not parse");
+            let leaf = livecert_core::cert::ChainEntry {
+                common_name: common_name(&record),
+                issuer_common_name: f.issuer_cn.clone().unwrap_or_default(),
+                not_before: f.not_before,
+                not_after: f.not_after,
+            };
+            (vec![leaf], livecert_core::cert::LeafSubject::default())
+        }
+    };
+    let chain: Vec<Value> = entries
+        .iter()
+        .map(|c| {
+            json!({
+                "CommonName": c.common_name,
+                "IssuerCommonName": c.issuer_common_name,
+                "NotBefore": c.not_before * 1000,
+                "NotAfter": c.not_after * 1000,
+                "RemainDay": (c.not_after - caller.now).max(0) / 86_400,
+            })
+        })
+        .collect();
     let mut fields = Map::new();
     for (name, value) in [
         ("Id", json!(record.cert_id)),
@@ -38,10 +58,10 @@ pub async fn handle(state: &AppState, caller: &Caller, params: &Params) -> OpRes
         ("Common", json!(common_name(&record))),
         ("Sans", json!(f.dns_sans.join(","))),
         ("Issuer", json!(issuer(&record))),
-        ("OrgName", json!("")),
-        ("Province", json!("")),
-        ("City", json!("")),
-        ("Country", json!("")),
+        ("OrgName", json!(subject.organization.unwrap_or_default())),
+        ("Province", json!(subject.province.unwrap_or_default())),
+        ("City", json!(subject.locality.unwrap_or_default())),
+        ("Country", json!(subject.country.unwrap_or_default())),
         ("Algorithm", json!(algorithm(&record))),
         ("Fingerprint", json!(f.fingerprint_sha256)),
         ("Sha2", json!(f.fingerprint_sha256)),
