@@ -12,7 +12,7 @@ use livecert_core::ops::set_live_domain_certificate::{
     decide_cas, decide_upload, CasCandidate, CertRef, LibraryRecord, LibrarySnapshot, LibraryWrite,
 };
 
-use crate::db::{db_id, execute, get, get_u64, query_one, query_opt, Tx};
+use crate::db::{db_id, execute, get, get_u64, query_one, query_opt, SqlParam, Tx};
 use crate::rules;
 use crate::sql::read;
 use crate::{
@@ -491,35 +491,17 @@ async fn insert_certificate(
     )
     .await?;
     let cert_id = get_u64(&row, 0)?;
-    let f = &upload.facts;
+    let content = RecordContent::new(cert_id, account_id, upload, key_sealed, cert_type, now)?;
+    let name = cert_name.as_str();
+    let mut params = content.params();
+    params.push(&name);
     execute(
         conn,
-        "INSERT INTO certificates (cert_id, account_id, cert_name, cert_type, status, chain_pem, \
-         private_key_sealed, fingerprint_sha256, spki_sha256, subject_cn, dns_sans, issuer_cn, \
-         issuer_org, serial_hex, not_before, not_after, key_algorithm, key_bits, created, \
-         last_changed) \
-         VALUES ($1, $2, $3, $18, 'success', $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
-         $14, $15, $16, $17, $17)",
-        &[
-            &db_id(cert_id)?,
-            &db_id(account_id)?,
-            &cert_name.as_str(),
-            &upload.chain_pem,
-            &key_sealed,
-            &f.fingerprint_sha256,
-            &f.spki_sha256,
-            &f.subject_cn,
-            &f.dns_sans,
-            &f.issuer_cn,
-            &f.issuer_org,
-            &f.serial_hex,
-            &f.not_before,
-            &f.not_after,
-            &f.key_algorithm.as_str(),
-            &i64::from(f.key_bits),
-            &now,
-            &cert_type.as_str(),
-        ],
+        &format!(
+            "INSERT INTO certificates (cert_id, account_id, cert_name, status, created, {RECORD_CONTENT}) \
+             VALUES ($1, $2, $18, 'success', $16, {RECORD_CONTENT_VALUES})"
+        ),
+        &params,
     )
     .await?;
     Ok(cert_id)
@@ -536,19 +518,76 @@ async fn replace_certificate(
     cert_type: RecordType,
     now: i64,
 ) -> Result<(), WriteError> {
-    let f = &upload.facts;
+    let content = RecordContent::new(cert_id, account_id, upload, key_sealed, cert_type, now)?;
     let n = execute(
         conn,
-        "UPDATE certificates SET cert_type = $17, status = 'success', chain_pem = $3, \
-         private_key_sealed = $4, fingerprint_sha256 = $5, spki_sha256 = $6, subject_cn = $7, \
-         dns_sans = $8, issuer_cn = $9, issuer_org = $10, serial_hex = $11, not_before = $12, \
-         not_after = $13, key_algorithm = $14, key_bits = $15, last_changed = $16 \
-         WHERE cert_id = $1 AND account_id = $2",
-        &[
-            &db_id(cert_id)?,
-            &db_id(account_id)?,
-            &upload.chain_pem,
-            &key_sealed,
+        &format!(
+            "UPDATE certificates SET status = 'success', ({RECORD_CONTENT}) = ({RECORD_CONTENT_VALUES}) \
+             WHERE cert_id = $1 AND account_id = $2"
+        ),
+        &content.params(),
+    )
+    .await?;
+    if n != 1 {
+        return Err(
+            StoreError::Failed(format!("record {cert_id} vanished during the write")).into(),
+        );
+    }
+    Ok(())
+}
+
+/// The columns an upload writes into a record, created or replaced (with [`RECORD_CONTENT_VALUES`]
+/// and [`RecordContent::params`]).
+const RECORD_CONTENT: &str = "chain_pem, private_key_sealed, fingerprint_sha256, spki_sha256, \
+     subject_cn, dns_sans, issuer_cn, issuer_org, serial_hex, not_before, not_after, \
+     key_algorithm, key_bits, last_changed, cert_type";
+
+/// The placeholders of [`RECORD_CONTENT`]: `$3`–`$17` of [`RecordContent::params`] (`$1` the
+/// CertId, `$2` the account).
+const RECORD_CONTENT_VALUES: &str =
+    "$3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17";
+
+/// What an upload writes into a record, as statement parameters.
+struct RecordContent<'a> {
+    cert_id: i64,
+    account_id: i64,
+    upload: &'a CheckedUpload,
+    key_sealed: &'a [u8],
+    key_algorithm: &'static str,
+    key_bits: i64,
+    now: i64,
+    cert_type: &'static str,
+}
+
+impl<'a> RecordContent<'a> {
+    fn new(
+        cert_id: u64,
+        account_id: AccountId,
+        upload: &'a CheckedUpload,
+        key_sealed: &'a [u8],
+        cert_type: RecordType,
+        now: i64,
+    ) -> Result<Self, StoreError> {
+        Ok(Self {
+            cert_id: db_id(cert_id)?,
+            account_id: db_id(account_id)?,
+            upload,
+            key_sealed,
+            key_algorithm: upload.facts.key_algorithm.as_str(),
+            key_bits: i64::from(upload.facts.key_bits),
+            now,
+            cert_type: cert_type.as_str(),
+        })
+    }
+
+    /// `$1` CertId, `$2` account, then the values of [`RECORD_CONTENT`] as `$3`–`$17`.
+    fn params(&self) -> Vec<&dyn SqlParam> {
+        let f = &self.upload.facts;
+        vec![
+            &self.cert_id,
+            &self.account_id,
+            &self.upload.chain_pem,
+            &self.key_sealed,
             &f.fingerprint_sha256,
             &f.spki_sha256,
             &f.subject_cn,
@@ -558,19 +597,12 @@ async fn replace_certificate(
             &f.serial_hex,
             &f.not_before,
             &f.not_after,
-            &f.key_algorithm.as_str(),
-            &i64::from(f.key_bits),
-            &now,
-            &cert_type.as_str(),
-        ],
-    )
-    .await?;
-    if n != 1 {
-        return Err(
-            StoreError::Failed(format!("record {cert_id} vanished during the write")).into(),
-        );
+            &self.key_algorithm,
+            &self.key_bits,
+            &self.now,
+            &self.cert_type,
+        ]
     }
-    Ok(())
 }
 
 /// Binds the domain to `cert_id` with HTTPS on; touches the row only if that changes something,
