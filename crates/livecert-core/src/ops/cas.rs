@@ -11,7 +11,7 @@
 //! certificate codes of certificates.md); docs/decisions.md, "CAS".
 
 use crate::error::{ApiError, ErrorCode};
-use crate::names::CertName;
+use crate::names::{CertName, DomainName};
 use crate::params::Params;
 
 /// The longest `ShowSize` a listing accepts.
@@ -256,8 +256,8 @@ pub fn name_taken(name: &CertName, cert_id: u64) -> ApiError {
 }
 
 /// `DeleteFailed` for a record some domains still serve, naming them (at most 10).
-pub fn still_bound(cert_id: u64, domains: &[String]) -> ApiError {
-    let shown: Vec<&str> = domains.iter().take(10).map(String::as_str).collect();
+pub fn still_bound(cert_id: u64, domains: &[DomainName]) -> ApiError {
+    let shown: Vec<&str> = domains.iter().take(10).map(DomainName::as_str).collect();
     let more = domains.len().saturating_sub(shown.len());
     let tail = if more > 0 {
         format!(" and {more} more")

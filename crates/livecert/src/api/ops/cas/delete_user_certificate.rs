@@ -23,9 +23,6 @@ pub async fn handle(state: &AppState, caller: &Caller, params: &Params) -> OpRes
     match deletion {
         CertDeletion::Deleted => Ok(Map::new()),
         CertDeletion::NotFound => Err(cas::not_found(input.cert_id).into()),
-        CertDeletion::Bound(domains) => {
-            let names: Vec<String> = domains.iter().map(|d| d.as_str().to_owned()).collect();
-            Err(cas::still_bound(input.cert_id, &names).into())
-        }
+        CertDeletion::Bound(domains) => Err(cas::still_bound(input.cert_id, &domains).into()),
     }
 }

@@ -2,10 +2,11 @@
 //! SDK's response model. `Cert` is the chain unless `CertFilter=true`; `Key` is always empty.
 
 use livecert_core::ops::cas::{self, GetUserCertificateDetailInput};
+use livecert_core::ops::describe_live_domain_certificate_info::cert_org;
 use livecert_core::params::Params;
 use serde_json::{json, Map, Value};
 
-use super::{algorithm, common_name, date, instance_id, issuer, CERT_IDENTIFIER_REGION};
+use super::{algorithm, common_name, date, instance_id, CERT_IDENTIFIER_REGION};
 use crate::api::{AppState, Caller, Failure, OpResult};
 
 /// Handles GetUserCertificateDetail. Errors: `MissingParameter` / `InvalidParameter` (CertId,
@@ -57,7 +58,7 @@ pub async fn handle(state: &AppState, caller: &Caller, params: &Params) -> OpRes
         ),
         ("Common", json!(common_name(&record))),
         ("Sans", json!(f.dns_sans.join(","))),
-        ("Issuer", json!(issuer(&record))),
+        ("Issuer", json!(cert_org(&record.facts))),
         ("OrgName", json!(subject.organization.unwrap_or_default())),
         ("Province", json!(subject.province.unwrap_or_default())),
         ("City", json!(subject.locality.unwrap_or_default())),

@@ -2,11 +2,12 @@
 //! by CertId, one page at a time. `CPACK` and `BUY` list orders, which livecert has none of.
 
 use livecert_core::ops::cas::{ListStatus, ListUserCertificateOrderInput};
+use livecert_core::ops::describe_live_domain_certificate_info::cert_org;
 use livecert_core::params::Params;
 use livecert_store::{CertStatus, RecordType};
 use serde_json::{json, Map, Value};
 
-use super::{common_name, date, instance_id, issuer};
+use super::{common_name, date, instance_id};
 use crate::api::{AppState, Caller, Failure, OpResult};
 
 /// Handles ListUserCertificateOrder: `CertificateOrderList` (a JSON array), `CurrentPage`,
@@ -57,7 +58,7 @@ pub async fn handle(state: &AppState, caller: &Caller, params: &Params) -> OpRes
                 "Name": r.cert_name.as_str(),
                 "CommonName": common_name(r),
                 "Sans": f.dns_sans.join(","),
-                "Issuer": issuer(r),
+                "Issuer": cert_org(&r.facts),
                 "StartDate": date(f.not_before),
                 "EndDate": date(f.not_after),
                 "Expired": f.not_after < caller.now,

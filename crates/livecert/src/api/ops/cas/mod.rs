@@ -27,16 +27,6 @@ pub fn date(unix: i64) -> String {
     format_utc(unix).chars().take(10).collect()
 }
 
-/// The CA as CAS shows it (`Issuer`): the issuer's organisation, else its CN.
-pub fn issuer(record: &CertRecord) -> String {
-    record
-        .facts
-        .issuer_org
-        .clone()
-        .or_else(|| record.facts.issuer_cn.clone())
-        .unwrap_or_default()
-}
-
 /// The primary domain (`Common` / `CommonName`): the subject CN, else the first DNS SAN.
 pub fn common_name(record: &CertRecord) -> String {
     record
