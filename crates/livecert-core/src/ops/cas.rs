@@ -15,9 +15,9 @@ use crate::names::{CertName, DomainName};
 use crate::params::Params;
 
 /// The longest `ShowSize` a listing accepts.
-pub const MAX_SHOW_SIZE: u64 = 1000;
+pub const MAX_SHOW_SIZE: u32 = 1000;
 /// `ShowSize` when absent (the SDK model's documented default).
-pub const DEFAULT_SHOW_SIZE: u64 = 50;
+pub const DEFAULT_SHOW_SIZE: u32 = 50;
 /// A certificate that expires within this many seconds is `WILLEXPIRED` (30 days).
 pub const WILL_EXPIRE_SECS: i64 = 30 * 86_400;
 
@@ -165,9 +165,9 @@ pub struct ListUserCertificateOrderInput {
     /// case ignored.
     pub keyword: Option<String>,
     /// `CurrentPage`, from 1.
-    pub current_page: u64,
+    pub current_page: u32,
     /// `ShowSize`, 1 to [`MAX_SHOW_SIZE`].
-    pub show_size: u64,
+    pub show_size: u32,
 }
 
 impl ListUserCertificateOrderInput {
@@ -209,8 +209,9 @@ impl ListUserCertificateOrderInput {
         let keyword = params
             .non_empty_text("Keyword")?
             .map(str::to_ascii_lowercase);
-        let current_page = positive(params, "CurrentPage", 1, u64::MAX)?;
-        let show_size = positive(params, "ShowSize", DEFAULT_SHOW_SIZE, MAX_SHOW_SIZE)?;
+        let current_page = super::page_param(params, "CurrentPage", u32::MAX)?.unwrap_or(1);
+        let show_size =
+            super::page_param(params, "ShowSize", MAX_SHOW_SIZE)?.unwrap_or(DEFAULT_SHOW_SIZE);
         Ok(Self {
             order_type,
             status,
@@ -325,20 +326,6 @@ fn required_cert_id(params: &Params) -> Result<u64, ApiError> {
             "CertId",
             "Give the certificate's id, a whole number from 1 (UploadUserCertificate's CertId).",
         )),
-    }
-}
-
-fn positive(params: &Params, name: &str, default: u64, max: u64) -> Result<u64, ApiError> {
-    match params.non_empty_text(name)? {
-        None => Ok(default),
-        Some(raw) => match raw.parse::<u64>() {
-            Ok(n) if (1..=max).contains(&n) => Ok(n),
-            _ if max == u64::MAX => Err(ApiError::invalid(name, "Give a whole number from 1.")),
-            _ => Err(ApiError::invalid(
-                name,
-                format!("Give a whole number from 1 to {max}."),
-            )),
-        },
     }
 }
 

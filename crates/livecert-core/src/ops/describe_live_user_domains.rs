@@ -93,8 +93,9 @@ impl DescribeLiveUserDomainsInput {
         .map(str::to_owned);
         let region_name = params.non_empty_text("RegionName")?.map(str::to_owned);
         let resource_group_id = params.non_empty_text("ResourceGroupId")?.map(str::to_owned);
-        let page_number = page_param(params, "PageNumber", u32::MAX)?.unwrap_or(1);
-        let page_size = page_param(params, "PageSize", MAX_PAGE_SIZE)?.unwrap_or(DEFAULT_PAGE_SIZE);
+        let page_number = super::page_param(params, "PageNumber", u32::MAX)?.unwrap_or(1);
+        let page_size =
+            super::page_param(params, "PageSize", MAX_PAGE_SIZE)?.unwrap_or(DEFAULT_PAGE_SIZE);
         Ok(Self {
             keyword,
             search_type,
@@ -165,20 +166,6 @@ fn parse_keyword(raw: &str) -> Result<String, ApiError> {
         ));
     }
     Ok(raw.to_ascii_lowercase())
-}
-
-/// An optional integer from 1 to `max`. Errors: `InvalidParameter` naming it.
-fn page_param(params: &Params, name: &str, max: u32) -> Result<Option<u32>, ApiError> {
-    let Some(raw) = params.non_empty_text(name)? else {
-        return Ok(None);
-    };
-    match raw.parse::<u32>() {
-        Ok(n) if (1..=max).contains(&n) && raw.bytes().all(|b| b.is_ascii_digit()) => Ok(Some(n)),
-        _ => Err(ApiError::invalid(
-            name,
-            format!("Use an integer from 1 to {max}."),
-        )),
-    }
 }
 
 #[cfg(test)]

@@ -56,6 +56,21 @@ pub fn optional_enum<'a>(
     }
 }
 
+/// Reads an optional page number or size: a whole number from 1 to `max`, digits only (no sign).
+/// Errors: `InvalidParameter` naming it, with the range.
+pub fn page_param(params: &Params, name: &str, max: u32) -> Result<Option<u32>, ApiError> {
+    let Some(raw) = params.non_empty_text(name)? else {
+        return Ok(None);
+    };
+    match raw.parse::<u32>() {
+        Ok(n) if (1..=max).contains(&n) && raw.bytes().all(|b| b.is_ascii_digit()) => Ok(Some(n)),
+        _ => Err(ApiError::invalid(
+            name,
+            format!("Use an integer from 1 to {max}."),
+        )),
+    }
+}
+
 /// The input of the operations that change one domain and take nothing else (DeleteLiveDomain,
 /// StartLiveDomain, StopLiveDomain): `DomainName` and `DryRun`.
 #[derive(Debug, Clone, PartialEq, Eq)]
