@@ -21,6 +21,8 @@ pub const AAD_CERT_KEY: &[u8] = b"livecert/v1/cert-private-key";
 pub const AAD_ACCESS_KEY_SECRET: &[u8] = b"livecert/v1/access-key-secret";
 /// AAD label for the private key of the built-in test CA (`<data-dir>/test-ca.key.sealed`).
 pub const AAD_TEST_CA_KEY: &[u8] = b"livecert/v1/test-ca-key";
+/// Associated data for the ACME account credentials (its key) of the ACME issuer.
+pub const AAD_ACME_ACCOUNT: &[u8] = b"livecert/v1/acme-account";
 
 /// Bytes that are secret: redacted in `Debug`, zeroised on drop, compared in constant time.
 #[derive(Clone, Zeroize)]

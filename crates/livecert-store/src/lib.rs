@@ -17,6 +17,7 @@
 //! - one file of `Store` methods per area — `accounts.rs` (bootstrap, accounts, the AccessKey
 //!   lookup), `access.rs` (RAM users, AccessKeys, policies, STS, with their naming rules),
 //!   `domains.rs`, `library.rs` (the certificate library), `edge.rs` (what the edge reads),
+//!   `acme.rs` (the ACME issuer's orders, leases, challenges and account),
 //!   `audit.rs` (the audit log: the bounded queue behind [`Store::record_audit`], the flusher
 //!   thread, the listing); each method seals secrets and runs its operation through `call.rs`;
 //! - `call.rs`: `read_call!` / `write_call!`, which run one operation on either backend;
@@ -79,6 +80,7 @@
 
 mod access;
 mod accounts;
+mod acme;
 mod audit;
 mod call;
 mod db;
@@ -105,6 +107,10 @@ use tokio::sync::watch;
 pub use crate::access::{
     AccessKeyInfo, AccountInfo, PolicyInfo, StsCredentials, UserInfo, MAX_POLICY_DOCUMENT_BYTES,
     STS_MAX_DURATION_SECS, STS_MIN_DURATION_SECS,
+};
+pub use crate::acme::{
+    AcmeChallenge, AcmeOrder, AcmeProblem, ChallengeKind, FreeRequested, OrderCompletion,
+    OrderPurpose, OrderState,
 };
 pub use crate::audit::{
     AuditEntry, AuditFilter, CallAudit, BATCH_SIZE, FLUSH_INTERVAL, QUEUE_PER_ACCOUNT,

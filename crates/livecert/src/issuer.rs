@@ -12,13 +12,11 @@
 //! key under [`AAD_TEST_CA_KEY`]), both mode 0600 — and each certificate it issues is a 90-day
 //! ECDSA P-256 leaf for the one name, signed by that root; the chain returned is leaf + root.
 //!
-//! An asynchronous issuer (ACME) is added without touching the SetLiveDomainCertificate handler:
-//! give the trait a `start(&self, domain, now) -> Result<Issuance, IssueError>` method, where
-//! `Issuance` is `Issued(CheckedUpload)` or `Pending(order)`, with a default body that calls
-//! [`Issuer::issue`] and answers `Issued`; `api::ops::free::set_free` calls `start` instead of
-//! `issue`, stores an `Issued` answer as today, and for `Pending` stores the record in status
-//! `applying` (unbound) and hands the order to a background task that later calls the store to
-//! move it to `success` (and bind it) or `failed`. The test CA keeps the default: always `Issued`.
+//! An asynchronous issuer, the ACME issuer of [`crate::acme`], answers [`Issuer::start`] with
+//! [`Issuance::Pending`]: `api::ops::free::set_free` then reserves the record in status
+//! `applying` and queues its order in the store, and calls [`Issuer::ordered`] so that the
+//! issuer's worker takes it up; the worker later fills and binds the record, or marks it `failed`.
+//! The test CA keeps the default [`Issuer::start`]: always [`Issuance::Issued`], at once.
 
 use std::fs::{self, OpenOptions};
 use std::io::{ErrorKind, Write as _};
@@ -69,6 +67,36 @@ pub trait Issuer: Send + Sync {
     /// Errors: [`IssueError::Refused`] (row 36); [`IssueError::Failed`] when the issuer is
     /// broken (an internal error, not the client's).
     fn issue(&self, domain: &DomainName, now: i64) -> Result<CheckedUpload, IssueError>;
+
+    /// Starts issuing for `domain` at `now`: issued at once ([`Issuance::Issued`], the default,
+    /// through [`Issuer::issue`]), or to be issued later by the issuer's own worker from an order
+    /// the caller queues in the store ([`Issuance::Pending`]).
+    ///
+    /// Errors: as [`Issuer::issue`].
+    fn start(&self, domain: &DomainName, now: i64) -> Result<Issuance, IssueError> {
+        self.issue(domain, now)
+            .map(|issued| Issuance::Issued(Box::new(issued)))
+    }
+
+    /// Tells an asynchronous issuer that an order was queued in the store (its worker wakes up
+    /// rather than waiting for its next poll). Does nothing by default.
+    fn ordered(&self) {}
+
+    /// The issuer's own metrics in the Prometheus text format, appended to the API's
+    /// `GET /metrics`; empty by default.
+    fn metrics_text(&self) -> String {
+        String::new()
+    }
+}
+
+/// How an issuer answered [`Issuer::start`].
+#[derive(Debug)]
+pub enum Issuance {
+    /// The certificate, issued at once and checked by `check_upload`.
+    Issued(Box<CheckedUpload>),
+    /// The issuer works asynchronously: the caller queues an order in the store
+    /// (`Store::request_free`), which the issuer's worker fills later.
+    Pending,
 }
 
 /// Why an issuer did not issue.
@@ -162,15 +190,22 @@ impl TestCa {
     }
 }
 
+/// Row 36 for every issuer: a wildcard domain is refused, with what to do instead.
+///
+/// Errors: [`IssueError::Refused`] for a wildcard domain.
+pub fn refuse_wildcard(domain: &DomainName) -> Result<(), IssueError> {
+    if domain.is_wildcard() {
+        return Err(IssueError::Refused(format!(
+            "{domain} is a wildcard domain; CertType=free issues a certificate for exactly one \
+             name. Upload a wildcard certificate with CertType=upload instead."
+        )));
+    }
+    Ok(())
+}
+
 impl Issuer for TestCa {
     fn check(&self, domain: &DomainName) -> Result<(), IssueError> {
-        if domain.is_wildcard() {
-            return Err(IssueError::Refused(format!(
-                "{domain} is a wildcard domain; CertType=free issues a certificate for exactly one \
-                 name. Upload a wildcard certificate with CertType=upload instead."
-            )));
-        }
-        Ok(())
+        refuse_wildcard(domain)
     }
 
     fn issue(&self, domain: &DomainName, now: i64) -> Result<CheckedUpload, IssueError> {

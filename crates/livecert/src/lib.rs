@@ -20,6 +20,7 @@
 //! - [`tlsfiles`]: the operator's own PEM chain and key (`--tls-cert`, `--default-cert`).
 //! - [`client`]: `livecert call`: signs a request with core's signer and prints the response.
 
+pub mod acme;
 pub mod admin;
 pub mod api;
 pub mod client;

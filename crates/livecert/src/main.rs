@@ -81,6 +81,8 @@ enum Command {
         /// go to the domain's origin. Needs --edge-http-listen.
         #[arg(long)]
         acme_webroot: Option<PathBuf>,
+        #[command(flatten)]
+        acme: livecert::acme::AcmeArgs,
         /// Serve the API over TLS for the official hostnames (live.aliyuncs.com, cas.aliyuncs.com,
         /// sts.aliyuncs.com, <product>.<region>.aliyuncs.com) with a certificate the data
         /// directory's CA issues at start (trust `livecert admin ca export`); use with
@@ -205,6 +207,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             metrics_listen,
             edge_http_listen,
             acme_webroot,
+            acme,
             official_hostnames,
             tls_cert,
             tls_key,
@@ -233,6 +236,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
                 metrics_listen,
                 edge_http_listen,
                 acme_webroot,
+                acme: acme.config(edge_http_listen.is_some())?,
                 official_hostnames,
                 tls: tls_cert.zip(tls_key),
                 default_cert: default_cert.zip(default_key),

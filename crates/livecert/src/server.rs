@@ -1,6 +1,7 @@
 //! `livecert serve`: opens the data directory and the store (SQLite, or PostgreSQL for several
-//! nodes), creates the first account on an empty store, and serves the API, and the HTTPS edge
-//! beside it on the same store, until SIGTERM or SIGINT.
+//! nodes), creates the first account on an empty store, and serves the API, the HTTPS edge
+//! beside it on the same store and, with `--acme-directory`, the ACME issuer's worker
+//! ([`crate::acme`]), until SIGTERM or SIGINT.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -53,6 +54,9 @@ pub struct ServeOptions {
     /// `--acme-webroot`: where ACME clients leave HTTP-01 key authorizations; needs
     /// `edge_http_listen`.
     pub acme_webroot: Option<PathBuf>,
+    /// `--acme-directory` and the other `--acme-*` flags: `CertType=free` from that ACME CA;
+    /// `None`: from the built-in test CA.
+    pub acme: Option<crate::acme::AcmeConfig>,
     /// `--official-hostnames`: serve the API over TLS with a certificate for `*.aliyuncs.com` (and
     /// `*.<region>.aliyuncs.com`) issued at start by the data directory's CA
     /// ([`crate::official_hostnames`]); excludes `tls`.
@@ -123,7 +127,6 @@ pub async fn run(options: ServeOptions, shutdown: impl Future<Output = ()>) -> a
         api_tls = Some(api::tls_config_from_pem(&chain, &key)?);
         info!(names = names.len(), root = %TestCa::cert_path(dir.path()).display(), "API certificate for *.aliyuncs.com issued by the data directory's CA (clients trust that root)");
     }
-    let issuer: Arc<dyn Issuer> = Arc::new(ca);
     // The edge's whole map is loaded before its port opens.
     let edge = match options.edge_listen {
         Some(listen) => Some((
@@ -137,6 +140,23 @@ pub async fn run(options: ServeOptions, shutdown: impl Future<Output = ()>) -> a
             crate::edge::bind(listen).await?,
         )),
         None => None,
+    };
+    let acme = options.acme.clone().map(|config| {
+        let wake = Arc::new(tokio::sync::Notify::new());
+        let metrics = Arc::new(crate::acme::AcmeMetrics::default());
+        let worker = crate::acme::worker::Worker::new(
+            store.clone(),
+            config,
+            Arc::clone(&clock),
+            edge.as_ref().map(|(edge, _)| Arc::clone(edge.challenges())),
+            Arc::clone(&metrics),
+            Arc::clone(&wake),
+        );
+        (crate::acme::AcmeIssuer::new(wake, metrics), worker)
+    });
+    let (issuer, acme_worker): (Arc<dyn Issuer>, _) = match acme {
+        Some((issuer, worker)) => (Arc::new(issuer), Some(worker)),
+        None => (Arc::new(ca), None),
     };
     let metrics_listener = match options.metrics_listen {
         Some(addr) => Some(crate::edge::bind_metrics(addr).await?),
@@ -189,6 +209,12 @@ pub async fn run(options: ServeOptions, shutdown: impl Future<Output = ()>) -> a
         }
         tokio::spawn(edge.serve(listener, stopped_signal(stopped.clone())))
     });
+    let acme_task = acme_worker.map(|worker| {
+        tokio::spawn(crate::acme::worker::run(
+            worker,
+            stopped_signal(stopped.clone()),
+        ))
+    });
     let api = api::serve_with(
         listener,
         Arc::clone(&state),
@@ -212,6 +238,9 @@ pub async fn run(options: ServeOptions, shutdown: impl Future<Output = ()>) -> a
         let _ = task.await;
     }
     if let Some(task) = http_task {
+        let _ = task.await;
+    }
+    if let Some(task) = acme_task {
         let _ = task.await;
     }
     // Audit entries are written in batches: write the last ones before the process ends.

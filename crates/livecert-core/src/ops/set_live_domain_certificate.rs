@@ -276,13 +276,7 @@ pub fn decide_upload(
     }
     if !force_set {
         if let Some(existing) = snapshot.by_name.as_ref().filter(|_| !same_content) {
-            return Err(ApiError::new(
-                ErrorCode::CertificateDuplicated,
-                format!(
-                    "CertName \"{}\" already holds another certificate (CertId {}, leaf SHA-256 {}); send ForceSet=1 to replace it, or choose another CertName.",
-                    existing.cert_name, existing.cert_id, existing.fingerprint_sha256
-                ),
-            ));
+            return Err(name_taken(existing));
         }
         if let (false, Some(other)) = (same_content, snapshot.same_leaf_other_name.as_ref()) {
             return Err(ApiError::new(
@@ -303,14 +297,7 @@ pub fn decide_upload(
                 .map(DomainName::as_str)
                 .collect();
             if !uncovered.is_empty() {
-                return Err(ApiError::new(
-                    ErrorCode::SetDomainCertificateParameterError,
-                    format!(
-                        "The new certificate does not cover {}, bound to CertName \"{}\"; nothing was changed. Include those names in the certificate, or upload it under another CertName.",
-                        uncovered.join(", "),
-                        r.cert_name
-                    ),
-                ));
+                return Err(not_covered(&uncovered, &r.cert_name));
             }
             LibraryWrite::Replace { cert_id: r.cert_id }
         }
@@ -319,6 +306,101 @@ pub fn decide_upload(
     Ok(UploadDecision {
         write,
         bind: cert::covers(&upload.facts, domain),
+    })
+}
+
+/// Row 23: `CertName` names a record with other content and `ForceSet` is not 1.
+fn name_taken(existing: &LibraryRecord) -> ApiError {
+    let content = if existing.fingerprint_sha256.is_empty() {
+        format!("a free certificate still {}", existing.status)
+    } else {
+        format!("leaf SHA-256 {}", existing.fingerprint_sha256)
+    };
+    ApiError::new(
+        ErrorCode::CertificateDuplicated,
+        format!(
+            "CertName \"{}\" already holds another certificate (CertId {}, {content}); send ForceSet=1 to replace it, or choose another CertName.",
+            existing.cert_name, existing.cert_id
+        ),
+    )
+}
+
+/// Row 26: a forced replacement of `cert_name` would not cover `uncovered`, bound to it.
+fn not_covered(uncovered: &[&str], cert_name: &str) -> ApiError {
+    ApiError::new(
+        ErrorCode::SetDomainCertificateParameterError,
+        format!(
+            "The new certificate does not cover {}, bound to CertName \"{cert_name}\"; nothing was changed. Include those names in the certificate, or upload it under another CertName.",
+            uncovered.join(", "),
+        ),
+    )
+}
+
+/// What a `CertType=free` request does to the library when the issuer works asynchronously
+/// (ACME): the certificate is not known yet, so the request reserves a record for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FreeRequest {
+    /// A new record in status `applying`, filled and bound when the order is valid.
+    Create,
+    /// The record named by `CertName` (with `ForceSet=1`) is filled anew when the order is valid;
+    /// until then it keeps its content and, if it had one, its status.
+    Reissue {
+        /// The record.
+        cert_id: u64,
+    },
+}
+
+/// Rows 22–26 for `CertType=free` with an asynchronous issuer, given the record `CertName` names
+/// (if any) and the domains bound to it: the certificate will be issued for exactly `domain`.
+///
+/// Errors: `Certificate.Duplicated` when the name is taken and `ForceSet` is not 1 (row 23);
+/// `SetDomainCertificate.ParameterError` when the record is bound to other domains, which a
+/// certificate for `domain` alone would not cover (row 26).
+pub fn decide_free_request(
+    by_name: Option<&LibraryRecord>,
+    bound_to_named: &[DomainName],
+    force_set: bool,
+    domain: &DomainName,
+) -> Result<FreeRequest, ApiError> {
+    let Some(existing) = by_name else {
+        return Ok(FreeRequest::Create);
+    };
+    if !force_set {
+        return Err(name_taken(existing));
+    }
+    let uncovered: Vec<&str> = bound_to_named
+        .iter()
+        .filter(|d| *d != domain)
+        .map(DomainName::as_str)
+        .collect();
+    if !uncovered.is_empty() {
+        return Err(not_covered(&uncovered, &existing.cert_name));
+    }
+    Ok(FreeRequest::Reissue {
+        cert_id: existing.cert_id,
+    })
+}
+
+/// The CertName of a free certificate requested from an asynchronous issuer: `given`, or row 22's
+/// shape with what is known before issuance — `<DomainName>-<yyyymmdd of now, UTC>-<suffix>`,
+/// where `suffix` is 8 lower-case hex characters the caller draws at random (the leaf's
+/// fingerprint and notAfter are not known yet).
+pub fn applying_cert_name(
+    given: Option<&CertName>,
+    domain: &DomainName,
+    now: i64,
+    suffix: &str,
+) -> CertName {
+    given.cloned().unwrap_or_else(|| {
+        let base: String = domain
+            .as_str()
+            .chars()
+            .take(cert::GENERATED_NAME_BASE_CHARS)
+            .collect();
+        CertName::from_trusted(format!(
+            "{base}-{}-{suffix}",
+            crate::timefmt::format_yyyymmdd(now)
+        ))
     })
 }
 

@@ -38,10 +38,15 @@ const MIGRATIONS: &[Migration] = &[
         name: "audit_pending",
         sql: include_str!("migrations/0003_audit_pending.sql"),
     },
+    Migration {
+        version: 4,
+        name: "acme",
+        sql: include_str!("migrations/0004_acme.sql"),
+    },
 ];
 
 /// The schema version this binary writes.
-pub(crate) const CURRENT_VERSION: i32 = 3;
+pub(crate) const CURRENT_VERSION: i32 = 4;
 
 /// Brings the database up to [`CURRENT_VERSION`].
 ///

@@ -23,30 +23,35 @@ pub(crate) async fn with_entry<T>(
 ) -> Result<T, WriteError> {
     let value = work.await?;
     if let Some(entry) = entry {
-        let e = entry.answered(outcome(&value));
-        execute(
-            conn,
-            &format!(
-                "INSERT INTO audit_pending ({COLUMNS}) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
-            ),
-            &[
-                &e.time,
-                &e.request_id,
-                &db_id(e.account_id)?,
-                &e.principal,
-                &e.access_key_id,
-                &e.source_ip,
-                &e.operation,
-                &e.domain,
-                &e.cert_name,
-                &e.cert_id.map(db_id).transpose()?,
-                &e.outcome,
-            ],
-        )
-        .await?;
+        insert_entry(conn, &entry.answered(outcome(&value))).await?;
     }
     Ok(value)
+}
+
+/// Appends `e` to `audit_pending` (the flusher moves it into `audit_log`).
+pub(crate) async fn insert_entry(conn: &impl Tx, e: &AuditEntry) -> Result<(), WriteError> {
+    execute(
+        conn,
+        &format!(
+            "INSERT INTO audit_pending ({COLUMNS}) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+        ),
+        &[
+            &e.time,
+            &e.request_id,
+            &db_id(e.account_id)?,
+            &e.principal,
+            &e.access_key_id,
+            &e.source_ip,
+            &e.operation,
+            &e.domain,
+            &e.cert_name,
+            &e.cert_id.map(db_id).transpose()?,
+            &e.outcome,
+        ],
+    )
+    .await?;
+    Ok(())
 }
 
 /// The entries that pass `filter`, newest first (by time, then by insertion), at most

@@ -418,7 +418,7 @@ pub(crate) async fn add_record(
 }
 
 /// Rows 7–10 ([`rules::domain_for_change`]) on the domain as the transaction sees it.
-async fn domain_for_change(
+pub(crate) async fn domain_for_change(
     conn: &impl Tx,
     account_id: AccountId,
     name: &DomainName,
@@ -428,7 +428,7 @@ async fn domain_for_change(
 }
 
 /// What rows 23–26 look at, read inside the transaction.
-async fn library_snapshot(
+pub(crate) async fn library_snapshot(
     conn: &impl Tx,
     account_id: AccountId,
     cert_name: &CertName,
@@ -484,13 +484,7 @@ async fn insert_certificate(
     cert_type: RecordType,
     now: i64,
 ) -> Result<u64, WriteError> {
-    let row = query_one(
-        conn,
-        "UPDATE sequences SET next = next + 1 WHERE name = 'cert_id' RETURNING next - 1",
-        &[],
-    )
-    .await?;
-    let cert_id = get_u64(&row, 0)?;
+    let cert_id = next_cert_id(conn).await?;
     let content = RecordContent::new(cert_id, account_id, upload, key_sealed, cert_type, now)?;
     let name = cert_name.as_str();
     let mut params = content.params();
@@ -507,9 +501,20 @@ async fn insert_certificate(
     Ok(cert_id)
 }
 
+/// The next CertId of the global counter (a row: a rolled-back transaction gives its id back).
+pub(crate) async fn next_cert_id(conn: &impl Tx) -> Result<u64, WriteError> {
+    let row = query_one(
+        conn,
+        "UPDATE sequences SET next = next + 1 WHERE name = 'cert_id' RETURNING next - 1",
+        &[],
+    )
+    .await?;
+    Ok(get_u64(&row, 0)?)
+}
+
 /// Replaces a record's content in place: same CertId and name; it becomes a record of
 /// `cert_type` in status `success`, changed at `now`.
-async fn replace_certificate(
+pub(crate) async fn replace_certificate(
     conn: &impl Tx,
     account_id: AccountId,
     cert_id: u64,
@@ -607,7 +612,12 @@ impl<'a> RecordContent<'a> {
 
 /// Binds the domain to `cert_id` with HTTPS on; touches the row only if that changes something,
 /// so that re-uploading the same certificate leaves GmtModified and the change counter alone.
-async fn bind(conn: &impl Tx, name: &DomainName, cert_id: u64, now: i64) -> Result<(), WriteError> {
+pub(crate) async fn bind(
+    conn: &impl Tx,
+    name: &DomainName,
+    cert_id: u64,
+    now: i64,
+) -> Result<(), WriteError> {
     execute(
         conn,
         "UPDATE domains SET cert_id = $2, https = true, modified = $3 \

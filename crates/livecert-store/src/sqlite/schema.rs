@@ -52,10 +52,15 @@ const MIGRATIONS: &[Migration] = &[
         name: "audit_pending",
         sql: include_str!("migrations/0006_audit_pending.sql"),
     },
+    Migration {
+        version: 7,
+        name: "acme",
+        sql: include_str!("migrations/0007_acme.sql"),
+    },
 ];
 
 /// The schema version this binary writes.
-pub(crate) const CURRENT_VERSION: i64 = 6;
+pub(crate) const CURRENT_VERSION: i64 = 7;
 
 /// Brings the database up to [`CURRENT_VERSION`].
 ///

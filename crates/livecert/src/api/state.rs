@@ -62,14 +62,16 @@ pub struct AppState {
     pub config: ApiConfig,
     /// Calls refused by the rate limiter since start.
     pub throttled: std::sync::atomic::AtomicU64,
-    /// Issues certificates for `CertType=free` (the built-in test CA).
+    /// Issues certificates for `CertType=free`: the built-in test CA, or the ACME issuer
+    /// (`serve --acme-directory`).
     pub issuer: Arc<dyn crate::issuer::Issuer>,
 }
 
 impl AppState {
     /// The API's metrics in the Prometheus text format (`GET /metrics`): nonce-store entries
     /// (protocol.md §5: bounded, refuses when full; only for the in-memory store — PostgreSQL's
-    /// are rows of the `nonces` table), throttled calls, dropped audit entries.
+    /// are rows of the `nonces` table), throttled calls, dropped audit entries, and the issuer's
+    /// own (the ACME issuer's orders and renewal times).
     pub fn metrics_text(&self) -> String {
         use std::sync::atomic::Ordering;
         let nonces = self.nonces.entries().map_or_else(String::new, |n| {
@@ -86,9 +88,11 @@ impl AppState {
              livecert_throttled_calls_total {}\n\
              # HELP livecert_audit_dropped_total Audit entries lost: the queue was full, or a batch could not be written.\n\
              # TYPE livecert_audit_dropped_total counter\n\
-             livecert_audit_dropped_total {}\n",
+             livecert_audit_dropped_total {}\n\
+             {}",
             self.throttled.load(Ordering::Relaxed),
             self.store.audit_dropped(),
+            self.issuer.metrics_text(),
         )
     }
 }

@@ -27,7 +27,9 @@
 //!   `308` to `https://<host><path-and-query>` (the host without its port: HTTPS is on 443), any
 //!   other online domain — HTTPS on or off — is forwarded as above with `X-Forwarded-Proto: http`.
 //! - ACME HTTP-01 challenges (RFC 8555 §8.3), `GET /.well-known/acme-challenge/<token>` on the
-//!   plain-HTTP port, are never redirected: the file `<token>` of the operator's
+//!   plain-HTTP port, are never redirected: a challenge of livecert's own ACME issuer
+//!   ([`super::challenges`]) is answered first, whatever valid Host the request names; else the
+//!   file `<token>` of the operator's
 //!   `--acme-webroot` (the layout certbot `--webroot`, lego `--http.webroot` and acme.sh
 //!   `--webroot` write) is served whatever valid Host the request names; without one, the request
 //!   goes to the domain's origin, where the domain's own ACME client answers; else `404`.
@@ -52,6 +54,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use tracing::{debug, warn};
 
+use super::challenges::ChallengeBook;
 use super::map::CertMap;
 use super::metrics::Metrics;
 use super::origin::Origin;
@@ -88,6 +91,7 @@ pub struct Proxy {
     client: Client<HttpConnector, ClientBody>,
     default_origin: Option<Origin>,
     acme_webroot: Option<PathBuf>,
+    challenges: Option<Arc<ChallengeBook>>,
     origin_headers_timeout: Duration,
     metrics: Arc<Metrics>,
 }
@@ -106,6 +110,7 @@ impl Proxy {
             client,
             default_origin,
             acme_webroot: None,
+            challenges: None,
             origin_headers_timeout: ORIGIN_HEADERS_TIMEOUT,
             metrics,
         }
@@ -130,6 +135,14 @@ impl Proxy {
     #[must_use]
     pub fn with_acme_webroot(mut self, webroot: Option<PathBuf>) -> Self {
         self.acme_webroot = webroot;
+        self
+    }
+
+    /// The same proxy, answering the HTTP-01 challenges of livecert's own ACME issuer from
+    /// `challenges` first (before the webroot and the domain's origin).
+    #[must_use]
+    pub fn with_challenges(mut self, challenges: Option<Arc<ChallengeBook>>) -> Self {
+        self.challenges = challenges;
         self
     }
 
@@ -188,8 +201,13 @@ impl Proxy {
         };
         let (outcome, response) = match plain_route(map, &host, &request) {
             PlainRoute::AcmeChallenge { token, forward_to } => {
-                let file = match (&token, self.acme_webroot()) {
-                    (Some(token), Some(webroot)) => acme_file(webroot, token).await,
+                let own = match (&token, &self.challenges) {
+                    (Some(token), Some(book)) => book.http_answer(token).map(Bytes::from),
+                    _ => None,
+                };
+                let file = match (own, &token, self.acme_webroot()) {
+                    (Some(own), _, _) => Some(own),
+                    (None, Some(token), Some(webroot)) => acme_file(webroot, token).await,
                     _ => None,
                 };
                 match (file, forward_to) {

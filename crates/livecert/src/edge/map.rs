@@ -406,6 +406,7 @@ pub struct SniResolver {
     map: Arc<SharedMap>,
     refused: Arc<AtomicU64>,
     default: Option<Arc<CertifiedKey>>,
+    challenges: Option<Arc<super::challenges::ChallengeBook>>,
 }
 
 impl SniResolver {
@@ -415,7 +416,19 @@ impl SniResolver {
             map,
             refused,
             default: None,
+            challenges: None,
         }
+    }
+
+    /// The same resolver, answering a TLS-ALPN-01 validation (a ClientHello offering exactly
+    /// `acme-tls/1`, RFC 8737) for a domain `challenges` holds with its validation certificate.
+    #[must_use]
+    pub fn with_challenges(
+        mut self,
+        challenges: Option<Arc<super::challenges::ChallengeBook>>,
+    ) -> Self {
+        self.challenges = challenges;
+        self
     }
 
     /// The same resolver, answering names the map does not serve with `default`.
@@ -428,6 +441,13 @@ impl SniResolver {
 
 impl ResolvesServerCert for SniResolver {
     fn resolve(&self, client_hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        if let (Some(book), Some(name)) = (&self.challenges, client_hello.server_name()) {
+            if super::challenges::is_acme_validation(client_hello.alpn()) {
+                if let Some(validation) = book.alpn_answer(&normalise(name)) {
+                    return Some(validation);
+                }
+            }
+        }
         let map = self.map.load();
         let Some(record) = client_hello
             .server_name()

@@ -15,6 +15,7 @@
 //!
 //! Code map:
 //! - [`map`]: the map, name rules, and rustls's resolver;
+//! - [`challenges`]: the ACME challenges of livecert's own ACME issuer, answered on both ports;
 //! - [`feed`]: the change feeds (this process's commits; other processes' from PostgreSQL's
 //!   LISTEN feed, and a poller — the way on SQLite, a slow safety net on PostgreSQL) and the
 //!   follower that applies each delta;
@@ -24,6 +25,7 @@
 //!
 //! [`Edge::serve`] is a function of a listener and a shutdown future, like the API's.
 
+pub mod challenges;
 pub mod feed;
 pub mod http;
 pub mod map;
@@ -49,6 +51,7 @@ use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 use tracing::{debug, info, warn};
 
+use self::challenges::{ChallengeBook, ACME_TLS_ALPN};
 use self::http::Proxy;
 use self::map::{CertMap, SharedMap, SniResolver};
 use self::metrics::Metrics;
@@ -72,6 +75,8 @@ pub struct Edge {
     tls: Arc<ServerConfig>,
     proxy: Arc<Proxy>,
     metrics: Arc<Metrics>,
+    /// The ACME challenges this edge answers (read from the store while it serves).
+    challenges: Arc<ChallengeBook>,
     /// How long a new connection has to send its first byte ([`crate::listener`]).
     first_byte_timeout: Duration,
     /// How long a connection serving HTTP may move no byte ([`crate::listener::until_idle`]).
@@ -102,15 +107,19 @@ impl Edge {
             store.cert_key_opener(),
         )));
         let metrics = Arc::new(Metrics::default());
-        let tls = tls_config(Arc::clone(&map), &metrics)
+        let challenges = Arc::new(ChallengeBook::default());
+        let tls = tls_config_with_default(Arc::clone(&map), &metrics, None, Some(&challenges))
             .context("building the edge's TLS configuration")?;
-        let proxy = Arc::new(Proxy::new(None, Arc::clone(&metrics)));
+        let proxy = Arc::new(
+            Proxy::new(None, Arc::clone(&metrics)).with_challenges(Some(Arc::clone(&challenges))),
+        );
         Ok(Self {
             store,
             map,
             tls,
             proxy,
             metrics,
+            challenges,
             first_byte_timeout: FIRST_BYTE_TIMEOUT,
             idle_timeout: IDLE_TIMEOUT,
         })
@@ -169,6 +178,7 @@ impl Edge {
     ) -> Arc<Proxy> {
         Arc::new(
             Proxy::new(origin, Arc::clone(&self.metrics))
+                .with_challenges(Some(Arc::clone(&self.challenges)))
                 .with_acme_webroot(webroot)
                 .with_origin_headers_timeout(origin_headers_timeout),
         )
@@ -182,9 +192,21 @@ impl Edge {
         mut self,
         default: Option<Arc<CertifiedKey>>,
     ) -> anyhow::Result<Self> {
-        self.tls = tls_config_with_default(Arc::clone(&self.map), &self.metrics, default)
-            .context("building the edge's TLS configuration")?;
+        self.tls = tls_config_with_default(
+            Arc::clone(&self.map),
+            &self.metrics,
+            default,
+            Some(&self.challenges),
+        )
+        .context("building the edge's TLS configuration")?;
         Ok(self)
+    }
+
+    /// The ACME challenges this edge answers: the ACME worker of the same process adds the ones
+    /// it stores ([`ChallengeBook::insert`]), so that they are answered without waiting for the
+    /// next read of the store.
+    pub fn challenges(&self) -> &Arc<ChallengeBook> {
+        &self.challenges
     }
 
     /// The edge's metrics.
@@ -244,6 +266,10 @@ impl Edge {
             Arc::clone(&self.map),
             feed_rx,
         ));
+        let challenge_reader = tokio::spawn(challenges::follow(
+            self.store.clone(),
+            Arc::clone(&self.challenges),
+        ));
         let acceptor = TlsAcceptor::from(Arc::clone(&self.tls));
         let mut builder = auto::Builder::new(TokioExecutor::new());
         builder
@@ -287,6 +313,11 @@ impl Edge {
                                 return;
                             }
                         };
+                        if tls.get_ref().1.alpn_protocol() == Some(ACME_TLS_ALPN) {
+                            // RFC 8737 §3: a TLS-ALPN-01 validation ends with the handshake.
+                            debug!(%peer, "TLS-ALPN-01 validation handshake answered");
+                            return;
+                        }
                         metrics.handshake_ok();
                         let sni: Option<Arc<str>> = tls.get_ref().1.server_name().map(Arc::from);
                         let io = match crate::listener::first_bytes(tls, first_byte_timeout).await {
@@ -321,6 +352,7 @@ impl Edge {
         }
         poller.abort();
         follower.abort();
+        challenge_reader.abort();
         tokio::select! {
             () = graceful.shutdown() => {}
             () = tokio::time::sleep(Duration::from_secs(10)) => warn!("edge connections still open after 10 s; closing"),
@@ -389,24 +421,32 @@ impl Edge {
 /// (refusals counted in `metrics`).
 /// Errors: the provider refuses the protocol versions, or the ticketer cannot start.
 pub fn tls_config(map: Arc<SharedMap>, metrics: &Metrics) -> anyhow::Result<Arc<ServerConfig>> {
-    tls_config_with_default(map, metrics, None)
+    tls_config_with_default(map, metrics, None, None)
 }
 
-/// [`tls_config`] with the operator's default certificate for names the map does not serve.
+/// [`tls_config`] with the operator's default certificate for names the map does not serve, and
+/// the TLS-ALPN-01 answers of `challenges` (ALPN `acme-tls/1` is then offered last, after `h2`
+/// and `http/1.1`, so that only a validator that offers nothing else negotiates it).
 /// Errors: as [`tls_config`].
 pub fn tls_config_with_default(
     map: Arc<SharedMap>,
     metrics: &Metrics,
     default: Option<Arc<CertifiedKey>>,
+    challenges: Option<&Arc<ChallengeBook>>,
 ) -> anyhow::Result<Arc<ServerConfig>> {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let mut config = ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
         .with_no_client_auth()
         .with_cert_resolver(Arc::new(
-            SniResolver::new(map, metrics.refused_counter()).with_default(default),
+            SniResolver::new(map, metrics.refused_counter())
+                .with_default(default)
+                .with_challenges(challenges.cloned()),
         ));
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    if challenges.is_some() {
+        config.alpn_protocols.push(ACME_TLS_ALPN.to_vec());
+    }
     config.ticketer = rustls::crypto::aws_lc_rs::Ticketer::new()?;
     Ok(Arc::new(config))
 }

@@ -101,3 +101,19 @@ pub async fn authorize_record_domains(
     }
     Ok(())
 }
+
+/// The `Problem` livecert adds to Describe answers for a free certificate whose latest ACME
+/// attempt failed — `{"Type", "Detail", "Identifier"}`, the CA's problem document (RFC 8555 §6.7)
+/// — or `None` when the order has none or ended with a certificate.
+pub fn order_problem(order: &livecert_store::AcmeOrder) -> Option<Value> {
+    if order.state == livecert_store::OrderState::Valid {
+        return None;
+    }
+    order.problem.as_ref().map(|p| {
+        serde_json::json!({
+            "Type": p.problem_type,
+            "Detail": p.detail,
+            "Identifier": p.identifier.as_deref().unwrap_or_default(),
+        })
+    })
+}
