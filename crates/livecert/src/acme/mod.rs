@@ -248,7 +248,7 @@ impl OrderResult {
 #[derive(Debug, Default)]
 pub struct AcmeMetrics {
     orders: Mutex<BTreeMap<(OrderResult, &'static str), u64>>,
-    renewals: Mutex<Vec<(String, i64)>>,
+    renewals: Mutex<BTreeMap<String, i64>>,
 }
 
 impl AcmeMetrics {
@@ -264,7 +264,16 @@ impl AcmeMetrics {
 
     /// Replaces the renewal schedule shown (domain, next renewal in Unix seconds).
     pub fn set_renewals(&self, renewals: Vec<(String, i64)>) {
-        *self.renewals.lock().unwrap_or_else(PoisonError::into_inner) = renewals;
+        *self.renewals.lock().unwrap_or_else(PoisonError::into_inner) =
+            renewals.into_iter().collect();
+    }
+
+    /// Sets one domain's next renewal (Unix seconds), as an order just stored it.
+    pub fn set_renewal(&self, domain: &str, at: i64) {
+        self.renewals
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(domain.to_owned(), at);
     }
 
     /// The counters and gauges in the Prometheus text format:

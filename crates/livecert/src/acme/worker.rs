@@ -200,6 +200,9 @@ async fn run_order(worker: Arc<Worker>, order: AcmeOrder) {
             {
                 Ok(completion) => {
                     worker.metrics.order(OrderResult::Valid, challenge);
+                    if completion != OrderCompletion::RecordGone {
+                        worker.metrics.set_renewal(order.domain.as_str(), renew_at);
+                    }
                     match completion {
                         OrderCompletion::StoredNotBound(why) => {
                             warn!(order_id = order.id, domain = %order.domain, reason = %why, "free certificate issued and stored, not bound");

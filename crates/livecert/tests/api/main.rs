@@ -2,6 +2,7 @@
 //! in-process (`harness`), with certificates generated at test time (`certs`).
 
 mod access;
+mod acme;
 mod admin;
 mod cas;
 mod cas_service;

@@ -150,6 +150,18 @@ impl Api {
 /// A child process killed (SIGKILL) and reaped when dropped.
 pub(crate) struct Process(Child);
 
+impl Process {
+    /// A child process to be killed when dropped.
+    pub(crate) fn new(child: Child) -> Self {
+        Self(child)
+    }
+
+    /// Its process id.
+    pub(crate) fn id(&self) -> u32 {
+        self.0.id()
+    }
+}
+
 impl Drop for Process {
     fn drop(&mut self) {
         let _ = self.0.kill();

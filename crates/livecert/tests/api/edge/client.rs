@@ -188,12 +188,12 @@ pub(crate) async fn handshake(addr: SocketAddr, sni: &str) -> Handshake {
 }
 
 /// An HTTP/1.1 connection over an established TLS stream.
-pub(super) struct Http1 {
+pub(crate) struct Http1 {
     sender: hyper::client::conn::http1::SendRequest<Empty<Bytes>>,
 }
 
 impl Http1 {
-    pub(super) async fn open(stream: TlsStream<TcpStream>) -> Self {
+    pub(crate) async fn open(stream: TlsStream<TcpStream>) -> Self {
         let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
             .await
             .expect("HTTP/1.1 over TLS");
@@ -202,7 +202,7 @@ impl Http1 {
     }
 
     /// GET / with `host`: (status, body).
-    pub(super) async fn get(&mut self, host: &str) -> (u16, String) {
+    pub(crate) async fn get(&mut self, host: &str) -> (u16, String) {
         let request = http::Request::get("/")
             .header(http::header::HOST, host)
             .body(Empty::new())

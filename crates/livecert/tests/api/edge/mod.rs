@@ -17,7 +17,7 @@ mod plain_http;
 mod proxy;
 mod sni;
 
-pub(crate) use client::{handshake, handshake_alpn, tls_exchange};
+pub(crate) use client::{handshake, handshake_alpn, tls_exchange, Http1};
 pub(crate) use origins::RecordingOrigin;
 
 use std::net::SocketAddr;

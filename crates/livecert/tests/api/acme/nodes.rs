@@ -1,0 +1,151 @@
+//! Several nodes on one PostgreSQL store: two `livecert serve --no-edge` nodes run the ACME
+//! worker, and one `livecert edge` process on pebble's ports answers every challenge from the
+//! store. A certificate requested through one node is issued once (one order, one attempt); a
+//! node killed (SIGKILL) while it holds an order's lease is taken over by the other once the lease
+//! (3 s here) runs out, and the certificate is issued and served.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::{wait_for_port, EdgePorts, Node, Pebble};
+use crate::edge::handshake;
+use crate::postgres::{Database, Process};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_issue_once_and_a_killed_node_is_taken_over() {
+    let Some(pebble) = Pebble::start() else {
+        return;
+    };
+    let database = Database::create().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let flags = ["--acme-lease-secs", "3"];
+    let first = Node::start(
+        dir.path(),
+        &pebble,
+        Some(&database.url),
+        EdgePorts::None,
+        &flags,
+    );
+    let second = Node::start(
+        dir.path(),
+        &pebble,
+        Some(&database.url),
+        EdgePorts::None,
+        &flags,
+    );
+    let (_edge, edge) = start_edge(dir.path(), &database.url, &pebble);
+    let mut nodes = [Some(first), Some(second)];
+
+    // Issued once.
+    let one = nodes[0].as_ref().expect("node");
+    one.add_domain("one.example.com").await;
+    one.request_free("one.example.com", "one").await;
+    let other = nodes[1].as_ref().expect("node");
+    let detail = other.settled("one").await;
+    assert_eq!(
+        detail["Status"],
+        "success",
+        "{detail}\n{}\n{}",
+        one.log(),
+        other.log()
+    );
+    let orders = rows(
+        &database.url,
+        "SELECT state, attempts::text FROM acme_orders WHERE domain = 'one.example.com'",
+    )
+    .await;
+    assert_eq!(orders, vec![vec!["valid".to_owned(), "1".to_owned()]]);
+    assert_eq!(
+        handshake(edge, "one.example.com").await.leaf_fingerprint(),
+        other.api.fingerprint("one").await
+    );
+
+    // The node holding the next order's lease is killed mid-order.
+    one.add_domain("two.example.com").await;
+    one.request_free("two.example.com", "two").await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let holder = loop {
+        let owner = rows(
+            &database.url,
+            "SELECT COALESCE(lease_owner, '') FROM acme_orders WHERE domain = 'two.example.com'",
+        )
+        .await;
+        let pid = owner
+            .first()
+            .and_then(|r| r[0].split('/').nth(1))
+            .and_then(|p| p.parse::<u32>().ok());
+        if let Some(pid) = pid {
+            break pid;
+        }
+        assert!(Instant::now() < deadline, "no node took the order");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    };
+    let killed = nodes
+        .iter()
+        .position(|n| n.as_ref().is_some_and(|n| n.process.id() == holder))
+        .expect("the holder is one of the nodes");
+    drop(nodes[killed].take());
+    let survivor = nodes[1 - killed].as_ref().expect("survivor");
+    let detail = survivor.settled("two").await;
+    assert_eq!(detail["Status"], "success", "{detail}\n{}", survivor.log());
+    let orders = rows(
+        &database.url,
+        "SELECT state, attempts::text, COALESCE(lease_owner, '') FROM acme_orders \
+         WHERE domain = 'two.example.com'",
+    )
+    .await;
+    assert_eq!(
+        orders,
+        vec![vec!["valid".to_owned(), "2".to_owned(), String::new()]],
+        "taken over: a second attempt, by the survivor"
+    );
+    assert!(
+        survivor.log().contains("two.example.com"),
+        "the survivor worked on it:\n{}",
+        survivor.log()
+    );
+    assert_eq!(
+        handshake(edge, "two.example.com").await.leaf_fingerprint(),
+        survivor.api.fingerprint("two").await
+    );
+}
+
+/// `livecert edge` on pebble's two ports, following the store at `url`.
+fn start_edge(dir: &Path, url: &str, pebble: &Pebble) -> (Process, std::net::SocketAddr) {
+    let tls: std::net::SocketAddr = format!("127.0.0.1:{}", pebble.tls_port)
+        .parse()
+        .expect("addr");
+    let child = Command::new(env!("CARGO_BIN_EXE_livecert"))
+        .args(["edge", "--store", url, "--edge-listen", &tls.to_string()])
+        .args([
+            "--edge-http-listen",
+            &format!("127.0.0.1:{}", pebble.http_port),
+        ])
+        .arg("--data-dir")
+        .arg(dir)
+        .env_remove("LIVECERT_DATA_DIR")
+        .env_remove("LIVECERT_MASTER_KEY")
+        .env("LIVECERT_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("livecert edge starts");
+    let process = Process::new(child);
+    wait_for_port(pebble.http_port, "livecert edge");
+    (process, tls)
+}
+
+/// The rows of `sql` on `url`, every column as text.
+async fn rows(url: &str, sql: &str) -> Vec<Vec<String>> {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .expect("connect");
+    let task = tokio::spawn(connection);
+    let rows = client.query(sql, &[]).await.expect("query");
+    drop(client);
+    let _ = task.await;
+    rows.iter()
+        .map(|r| (0..r.len()).map(|i| r.get::<_, String>(i)).collect())
+        .collect()
+}
