@@ -526,7 +526,10 @@ pub fn decide_cas(
         "CertName \"{}\" (CertId {})",
         record.cert_name, record.cert_id
     );
-    if record.facts.not_after < now {
+    // A free record still being issued, or whose issuance failed, has no certificate yet, so no
+    // validity to expire: its status is the answer (row 33).
+    let unissued = matches!(record.status, "applying" | "failed");
+    if record.facts.not_after < now && !unissued {
         return Err(ApiError::new(
             ErrorCode::CertificateExpired,
             format!(
@@ -539,7 +542,7 @@ pub fn decide_cas(
         let why = match record.status {
             "revoked" => "it was revoked by the operator and cannot be bound",
             "applying" => "it is still being issued; try again once its status is success",
-            "failed" => "its issuance failed; request a new one",
+            "failed" => "its issuance failed (DescribeLiveCertificateDetail shows why); request it again with CertType=free and ForceSet=1",
             _ => "only records in status success can be bound",
         };
         return Err(ApiError::new(
@@ -737,5 +740,73 @@ mod tests {
         assert_eq!(input.cert_type, CertType::Upload);
         assert_eq!(input.domain.as_str(), "a.com");
         assert!(!input.force_set);
+    }
+
+    fn record(status: &str, fingerprint: &str) -> LibraryRecord {
+        LibraryRecord {
+            cert_id: 7,
+            cert_name: "n".into(),
+            chain_pem: String::new(),
+            fingerprint_sha256: fingerprint.into(),
+            status: status.into(),
+        }
+    }
+
+    #[test]
+    fn a_free_request_creates_or_with_force_set_reissues_a_record_covering_its_domains() {
+        let live = DomainName::parse("live.example.com").expect("domain");
+        let www = DomainName::parse("www.example.com").expect("domain");
+        assert_eq!(
+            decide_free_request(None, &[], false, &live).expect("create"),
+            FreeRequest::Create
+        );
+        let taken = decide_free_request(Some(&record("failed", "")), &[], false, &live)
+            .expect_err("name taken");
+        assert_eq!(taken.code, ErrorCode::CertificateDuplicated);
+        assert!(
+            taken.message().contains("a free certificate still failed"),
+            "{}",
+            taken.message()
+        );
+        let upload = decide_free_request(Some(&record("success", "ab12")), &[], false, &live)
+            .expect_err("name taken");
+        assert!(upload.message().contains("leaf SHA-256 ab12"));
+        assert_eq!(
+            decide_free_request(
+                Some(&record("success", "ab12")),
+                &[live.clone()],
+                true,
+                &live
+            )
+            .expect("reissue"),
+            FreeRequest::Reissue { cert_id: 7 }
+        );
+        let uncovered = decide_free_request(
+            Some(&record("success", "ab12")),
+            &[live.clone(), www],
+            true,
+            &live,
+        )
+        .expect_err("row 26");
+        assert_eq!(
+            uncovered.code,
+            ErrorCode::SetDomainCertificateParameterError
+        );
+        assert!(uncovered.message().contains("www.example.com"));
+    }
+
+    #[test]
+    fn an_applying_record_is_named_like_row_22_with_the_request_day() {
+        let live = DomainName::parse("live.example.com").expect("domain");
+        let given = CertName::parse("mine").expect("name");
+        assert_eq!(
+            applying_cert_name(Some(&given), &live, 0, "0badcafe").as_str(),
+            "mine"
+        );
+        // 2026-12-08T01:00:00Z.
+        assert_eq!(
+            applying_cert_name(None, &live, 1_796_691_600, "0badcafe").as_str(),
+            "live.example.com-20261208-0badcafe"
+        );
     }
 }

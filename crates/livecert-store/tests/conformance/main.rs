@@ -19,6 +19,7 @@
 //! spec/access.md (`accounts`, `ram`, `audit`).
 
 mod accounts;
+mod acme;
 mod audit;
 mod domains;
 mod dry_run;
@@ -84,6 +85,12 @@ macro_rules! every_case {
                 free::free_follows_the_upload_rules,
                 free::set_free_dry_run_writes_nothing,
                 free::row_33_applying_or_failed_free_record_is_not_usable,
+                acme::a_free_request_reserves_an_applying_record_and_one_order,
+                acme::leases_are_taken_once_and_taken_over_when_they_run_out,
+                acme::one_account_cannot_fill_a_nodes_slots,
+                acme::failures_are_retried_or_final_with_their_problem,
+                acme::renewals_fall_due_once_and_replace_the_record_in_place,
+                acme::the_acme_account_is_kept_once_and_sealed,
                 upload::cas_binding_checks_the_record,
                 dry_run::add_domain_dry_run_answers_as_the_real_call,
                 dry_run::set_https_off_dry_run_answers_as_the_real_call,

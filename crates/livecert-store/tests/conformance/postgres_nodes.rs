@@ -31,7 +31,8 @@ async fn several_nodes_opening_a_new_database_migrate_it_once() {
         vec![
             vec![Some("1".to_owned()), Some("1".to_owned())],
             vec![Some("2".to_owned()), Some("1".to_owned())],
-            vec![Some("3".to_owned()), Some("1".to_owned())]
+            vec![Some("3".to_owned()), Some("1".to_owned())],
+            vec![Some("4".to_owned()), Some("1".to_owned())]
         ]
     );
     assert_eq!(

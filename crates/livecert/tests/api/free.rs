@@ -24,8 +24,21 @@ use crate::harness::{Scheme, TestServer};
 
 /// The server's store and test CA as the handler sees them, and a root caller of its account.
 async fn direct(server: &TestServer) -> (AppState, Caller) {
-    let now = server.clock_now();
     let data = DataDir::open(server.dir.path()).expect("data dir");
+    let issuer = livecert::server::open_issuer(&data, server.clock_now()).expect("test CA");
+    direct_with(server, issuer).await
+}
+
+/// As [`direct`], with the ACME issuer (no worker runs: orders stay queued).
+async fn direct_acme(server: &TestServer) -> (AppState, Caller) {
+    direct_with(server, Arc::new(livecert::acme::AcmeIssuer::default())).await
+}
+
+async fn direct_with(
+    server: &TestServer,
+    issuer: Arc<dyn livecert::issuer::Issuer>,
+) -> (AppState, Caller) {
+    let now = server.clock_now();
     let account_id = server.store.account_ids().await.expect("accounts")[0];
     let state = AppState {
         store: server.store.clone(),
@@ -35,7 +48,7 @@ async fn direct(server: &TestServer) -> (AppState, Caller) {
         config: ApiConfig::default(),
         policy_cache: PolicyCache::default(),
         throttled: std::sync::atomic::AtomicU64::new(0),
-        issuer: livecert::server::open_issuer(&data, now).expect("test CA"),
+        issuer,
     };
     let caller = Caller {
         account_id,
@@ -301,5 +314,100 @@ async fn free_over_http() {
     assert_eq!(info["CertType"], "free");
     assert_eq!(info["Status"], "success");
     assert_eq!(info["CertLife"], "3 months");
+    server.stop().await;
+}
+
+/// Row 37 with the ACME issuer: the call answers at once; the record is `free`, `applying`, named
+/// `CertName` or `<domain>-<yyyymmdd>-<8 hex>`; Describe shows it applying with HTTPS still off;
+/// calling again queues nothing; DryRun reserves nothing; a wildcard is row 36; `CertType=cas` on
+/// the applying record is `Certificate.StatusError`; CAS reads of it answer (no chain yet).
+#[tokio::test]
+async fn with_acme_the_call_answers_at_once_and_the_record_is_applying() {
+    let server = TestServer::start().await;
+    server.add_domain("acme.example.com").await;
+    let (state, caller) = direct_acme(&server).await;
+
+    let dry = set_free(
+        &state,
+        &caller,
+        &free_input("acme.example.com", &[("DryRun", "true")]),
+    )
+    .await
+    .expect_err("dry run");
+    assert_eq!(dry.error.code, ErrorCode::DryRunOperation);
+    assert!(server
+        .store
+        .list_certificates(caller.account_id, None)
+        .await
+        .expect("library")
+        .is_empty());
+
+    set_free(&state, &caller, &free_input("acme.example.com", &[]))
+        .await
+        .expect("answered at once");
+    let info = cert_info(&server, "acme.example.com").await;
+    assert_eq!(info["Status"], "applying", "{info}");
+    assert_eq!(info["SSLProtocol"], "off");
+    assert_eq!(info["CertType"], "free");
+    let name = info["CertName"].as_str().expect("name").to_owned();
+    let shape = name
+        .strip_prefix("acme.example.com-")
+        .and_then(|rest| rest.split_once('-'))
+        .is_some_and(|(day, hex)| {
+            day.len() == 8
+                && day.bytes().all(|b| b.is_ascii_digit())
+                && hex.len() == 8
+                && hex.bytes().all(|b| b.is_ascii_hexdigit())
+        });
+    assert!(shape, "{name}");
+
+    // Again: the order in flight answers; still one record.
+    set_free(&state, &caller, &free_input("acme.example.com", &[]))
+        .await
+        .expect("idempotent");
+    let library = server
+        .store
+        .list_certificates(caller.account_id, None)
+        .await
+        .expect("library");
+    assert_eq!(library.len(), 1);
+    let detail = server
+        .call(
+            Scheme::V3,
+            "DescribeLiveCertificateDetail",
+            &[("CertName", &name)],
+        )
+        .await;
+    assert_eq!(detail.ok()["Status"], "applying");
+    assert_eq!(detail.ok()["Cert"], "");
+    let cas = server
+        .call(
+            Scheme::V3,
+            "SetLiveDomainCertificate",
+            &[
+                ("DomainName", "acme.example.com"),
+                ("SSLProtocol", "on"),
+                ("CertType", "cas"),
+                ("CertName", &name),
+            ],
+        )
+        .await;
+    assert_eq!(cas.code(), "Certificate.StatusError", "{}", cas.body);
+    assert!(cas.message().contains("still being issued"), "{}", cas.body);
+    let cert_id = library[0].cert_id.to_string();
+    let cas_detail = server
+        .call(
+            Scheme::V3,
+            "GetUserCertificateDetail",
+            &[("CertId", &cert_id)],
+        )
+        .await;
+    assert_eq!(cas_detail.status, 200, "{}", cas_detail.body);
+
+    server.add_domain("*.acme.example.com").await;
+    let wildcard = set_free(&state, &caller, &free_input("*.acme.example.com", &[]))
+        .await
+        .expect_err("row 36");
+    assert_eq!(wildcard.error.code, ErrorCode::CertificateStatusError);
     server.stop().await;
 }

@@ -24,6 +24,10 @@ pub async fn handle(state: &AppState, caller: &Caller, params: &Params) -> OpRes
     // The chain's certificates and the leaf's subject, read again from the stored chain (this
     // read is rare); a chain that does not parse shows its leaf's facts only.
     let (entries, subject) = match livecert_core::cert::chain_details(&record.chain_pem) {
+        // A free record still being issued (status applying, or failed) has no chain yet.
+        _ if record.chain_pem.is_empty() => {
+            (Vec::new(), livecert_core::cert::LeafSubject::default())
+        }
         Ok(details) => details,
         Err(why) => {
             tracing::warn!(cert_id = record.cert_id, %why, "a stored chain does not parse");
