@@ -26,7 +26,7 @@
 //! Code map: this file holds the command tree's root ([`AdminArgs`], [`AdminCommand`]), the
 //! dispatch, the store opened and checked, and what every command shares (errors as the operator
 //! reads them, input from a file or stdin); one file per noun of the command tree (`account`,
-//! `user`, `key`, `policy`, `sts`, `audit`, `domain`, `cert`, `ca`, `migrate`); `report` renders
+//! `user`, `key`, `policy`, `sts`, `audit`, `domain`, `cert`, `ca`, `acme`, `migrate`); `report` renders
 //! what a command prints.
 
 use std::io::Read as _;
@@ -37,6 +37,7 @@ use clap::{Args, Subcommand};
 use livecert_store::{Store, StoreError, WriteError};
 
 mod account;
+mod acme;
 mod audit;
 mod ca;
 mod cert;
@@ -49,6 +50,7 @@ mod sts;
 mod user;
 
 pub use account::AccountCommand;
+pub use acme::{AcmeCommand, StatusArgs as AcmeStatusArgs};
 pub use audit::AuditArgs;
 pub use ca::CaCommand;
 pub use cert::CertCommand;
@@ -117,6 +119,9 @@ pub enum AdminCommand {
     /// The built-in test CA that issues `CertType=free` certificates.
     #[command(subcommand)]
     Ca(CaCommand),
+    /// The ACME issuer (`serve --acme-directory`): orders in flight, recent failures, renewals.
+    #[command(subcommand)]
+    Acme(AcmeCommand),
     /// Copy an SQLite store into a new PostgreSQL database (stop `serve` first).
     Migrate(MigrateArgs),
 }
@@ -157,6 +162,7 @@ async fn on_store(args: AdminArgs) -> anyhow::Result<Report> {
         AdminCommand::Domain(command) => domain::domain(&store, command, now).await?,
         AdminCommand::Cert(command) => cert::cert(&store, command, now).await?,
         AdminCommand::Ca(command) => ca::ca(&args.data_dir, command, now)?,
+        AdminCommand::Acme(command) => acme::acme(&store, command, now).await?,
         AdminCommand::Migrate(_) => bail!("`migrate` names its own stores: --from and --to"),
     })
 }

@@ -209,6 +209,33 @@ async fn a_failed_validation_ends_failed_with_pebbles_problem_and_changes_no_bin
             && l.contains("Failed: urn:ietf:params:acme:error:")),
         "{audit}"
     );
+
+    // `livecert admin acme status` lists the failure with the CA's problem and its order URL.
+    let status = Command::new(env!("CARGO_BIN_EXE_livecert"))
+        .args(["admin", "--json", "acme", "status"])
+        .arg("--data-dir")
+        .arg(dir.path())
+        .env_remove("LIVECERT_DATA_DIR")
+        .output()
+        .expect("livecert admin acme status");
+    assert!(
+        status.status.success(),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    let status: serde_json::Value = serde_json::from_slice(&status.stdout).expect("JSON");
+    let failed = status["Orders"]
+        .as_array()
+        .and_then(|orders| orders.iter().find(|o| o["DomainName"] == domain))
+        .unwrap_or_else(|| panic!("{status}"));
+    assert_eq!(failed["State"], "failed");
+    assert_eq!(failed["Problem"]["Type"], problem["Type"]);
+    assert!(
+        failed["OrderUrl"]
+            .as_str()
+            .is_some_and(|u| u.starts_with("https://127.0.0.1:")),
+        "{failed}"
+    );
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
