@@ -108,7 +108,7 @@ fn order_json(o: &AcmeOrder) -> Value {
         "LeaseOwner": o.lease_owner,
         "LeaseUntil": o.lease_until.map(format_utc),
         "OrderUrl": o.order_url,
-        "Challenge": o.challenge.map(|c| c.as_str()),
+        "Challenge": o.challenge.map(livecert_store::ChallengeKind::as_str),
         "Problem": o.problem.as_ref().map(|p| json!({
             "Type": p.problem_type,
             "Detail": p.detail,
