@@ -381,6 +381,22 @@ pub fn decide_free_request(
     })
 }
 
+/// How far back failed orders of a domain count for [`free_order_delay_secs`], in seconds.
+pub const FREE_FAILURE_WINDOW_SECS: i64 = 86_400;
+
+/// How long a new `CertType=free` order for a domain waits (seconds) when `recent_failures` of
+/// that domain's orders failed within [`FREE_FAILURE_WINDOW_SECS`]: nothing after none, then 1,
+/// 2, 4 … minutes, at most an hour — so that a client that keeps asking for a domain the CA
+/// cannot validate does not make livecert hammer the CA (whose own limits, e.g. Let's Encrypt's
+/// failed-validation limit, would then block the account for everyone).
+pub fn free_order_delay_secs(recent_failures: u32) -> i64 {
+    if recent_failures == 0 {
+        return 0;
+    }
+    let steps = (recent_failures - 1).min(6);
+    (60_i64 << steps).min(3600)
+}
+
 /// The CertName of a free certificate requested from an asynchronous issuer: `given`, or row 22's
 /// shape with what is known before issuance — `<DomainName>-<yyyymmdd of now, UTC>-<suffix>`,
 /// where `suffix` is 8 lower-case hex characters the caller draws at random (the leaf's
@@ -793,6 +809,12 @@ mod tests {
             ErrorCode::SetDomainCertificateParameterError
         );
         assert!(uncovered.message().contains("www.example.com"));
+    }
+
+    #[test]
+    fn repeated_failures_delay_a_domains_next_order_up_to_an_hour() {
+        let delays: Vec<i64> = (0..9).map(free_order_delay_secs).collect();
+        assert_eq!(delays, [0, 60, 120, 240, 480, 960, 1920, 3600, 3600]);
     }
 
     #[test]

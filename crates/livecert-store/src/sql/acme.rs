@@ -9,7 +9,9 @@
 
 use livecert_core::cert::CheckedUpload;
 use livecert_core::names::{CertName, DomainName};
-use livecert_core::ops::set_live_domain_certificate::{decide_free_request, FreeRequest};
+use livecert_core::ops::set_live_domain_certificate::{
+    decide_free_request, free_order_delay_secs, FreeRequest, FREE_FAILURE_WINDOW_SECS,
+};
 
 use crate::db::{db_id, execute, get, get_u64, query, query_opt, take, Row, Tx};
 use crate::sql::{read, write};
@@ -31,7 +33,8 @@ const ORDERS_FROM: &str =
 
 /// Rows 7–11 and 22–26 of a `CertType=free` request to an asynchronous issuer: reserves the
 /// record (a new one in status `applying`, or the one `CertName` names with `ForceSet=1`) and
-/// queues an order to issue its certificate for exactly `domain`, due at `now`. The domain's
+/// queues an order to issue its certificate for exactly `domain`, due at `now` — later when the
+/// domain's orders failed within the last day (core's `free_order_delay_secs`). The domain's
 /// binding does not change until the order is valid. An order already in flight for the domain
 /// (or for the named record) is answered as it is, without a second one.
 pub(crate) async fn request_free(
@@ -93,11 +96,26 @@ pub(crate) async fn request_free(
             cert_id
         }
     };
+    let failures = query_opt(
+        conn,
+        "SELECT COUNT(*) FROM acme_orders WHERE domain = $1 AND account_id = $2 \
+         AND purpose = 'issue' AND state = 'failed' AND updated >= $3",
+        &[
+            &domain.as_str(),
+            &account,
+            &(now - FREE_FAILURE_WINDOW_SECS),
+        ],
+    )
+    .await?
+    .map(|r| get::<i64>(&r, 0))
+    .transpose()?
+    .unwrap_or(0);
+    let due = now + free_order_delay_secs(u32::try_from(failures).unwrap_or(u32::MAX));
     let row = query_opt(
         conn,
         "INSERT INTO acme_orders (account_id, cert_id, domain, purpose, state, next_attempt, \
-         created, updated) VALUES ($1, $2, $3, 'issue', 'pending', $4, $4, $4) RETURNING id",
-        &[&account, &db_id(cert_id)?, &domain.as_str(), &now],
+         created, updated) VALUES ($1, $2, $3, 'issue', 'pending', $4, $5, $5) RETURNING id",
+        &[&account, &db_id(cert_id)?, &domain.as_str(), &due, &now],
     )
     .await?
     .ok_or_else(|| StoreError::Failed("the order was not inserted".into()))?;

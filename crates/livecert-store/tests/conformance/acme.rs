@@ -219,7 +219,7 @@ pub async fn one_account_cannot_fill_a_nodes_slots(b: &dyn Backend) {
 
 /// A retried attempt keeps the record `applying`, the order pending until its time, the problem
 /// visible; a final failure marks the record `failed`; a new request with `ForceSet=1` on that
-/// record makes it `applying` again with a new order.
+/// record makes it `applying` again with a new order, due a minute later (after one failure).
 pub async fn failures_are_retried_or_final_with_their_problem(b: &dyn Backend) {
     let store = b.open();
     let a = account_with(&store, &["live.example.com"]).await;
@@ -295,6 +295,20 @@ pub async fn failures_are_retried_or_final_with_their_problem(b: &dyn Backend) {
     );
     let record = store.certificate(a, cert_id).await.unwrap().unwrap();
     assert_eq!(record.status.as_str(), "applying");
+    // After a failure the domain's next order waits a minute: the CA is not hammered.
+    assert!(store
+        .claim_acme_orders("node", NOW + 109, NOW + 200, 8, 2)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        store
+            .claim_acme_orders("node", NOW + 110, NOW + 200, 8, 2)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 }
 
 /// A bound free record falls due at two thirds of its lifetime (or its renewal time once the ACME
