@@ -790,7 +790,7 @@ mod tests {
         assert_eq!(
             decide_free_request(
                 Some(&record("success", "ab12")),
-                &[live.clone()],
+                std::slice::from_ref(&live),
                 true,
                 &live
             )
