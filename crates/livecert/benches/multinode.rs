@@ -19,29 +19,18 @@
 //! the other of its two pre-made certificates (so a call is a real replacement, unless two calls on
 //! one domain overlap), and call n of Describe reads domain n mod 16.
 
-use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
+mod support;
+
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use livecert::clock::{Clock, SystemClock};
-use livecert_core::action::API_VERSION;
-use livecert_core::params::Pair;
-use livecert_core::protocol::client::{encode_pairs, sign_v3, V3Request};
-use livecert_core::secret::Secret;
-use livecert_core::timefmt::format_utc;
 use rcgen::{CertificateParams, DnType, KeyPair};
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::client::Resumption;
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{ClientConfig, DigitallySignedStruct, SignatureScheme};
-use tokio::net::TcpStream;
-use tokio_rustls::TlsConnector;
+
+use support::{connector, free_port, handshake, pct, wait_open, Api, Process};
 
 /// Domains the benchmark binds.
 const DOMAINS: usize = 16;
@@ -282,81 +271,6 @@ where
     done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()
 }
 
-fn pct(sorted: &[Duration], q: f64) -> Duration {
-    sorted
-        .get(((sorted.len() as f64 * q) as usize).min(sorted.len().saturating_sub(1)))
-        .copied()
-        .unwrap_or_default()
-}
-
-/// A signed client of the API node.
-struct Api {
-    addr: SocketAddr,
-    key_id: String,
-    secret: String,
-    client: Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>,
-}
-
-impl Api {
-    /// Calls `action`; fails unless it succeeds.
-    async fn call(&self, action: &str, params: &[(&str, &str)]) {
-        let pairs: Vec<Pair> = params
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), v.as_bytes().to_vec()))
-            .collect();
-        let host = self.addr.to_string();
-        let body = encode_pairs(&pairs);
-        let nonce = uuid::Uuid::new_v4().simple().to_string();
-        let date = format_utc(SystemClock.now());
-        let headers = sign_v3(
-            &V3Request {
-                method: "POST",
-                host: &host,
-                action,
-                version: API_VERSION,
-                query: &[],
-                body: body.as_bytes(),
-                access_key_id: &self.key_id,
-                nonce: &nonce,
-                date: &date,
-                security_token: None,
-            },
-            &Secret::new(self.secret.as_bytes().to_vec()),
-        );
-        let mut request = http::Request::post(format!("http://{host}/"))
-            .header("content-type", "application/x-www-form-urlencoded");
-        for (k, v) in headers {
-            request = request.header(k, v);
-        }
-        let request = request.body(Full::new(Bytes::from(body))).expect("request");
-        let response = self.client.request(request).await.expect("API call");
-        let status = response.status();
-        let body = response
-            .into_body()
-            .collect()
-            .await
-            .expect("body")
-            .to_bytes();
-        assert_eq!(status, 200, "{action}: {}", String::from_utf8_lossy(&body));
-    }
-
-    /// SetLiveDomainCertificate: the record named after `domain` replaced (ForceSet) and bound.
-    async fn set(&self, domain: &str, chain: &str, key: &str) {
-        self.call(
-            "SetLiveDomainCertificate",
-            &[
-                ("DomainName", domain),
-                ("SSLProtocol", "on"),
-                ("CertName", domain),
-                ("ForceSet", "1"),
-                ("SSLPub", chain),
-                ("SSLPri", key),
-            ],
-        )
-        .await;
-    }
-}
-
 /// A fresh PostgreSQL database, dropped (with its connections) when this is dropped.
 struct Database {
     admin_url: String,
@@ -414,99 +328,4 @@ fn psql(url: &str, sql: &str) {
     })
     .join()
     .expect("psql thread");
-}
-
-/// A child process stopped with SIGTERM (then SIGKILL) when dropped.
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.0.id().to_string()])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.0.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> SocketAddr {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.local_addr().expect("addr")
-}
-
-/// Waits until `addr` accepts a connection (60 s at most).
-async fn wait_open(addr: SocketAddr) {
-    let since = Instant::now();
-    while TcpStream::connect(addr).await.is_err() {
-        assert!(
-            since.elapsed() < Duration::from_secs(60),
-            "{addr} did not open within 60 s"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-}
-
-#[derive(Debug)]
-struct AcceptAll(Arc<rustls::crypto::CryptoProvider>);
-
-impl ServerCertVerifier for AcceptAll {
-    fn verify_server_cert(
-        &self,
-        _: &CertificateDer<'_>,
-        _: &[CertificateDer<'_>],
-        _: &ServerName<'_>,
-        _: &[u8],
-        _: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-    fn verify_tls12_signature(
-        &self,
-        _: &[u8],
-        _: &CertificateDer<'_>,
-        _: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        Ok(HandshakeSignatureValid::assertion())
-    }
-    fn verify_tls13_signature(
-        &self,
-        _: &[u8],
-        _: &CertificateDer<'_>,
-        _: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        Ok(HandshakeSignatureValid::assertion())
-    }
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
-}
-
-/// A TLS 1.3 client without resumption that accepts any chain (what is compared is the leaf).
-fn connector() -> TlsConnector {
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let mut config = ClientConfig::builder_with_provider(Arc::clone(&provider))
-        .with_protocol_versions(&[&rustls::version::TLS13])
-        .expect("TLS 1.3")
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(AcceptAll(provider)))
-        .with_no_client_auth();
-    config.resumption = Resumption::disabled();
-    TlsConnector::from(Arc::new(config))
-}
-
-/// One full handshake with `sni`; the presented leaf's DER.
-async fn handshake(tls: &TlsConnector, addr: SocketAddr, sni: &str) -> Option<Vec<u8>> {
-    let tcp = TcpStream::connect(addr).await.ok()?;
-    let _ = tcp.set_nodelay(true);
-    let name = ServerName::try_from(sni.to_owned()).ok()?;
-    let stream = tls.connect(name, tcp).await.ok()?;
-    let leaf = stream.get_ref().1.peer_certificates()?.first()?.to_vec();
-    Some(leaf)
 }

@@ -49,11 +49,11 @@ use crate::issuer::{refuse_wildcard, Issuance, IssueError, Issuer};
 pub const DEFAULT_LEASE: Duration = Duration::from_secs(60);
 
 /// Orders one node works on at once.
-pub const DEFAULT_CONCURRENCY: usize = 8;
+pub const DEFAULT_CONCURRENCY: usize = 16;
 
 /// Orders of one account one node works on at once (the rest of that account's orders wait;
 /// other accounts' do not).
-pub const DEFAULT_PER_ACCOUNT: usize = 2;
+pub const DEFAULT_PER_ACCOUNT: usize = 4;
 
 /// The ACME issuer's settings (`serve --acme-*`).
 #[derive(Debug, Clone)]
@@ -101,7 +101,7 @@ impl AcmeConfig {
 }
 
 /// The `serve` flags of the ACME issuer.
-#[derive(Debug, Clone, Default, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct AcmeArgs {
     /// Issue CertType=free certificates from this ACME directory (RFC 8555), e.g.
     /// https://acme-v02.api.letsencrypt.org/directory; without it the built-in test CA issues them.
@@ -135,6 +135,13 @@ pub struct AcmeArgs {
     /// of its lifetime or in the CA's renewal window (for drills and tests).
     #[arg(long, requires = "acme_directory", value_parser = clap::value_parser!(u64).range(1..))]
     pub acme_renew_after_secs: Option<u64>,
+    /// Orders this node works on at once.
+    #[arg(long, requires = "acme_directory", default_value_t = DEFAULT_CONCURRENCY, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=256))]
+    pub acme_concurrency: usize,
+    /// Orders of one account this node works on at once (the rest of that account's orders wait;
+    /// other accounts' do not).
+    #[arg(long, requires = "acme_directory", default_value_t = DEFAULT_PER_ACCOUNT, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=256))]
+    pub acme_per_account: usize,
     /// How long an order's lease lasts before another node may take the order over (tests).
     #[arg(long, hide = true, requires = "acme_directory", value_parser = clap::value_parser!(u64).range(3..))]
     pub acme_lease_secs: Option<u64>,
@@ -175,6 +182,8 @@ impl AcmeArgs {
         config.eab = eab;
         config.ca_roots.clone_from(&self.acme_ca_roots);
         config.renew_after = self.acme_renew_after_secs.map(Duration::from_secs);
+        config.concurrency = self.acme_concurrency;
+        config.per_account = self.acme_per_account;
         if let Some(lease) = self.acme_lease_secs {
             config.lease = Duration::from_secs(lease);
         }

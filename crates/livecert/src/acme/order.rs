@@ -168,9 +168,11 @@ pub async fn issue(attempt: &Attempt<'_>) -> Result<Issued, Failure> {
             .await
             .map_err(|e| classify(e, &domain))?;
     }
+    // Polled at 50, 100, 200 … ms (a CA that is busy says when with Retry-After, which
+    // instant-acme follows instead).
     let polling = RetryPolicy::new()
-        .initial_delay(Duration::from_millis(250))
-        .backoff(1.5)
+        .initial_delay(Duration::from_millis(50))
+        .backoff(2.0)
         .timeout(POLL_TIMEOUT);
     let ready = order.poll_ready(&polling).await;
     match ready {

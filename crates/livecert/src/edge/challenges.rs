@@ -30,11 +30,11 @@ use tracing::{debug, warn};
 pub const ACME_TLS_ALPN: &[u8] = b"acme-tls/1";
 
 /// How often each edge node reads the store's challenges.
-pub const REFRESH_INTERVAL: Duration = Duration::from_millis(250);
+pub const REFRESH_INTERVAL: Duration = Duration::from_millis(100);
 
 /// How long the ACME worker waits after storing a challenge before the CA may validate it: two
 /// reads of every node, so that any edge node the CA reaches answers.
-pub const PROPAGATION: Duration = Duration::from_millis(600);
+pub const PROPAGATION: Duration = Duration::from_millis(250);
 
 /// Challenges read from the store at most (a bound on the book whatever the table holds).
 pub const MAX_CHALLENGES: usize = 10_000;
