@@ -205,6 +205,9 @@ pub enum OrderCompletion {
     Renewed,
     /// The record was deleted while the order ran: nothing stored, the order failed.
     RecordGone,
+    /// The operator revoked the record while the order ran: nothing stored (a revoked record is
+    /// never brought back by a new certificate), the order failed.
+    RecordRevoked,
 }
 
 impl Store {

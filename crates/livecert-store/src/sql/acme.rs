@@ -336,6 +336,13 @@ pub(crate) async fn complete_order(
     let record = read::certificate(conn, order.account_id, order.cert_id).await?;
     let completion = if record.is_none() {
         OrderCompletion::RecordGone
+    } else if record
+        .as_ref()
+        .is_some_and(|r| r.status == crate::CertStatus::Revoked)
+    {
+        // The operator revoked the record while the order ran: a new certificate must not
+        // bring it back into service.
+        OrderCompletion::RecordRevoked
     } else {
         write::replace_certificate(
             conn,
@@ -373,16 +380,18 @@ pub(crate) async fn complete_order(
             }
         }
     };
-    let state = if completion == OrderCompletion::RecordGone {
-        "failed"
-    } else {
-        "valid"
+    let state = match completion {
+        OrderCompletion::RecordGone | OrderCompletion::RecordRevoked => "failed",
+        _ => "valid",
     };
     end_order(conn, &order, state, None, now).await?;
     let outcome = match &completion {
         OrderCompletion::Bound | OrderCompletion::Renewed => "OK".to_owned(),
         OrderCompletion::StoredNotBound(why) => format!("OK, not bound: {why}"),
         OrderCompletion::RecordGone => "Failed: the record was deleted during the order".into(),
+        OrderCompletion::RecordRevoked => {
+            "Failed: the operator revoked the record during the order; nothing stored".into()
+        }
     };
     audit(conn, &order, &outcome, now).await?;
     Ok(completion)

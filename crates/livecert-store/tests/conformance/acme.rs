@@ -313,7 +313,7 @@ pub async fn failures_are_retried_or_final_with_their_problem(b: &dyn Backend) {
 
 /// A bound free record falls due at two thirds of its lifetime (or its renewal time once the ACME
 /// issuer stored one); the renewal replaces it in place, bindings kept; a due record is queued
-/// once.
+/// once; a record the operator revokes during its renewal stays revoked, with its old content.
 pub async fn renewals_fall_due_once_and_replace_the_record_in_place(b: &dyn Backend) {
     let store = b.open();
     let a = account_with(&store, &["live.example.com"]).await;
@@ -388,6 +388,30 @@ pub async fn renewals_fall_due_once_and_replace_the_record_in_place(b: &dyn Back
             .unwrap(),
         1
     );
+    // Revoked by the operator while that renewal runs: the renewal stores nothing.
+    let orders = store
+        .claim_acme_orders("node", two_thirds + 500, two_thirds + 560, 8, 2)
+        .await
+        .unwrap();
+    let cert_id = domain.cert_id.expect("bound");
+    store
+        .set_certificate_status(cert_id, "revoked", two_thirds + 501)
+        .await
+        .unwrap();
+    let done = store
+        .complete_acme_order(
+            orders[0].id,
+            "node",
+            upload(&["live.example.com"]),
+            two_thirds + 900,
+            two_thirds + 502,
+        )
+        .await
+        .unwrap();
+    assert_eq!(done, OrderCompletion::RecordRevoked);
+    let record = store.certificate(a, cert_id).await.unwrap().unwrap();
+    assert_eq!(record.status.as_str(), "revoked");
+    assert_eq!(record.chain_pem, renewed.chain_pem);
 }
 
 /// The ACME account is kept once (the first node's), sealed, and opened on the way out.

@@ -200,7 +200,12 @@ async fn run_order(worker: Arc<Worker>, order: AcmeOrder) {
             {
                 Ok(completion) => {
                     worker.metrics.order(OrderResult::Valid, challenge);
-                    if completion != OrderCompletion::RecordGone {
+                    if matches!(
+                        completion,
+                        OrderCompletion::Bound
+                            | OrderCompletion::Renewed
+                            | OrderCompletion::StoredNotBound(_)
+                    ) {
                         worker.metrics.set_renewal(order.domain.as_str(), renew_at);
                     }
                     match completion {
