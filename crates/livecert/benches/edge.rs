@@ -17,6 +17,10 @@
 //! session storage or tickets), no ALPN, the server's chain not verified (the client's cost is not
 //! what is measured).
 
+mod support;
+
+use support::{connector, free_port, handshake};
+
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -39,10 +43,6 @@ use livecert_core::secret::Secret;
 use livecert_core::timefmt::format_utc;
 use livecert_store::NewDomain;
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::client::Resumption;
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{ClientConfig, DigitallySignedStruct, SignatureScheme};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
@@ -149,63 +149,7 @@ impl Pki {
 
 // ---- TLS client --------------------------------------------------------------------------------
 
-#[derive(Debug)]
-struct AcceptAll(Arc<rustls::crypto::CryptoProvider>);
-
-impl ServerCertVerifier for AcceptAll {
-    fn verify_server_cert(
-        &self,
-        _: &CertificateDer<'_>,
-        _: &[CertificateDer<'_>],
-        _: &ServerName<'_>,
-        _: &[u8],
-        _: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-    fn verify_tls12_signature(
-        &self,
-        _: &[u8],
-        _: &CertificateDer<'_>,
-        _: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        Ok(HandshakeSignatureValid::assertion())
-    }
-    fn verify_tls13_signature(
-        &self,
-        _: &[u8],
-        _: &CertificateDer<'_>,
-        _: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        Ok(HandshakeSignatureValid::assertion())
-    }
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
-}
-
-fn connector() -> TlsConnector {
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let mut config = ClientConfig::builder_with_provider(Arc::clone(&provider))
-        .with_protocol_versions(&[&rustls::version::TLS13])
-        .expect("TLS 1.3")
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(AcceptAll(provider)))
-        .with_no_client_auth();
-    config.resumption = Resumption::disabled();
-    config.enable_early_data = false;
-    TlsConnector::from(Arc::new(config))
-}
-
-/// One full handshake; the presented leaf's DER.
-async fn handshake(tls: &TlsConnector, addr: SocketAddr, sni: &str) -> Option<Vec<u8>> {
-    let tcp = TcpStream::connect(addr).await.ok()?;
-    let _ = tcp.set_nodelay(true);
-    let name = ServerName::try_from(sni.to_owned()).ok()?;
-    let stream = tls.connect(name, tcp).await.ok()?;
-    let leaf = stream.get_ref().1.peer_certificates()?.first()?.to_vec();
-    Some(leaf)
-}
+// The TLS client is benches/support's: TLS 1.3, no resumption, any chain accepted.
 
 // ---- /proc ---------------------------------------------------------------------------------------
 
@@ -254,11 +198,6 @@ fn children_of(pid: u32) -> Vec<u32> {
         }
     }
     out
-}
-
-fn free_port() -> SocketAddr {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    l.local_addr().expect("addr")
 }
 
 /// Waits until `addr` accepts a connection; the time it took from `since`.
