@@ -341,6 +341,52 @@ mod tests {
         ));
     }
 
+    fn args(directory: Option<&str>) -> AcmeArgs {
+        AcmeArgs {
+            acme_directory: directory.map(str::to_owned),
+            acme_email: None,
+            acme_eab_kid: None,
+            acme_eab_hmac_key: None,
+            acme_ca_roots: None,
+            acme_challenge: None,
+            acme_renew_after_secs: None,
+            acme_concurrency: DEFAULT_CONCURRENCY,
+            acme_per_account: DEFAULT_PER_ACCOUNT,
+            acme_lease_secs: None,
+        }
+    }
+
+    #[test]
+    fn the_flags_choose_the_challenge_and_decode_the_eab_key() {
+        assert!(args(None).config(true).expect("no ACME").is_none());
+        let dir = Some("https://ca.test/dir");
+        let with_http = args(dir).config(true).expect("config").expect("ACME");
+        assert_eq!(with_http.challenge, ChallengeKind::Http01);
+        let without_http = args(dir).config(false).expect("config").expect("ACME");
+        assert_eq!(without_http.challenge, ChallengeKind::TlsAlpn01);
+        let mut http = args(dir);
+        http.acme_challenge = Some("http-01".into());
+        let refused = http
+            .config(false)
+            .expect_err("HTTP-01 without the plain-HTTP port");
+        assert!(
+            refused.to_string().contains("--edge-http-listen"),
+            "{refused}"
+        );
+        let mut eab = args(dir);
+        eab.acme_eab_kid = Some("kid-1".into());
+        eab.acme_eab_hmac_key = Some("c2VjcmV0".into());
+        let config = eab.config(true).expect("config").expect("ACME");
+        assert_eq!(config.eab, Some(("kid-1".to_owned(), b"secret".to_vec())));
+        eab.acme_eab_hmac_key = Some("not base64url!".into());
+        let bad = eab.config(true).expect_err("bad key");
+        assert!(bad.to_string().contains("base64url"), "{bad}");
+        assert!(
+            !bad.to_string().contains("not base64url!"),
+            "the key is not echoed: {bad}"
+        );
+    }
+
     #[test]
     fn metrics_render_counters_and_the_renewal_gauge() {
         let metrics = AcmeMetrics::default();
