@@ -214,21 +214,28 @@ impl Store {
     /// Rows 7–11 and 22–26 of `CertType=free` when the issuer is ACME: reserves the record named
     /// `cert_name` (a new one in status `applying`, or, with `force_set`, the existing one) and
     /// queues its order, due at `now`, in one transaction. The domain's binding changes only when
-    /// the order is valid.
+    /// the order is valid. `name_given`: the caller sent `cert_name` (else it was generated); a
+    /// call while the domain's order runs is answered by that order when it names no CertName or
+    /// that order's.
     ///
     /// Refusals: rows 7–11 on the domain; `Certificate.Duplicated` (row 23);
-    /// `SetDomainCertificate.ParameterError` (row 26) — core's `decide_free_request`.
+    /// `SetDomainCertificate.ParameterError` (row 26, or another CertName while the domain's
+    /// order runs) — core's `decide_free_request` and `free_already_ordered`.
     pub async fn request_free(
         &self,
         account_id: AccountId,
         domain: &DomainName,
         cert_name: CertName,
+        name_given: bool,
         force_set: bool,
         now: i64,
     ) -> Result<FreeRequested, WriteError> {
         let domain = domain.clone();
         write_call!(self, Touches::Library, |tx| {
-            sql::acme::request_free(tx, account_id, &domain, &cert_name, force_set, now).await
+            sql::acme::request_free(
+                tx, account_id, &domain, &cert_name, name_given, force_set, now,
+            )
+            .await
         })
     }
 
@@ -275,6 +282,16 @@ impl Store {
                 now,
             )
             .await
+        })
+        .map_err(store_only)
+    }
+
+    /// Gives back every lease the node `owner` holds (it stops cleanly): those orders are due
+    /// again at once, for any node. Returns how many.
+    pub async fn release_acme_leases(&self, owner: &str, now: i64) -> Result<u64, StoreError> {
+        let owner = owner.to_owned();
+        write_call!(self, Touches::Log, |tx| {
+            sql::acme::release_leases(tx, &owner, now).await
         })
         .map_err(store_only)
     }

@@ -118,8 +118,14 @@ pub async fn run(options: ServeOptions, shutdown: impl Future<Output = ()>) -> a
         let path = dir.write_credentials(&creds)?;
         print_first_credentials(&creds, &path);
     }
-    let ca = open_test_ca(&dir, clock.now())?;
-    if options.official_hostnames {
+    // The test CA issues CertType=free unless ACME does, and the API's certificate for
+    // --official-hostnames.
+    let ca = if options.acme.is_none() || options.official_hostnames {
+        Some(open_test_ca(&dir, clock.now())?)
+    } else {
+        None
+    };
+    if let (true, Some(ca)) = (options.official_hostnames, &ca) {
         let names = crate::official_hostnames::names();
         let (chain, key) = ca
             .issue_server(&names, clock.now())
@@ -154,9 +160,10 @@ pub async fn run(options: ServeOptions, shutdown: impl Future<Output = ()>) -> a
         );
         (crate::acme::AcmeIssuer::new(wake, metrics), worker)
     });
-    let (issuer, acme_worker): (Arc<dyn Issuer>, _) = match acme {
-        Some((issuer, worker)) => (Arc::new(issuer), Some(worker)),
-        None => (Arc::new(ca), None),
+    let (issuer, acme_worker): (Arc<dyn Issuer>, _) = match (acme, ca) {
+        (Some((issuer, worker)), _) => (Arc::new(issuer), Some(worker)),
+        (None, Some(ca)) => (Arc::new(ca), None),
+        (None, None) => bail!("no issuer for CertType=free"),
     };
     let metrics_listener = match options.metrics_listen {
         Some(addr) => Some(crate::edge::bind_metrics(addr).await?),

@@ -312,7 +312,10 @@ pub fn decide_upload(
 /// Row 23: `CertName` names a record with other content and `ForceSet` is not 1.
 fn name_taken(existing: &LibraryRecord) -> ApiError {
     let content = if existing.fingerprint_sha256.is_empty() {
-        format!("a free certificate still {}", existing.status)
+        match existing.status.as_str() {
+            "failed" => "a free certificate whose issuance failed".to_owned(),
+            _ => "a free certificate still being issued".to_owned(),
+        }
     } else {
         format!("leaf SHA-256 {}", existing.fingerprint_sha256)
     };
@@ -379,6 +382,18 @@ pub fn decide_free_request(
     Ok(FreeRequest::Reissue {
         cert_id: existing.cert_id,
     })
+}
+
+/// A `CertType=free` call naming a CertName other than `in_flight`'s while the free certificate
+/// for `domain` is being issued under `in_flight` (CertId `cert_id`): refused, so that a second
+/// order does not race the first for the domain.
+pub fn free_already_ordered(domain: &DomainName, in_flight: &str, cert_id: u64) -> ApiError {
+    ApiError::new(
+        ErrorCode::SetDomainCertificateParameterError,
+        format!(
+            "A free certificate for {domain} is already being issued as CertName \"{in_flight}\" (CertId {cert_id}); DescribeLiveDomainCertificateInfo shows when it is done. Call again with that CertName, or none, to wait for it."
+        ),
+    )
 }
 
 /// How far back failed orders of a domain count for [`free_order_delay_secs`], in seconds.
@@ -556,10 +571,15 @@ pub fn decide_cas(
     }
     if record.status != "success" {
         let why = match record.status {
-            "revoked" => "it was revoked by the operator and cannot be bound",
-            "applying" => "it is still being issued; try again once its status is success",
-            "failed" => "its issuance failed (DescribeLiveCertificateDetail shows why); request it again with CertType=free and ForceSet=1",
-            _ => "only records in status success can be bound",
+            "revoked" => "it was revoked by the operator and cannot be bound".to_owned(),
+            "applying" => {
+                "it is still being issued; try again once its status is success".to_owned()
+            }
+            "failed" => format!(
+                "its issuance failed (DescribeLiveCertificateDetail shows why); request it again with CertType=free, CertName=\"{}\" and ForceSet=1",
+                record.cert_name
+            ),
+            _ => "only records in status success can be bound".to_owned(),
         };
         return Err(ApiError::new(
             ErrorCode::CertificateStatusErrorCas,
@@ -780,7 +800,9 @@ mod tests {
             .expect_err("name taken");
         assert_eq!(taken.code, ErrorCode::CertificateDuplicated);
         assert!(
-            taken.message().contains("a free certificate still failed"),
+            taken
+                .message()
+                .contains("a free certificate whose issuance failed"),
             "{}",
             taken.message()
         );

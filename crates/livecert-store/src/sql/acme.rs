@@ -10,7 +10,8 @@
 use livecert_core::cert::CheckedUpload;
 use livecert_core::names::{CertName, DomainName};
 use livecert_core::ops::set_live_domain_certificate::{
-    decide_free_request, free_order_delay_secs, FreeRequest, FREE_FAILURE_WINDOW_SECS,
+    decide_free_request, free_already_ordered, free_order_delay_secs, FreeRequest,
+    FREE_FAILURE_WINDOW_SECS,
 };
 
 use crate::db::{db_id, execute, get, get_u64, query, query_opt, take, Row, Tx};
@@ -36,12 +37,16 @@ const ORDERS_FROM: &str =
 /// queues an order to issue its certificate for exactly `domain`, due at `now` — later when the
 /// domain's orders failed within the last day (core's `free_order_delay_secs`). The domain's
 /// binding does not change until the order is valid. An order already in flight for the domain
-/// (or for the named record) is answered as it is, without a second one.
+/// is answered as it is, without a second one, when the call names no CertName (`name_given`
+/// false: `cert_name` was generated) or that order's; another CertName is refused after its own
+/// checks (core's `free_already_ordered`). An order in flight for the named record (a renewal)
+/// is answered as it is.
 pub(crate) async fn request_free(
     conn: &impl Tx,
     account_id: AccountId,
     domain: &DomainName,
     cert_name: &CertName,
+    name_given: bool,
     force_set: bool,
     now: i64,
 ) -> Result<FreeRequested, WriteError> {
@@ -56,11 +61,16 @@ pub(crate) async fn request_free(
         &[&domain.as_str(), &account],
     )
     .await?;
-    if let Some(mut row) = in_flight {
-        let order = order_from_row(&mut row)?;
+    let in_flight = in_flight
+        .map(|mut row| order_from_row(&mut row))
+        .transpose()?;
+    if let Some(order) = in_flight
+        .as_ref()
+        .filter(|o| !name_given || o.cert_name == *cert_name)
+    {
         return Ok(FreeRequested::AlreadyOrdered {
             cert_id: order.cert_id,
-            cert_name: order.cert_name,
+            cert_name: order.cert_name.clone(),
         });
     }
     let snapshot = write::library_snapshot(conn, account_id, cert_name, "").await?;
@@ -71,6 +81,13 @@ pub(crate) async fn request_free(
         domain,
     )
     .map_err(WriteError::Refused)?;
+    if let Some(order) = in_flight {
+        return Err(WriteError::Refused(free_already_ordered(
+            domain,
+            order.cert_name.as_str(),
+            order.cert_id,
+        )));
+    }
     let cert_id = match decision {
         FreeRequest::Create => insert_applying(conn, account_id, cert_name, domain, now).await?,
         FreeRequest::Reissue { cert_id } => {
@@ -257,6 +274,29 @@ pub(crate) async fn renew_lease(
     )
     .await?;
     Ok(n == 1)
+}
+
+/// Gives back every lease `owner` holds on pending orders (a node that stops cleanly), so that
+/// they are due again at once; returns how many. Their challenges are removed.
+pub(crate) async fn release_leases(
+    conn: &impl Tx,
+    owner: &str,
+    now: i64,
+) -> Result<u64, WriteError> {
+    execute(
+        conn,
+        "DELETE FROM acme_challenges WHERE order_id IN (SELECT id FROM acme_orders \
+         WHERE lease_owner = $1 AND state = 'pending')",
+        &[&owner],
+    )
+    .await?;
+    Ok(execute(
+        conn,
+        "UPDATE acme_orders SET lease_owner = NULL, lease_until = NULL, updated = $2 \
+         WHERE lease_owner = $1 AND state = 'pending'",
+        &[&owner, &now],
+    )
+    .await?)
 }
 
 /// Stores a challenge for the edge to answer (replacing one with the same token).
@@ -578,7 +618,8 @@ pub(crate) async fn renewal_times(conn: &impl Tx) -> Result<Vec<(String, i64)>, 
 }
 
 /// The orders `livecert admin acme status` lists: every pending order, then the orders that
-/// failed at or after `failed_since`, newest first, at most `limit` (0: all).
+/// failed at or after `failed_since` and are their record's latest (a record asked for again
+/// shows its new order instead), newest first, at most `limit` (0: all).
 pub(crate) async fn orders_for_status(
     conn: &impl Tx,
     failed_since: i64,
@@ -593,7 +634,8 @@ pub(crate) async fn orders_for_status(
         conn,
         &format!(
             "SELECT {ORDER_COLUMNS} FROM {ORDERS_FROM} WHERE o.state = 'pending' \
-             OR (o.state = 'failed' AND o.updated >= $1) \
+             OR (o.state = 'failed' AND o.updated >= $1 AND NOT EXISTS \
+                 (SELECT 1 FROM acme_orders n WHERE n.cert_id = o.cert_id AND n.id > o.id)) \
              ORDER BY CASE WHEN o.state = 'pending' THEN 0 ELSE 1 END, o.id DESC LIMIT $2"
         ),
         &[&failed_since, &limit],

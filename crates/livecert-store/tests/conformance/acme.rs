@@ -37,7 +37,7 @@ pub async fn a_free_request_reserves_an_applying_record_and_one_order(b: &dyn Ba
     let live = dn("live.example.com");
     let dry = store
         .in_mode(WriteMode::DryRun)
-        .request_free(a, &live, cn("free"), false, NOW)
+        .request_free(a, &live, cn("free"), true, false, NOW)
         .await
         .unwrap();
     assert!(matches!(dry, FreeRequested::Ordered { .. }));
@@ -50,7 +50,7 @@ pub async fn a_free_request_reserves_an_applying_record_and_one_order(b: &dyn Ba
 
     let (order_id, cert_id) = ordered(
         &store
-            .request_free(a, &live, cn("free"), false, NOW)
+            .request_free(a, &live, cn("free"), true, false, NOW)
             .await
             .unwrap(),
     );
@@ -67,19 +67,35 @@ pub async fn a_free_request_reserves_an_applying_record_and_one_order(b: &dyn Ba
         "bound only once issued"
     );
 
-    let again = store
-        .request_free(a, &live, cn("other-name"), false, NOW + 1)
-        .await
-        .unwrap();
-    assert_eq!(
-        again,
-        FreeRequested::AlreadyOrdered {
-            cert_id,
-            cert_name: cn("free")
-        }
+    // Again without a CertName (a generated one), or with the same one: that order answers.
+    for (name, given) in [("generated-1", false), ("free", true)] {
+        let again = store
+            .request_free(a, &live, cn(name), given, false, NOW + 1)
+            .await
+            .unwrap();
+        assert_eq!(
+            again,
+            FreeRequested::AlreadyOrdered {
+                cert_id,
+                cert_name: cn("free")
+            }
+        );
+    }
+    // Another CertName while it runs: refused, nothing reserved.
+    let other = store
+        .request_free(a, &live, cn("other-name"), true, false, NOW + 1)
+        .await;
+    assert!(
+        matches!(&other, Err(WriteError::Refused(e)) if e.code == ErrorCode::SetDomainCertificateParameterError && e.message().contains("\"free\"")),
+        "{other:?}"
     );
+    assert!(store
+        .certificate_by_name(a, &cn("other-name"))
+        .await
+        .unwrap()
+        .is_none());
     let taken = store
-        .request_free(a, &dn("www.example.com"), cn("free"), false, NOW)
+        .request_free(a, &dn("www.example.com"), cn("free"), true, false, NOW)
         .await;
     assert!(
         matches!(&taken, Err(WriteError::Refused(e)) if e.code == ErrorCode::CertificateDuplicated),
@@ -102,7 +118,7 @@ pub async fn leases_are_taken_once_and_taken_over_when_they_run_out(b: &dyn Back
     let live = dn("live.example.com");
     let (order_id, cert_id) = ordered(
         &store
-            .request_free(a, &live, cn("free"), false, NOW)
+            .request_free(a, &live, cn("free"), true, false, NOW)
             .await
             .unwrap(),
     );
@@ -131,12 +147,23 @@ pub async fn leases_are_taken_once_and_taken_over_when_they_run_out(b: &dyn Back
         .unwrap();
     assert_eq!(store.acme_challenges(NOW, 100).await.unwrap().len(), 1);
 
+    // node-a stops cleanly and gives its lease back: the order is due again at once.
+    assert_eq!(
+        store.release_acme_leases("node-a", NOW + 10).await.unwrap(),
+        1
+    );
+    assert!(store.acme_challenges(NOW, 100).await.unwrap().is_empty());
+    let back = store
+        .claim_acme_orders("node-a", NOW + 11, NOW + 60, 8, 2)
+        .await
+        .unwrap();
+    assert_eq!((back[0].id, back[0].attempts), (order_id, 2));
     // node-a stops extending; after its lease node-b takes the order over.
     let taken = store
         .claim_acme_orders("node-b", NOW + 61, NOW + 121, 8, 2)
         .await
         .unwrap();
-    assert_eq!((taken[0].id, taken[0].attempts), (order_id, 2));
+    assert_eq!((taken[0].id, taken[0].attempts), (order_id, 3));
     assert!(!store
         .renew_acme_lease(order_id, "node-a", NOW + 200, None, None, NOW + 62)
         .await
@@ -194,13 +221,20 @@ pub async fn one_account_cannot_fill_a_nodes_slots(b: &dyn Backend) {
     let big = account_with(&store, &names).await;
     for (i, d) in flood.iter().enumerate() {
         store
-            .request_free(big, &dn(d), cn(&format!("c{i}")), false, NOW)
+            .request_free(big, &dn(d), cn(&format!("c{i}")), true, false, NOW)
             .await
             .unwrap();
     }
     let small = account_with(&store, &["small.example.com"]).await;
     store
-        .request_free(small, &dn("small.example.com"), cn("s"), false, NOW + 1)
+        .request_free(
+            small,
+            &dn("small.example.com"),
+            cn("s"),
+            true,
+            false,
+            NOW + 1,
+        )
         .await
         .unwrap();
     let claimed = store
@@ -226,7 +260,7 @@ pub async fn failures_are_retried_or_final_with_their_problem(b: &dyn Backend) {
     let live = dn("live.example.com");
     let (order_id, cert_id) = ordered(
         &store
-            .request_free(a, &live, cn("free"), false, NOW)
+            .request_free(a, &live, cn("free"), true, false, NOW)
             .await
             .unwrap(),
     );
@@ -285,7 +319,7 @@ pub async fn failures_are_retried_or_final_with_their_problem(b: &dyn Backend) {
         "{bind:?}"
     );
     let again = store
-        .request_free(a, &live, cn("free"), true, NOW + 50)
+        .request_free(a, &live, cn("free"), true, true, NOW + 50)
         .await
         .unwrap();
     let (_, again_cert) = ordered(&again);

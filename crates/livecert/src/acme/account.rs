@@ -57,7 +57,12 @@ pub async fn load_or_create(
             eab.as_ref(),
         )
         .await
-        .with_context(|| format!("creating an ACME account on {}", config.directory))?;
+        .with_context(|| {
+            format!(
+                "creating an ACME account on {} (is --acme-directory the CA's directory URL, and does the CA answer?)",
+                config.directory
+            )
+        })?;
     let json = zeroize::Zeroizing::new(
         serde_json::to_vec(&credentials).context("serialising the ACME account credentials")?,
     );
@@ -107,10 +112,37 @@ fn builder(config: &AcmeConfig) -> anyhow::Result<AccountBuilder> {
 /// An HTTPS client (HTTP/1.1 and HTTP/2, rustls with aws-lc-rs) trusting only the certificates of
 /// the PEM file at `path`.
 ///
-/// Errors: the file cannot be read, holds no certificate, or one that rustls refuses as a root.
+/// Errors: as [`load_roots`].
 pub fn client_with_roots(
     path: &Path,
 ) -> anyhow::Result<Client<hyper_rustls::HttpsConnector<HttpConnector>, BodyWrapper<Bytes>>> {
+    let roots = load_roots(path)?;
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .context("TLS versions for the ACME client")?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let mut http = HttpConnector::new();
+    http.enforce_http(false);
+    http.set_connect_timeout(Some(CONNECT_TIMEOUT));
+    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls)
+        .https_only()
+        .enable_http1()
+        .enable_http2()
+        .wrap_connector(http);
+    Ok(Client::builder(TokioExecutor::new()).build(connector))
+}
+
+/// How long the ACME client waits for the CA to accept a connection.
+pub const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The certificates of the PEM file at `path` (`--acme-ca-roots`), as roots; `serve` reads them
+/// at start, so that a wrong path stops it there.
+///
+/// Errors: the file cannot be read, holds no certificate, or one that rustls refuses as a root.
+pub fn load_roots(path: &Path) -> anyhow::Result<rustls::RootCertStore> {
     let mut roots = rustls::RootCertStore::empty();
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
         .with_context(|| format!("--acme-ca-roots {}: cannot read it", path.display()))?
@@ -129,17 +161,5 @@ pub fn client_with_roots(
             )
         })?;
     }
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let tls = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .context("TLS versions for the ACME client")?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    let connector = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_tls_config(tls)
-        .https_only()
-        .enable_http1()
-        .enable_http2()
-        .build();
-    Ok(Client::builder(TokioExecutor::new()).build(connector))
+    Ok(roots)
 }

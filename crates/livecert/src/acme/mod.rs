@@ -151,7 +151,8 @@ impl AcmeArgs {
     /// The issuer's settings, or `None` without `--acme-directory`. `edge_http` says whether the
     /// edge serves plain HTTP (`--edge-http-listen`), which HTTP-01 needs.
     ///
-    /// Errors: an EAB key that is not base64url; HTTP-01 chosen without the plain-HTTP port.
+    /// Errors: an EAB key that is not base64url; HTTP-01 chosen without the plain-HTTP port;
+    /// `--acme-ca-roots` that cannot be read or holds no usable certificate.
     pub fn config(&self, edge_http: bool) -> anyhow::Result<Option<AcmeConfig>> {
         use base64::Engine as _;
         let Some(directory) = &self.acme_directory else {
@@ -177,6 +178,10 @@ impl AcmeArgs {
             }
             _ => None,
         };
+        if let Some(roots) = &self.acme_ca_roots {
+            // Read now, so that a wrong path stops `serve` rather than every order.
+            account::load_roots(roots)?;
+        }
         let mut config = AcmeConfig::new(directory.clone(), challenge);
         config.email.clone_from(&self.acme_email);
         config.eab = eab;
@@ -385,6 +390,10 @@ mod tests {
             !bad.to_string().contains("not base64url!"),
             "the key is not echoed: {bad}"
         );
+        let mut roots = args(dir);
+        roots.acme_ca_roots = Some(PathBuf::from("/nonexistent/roots.pem"));
+        let missing = roots.config(true).expect_err("missing roots");
+        assert!(missing.to_string().contains("--acme-ca-roots"), "{missing}");
     }
 
     #[test]

@@ -42,6 +42,10 @@ pub const RENEWALS_PER_SCAN: usize = 500;
 /// Attempts after which an issuance that keeps failing for transient reasons fails for good.
 pub const MAX_ISSUE_ATTEMPTS: u32 = 8;
 
+/// How long one attempt of an order may take, from the account to the certificate, before it is
+/// abandoned and retried later (a CA that stops answering must not hold an order forever).
+pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(300);
+
 /// The longest backoff of a renewal (a renewal never gives up while its certificate is valid).
 pub const MAX_RENEWAL_BACKOFF_SECS: i64 = 12 * 3600;
 
@@ -97,8 +101,9 @@ impl Worker {
     }
 }
 
-/// Runs `worker` until `shutdown` completes. Orders in flight are then abandoned: their leases
-/// run out and they are taken up again (by this node after a restart, or by another).
+/// Runs `worker` until `shutdown` completes. Orders in flight are then abandoned and their leases
+/// given back, so that they are taken up again at once (by this node after a restart, or by
+/// another); a node that dies instead leaves its leases to run out.
 pub async fn run(worker: Worker, shutdown: impl Future<Output = ()>) {
     let worker = Arc::new(worker);
     let renewal_scan = worker
@@ -109,6 +114,14 @@ pub async fn run(worker: Worker, shutdown: impl Future<Output = ()>) {
         });
     info!(directory = %worker.config.directory, challenge = worker.config.challenge.as_str(), node = %worker.owner, "ACME issuer running");
     let mut tasks = JoinSet::new();
+    // The account at once, so that a wrong directory or an unreachable CA shows in the log at
+    // start, not only with the first order.
+    let early = Arc::clone(&worker);
+    tasks.spawn(async move {
+        if let Err(e) = early.account().await {
+            warn!(error = %format!("{e:#}"), "the ACME account is not ready; orders wait for it");
+        }
+    });
     let mut next_scan = tokio::time::Instant::now();
     tokio::pin!(shutdown);
     loop {
@@ -161,32 +174,50 @@ pub async fn run(worker: Worker, shutdown: impl Future<Output = ()>) {
         }
     }
     tasks.abort_all();
+    // Give this node's leases back, so that the orders it held are taken up at once (by this node
+    // after a restart, or another) rather than when the leases run out.
+    match worker
+        .store
+        .release_acme_leases(&worker.owner, worker.clock.now())
+        .await
+    {
+        Ok(0) => {}
+        Ok(n) => info!(orders = n, "ACME orders in flight given back"),
+        Err(e) => warn!(error = %e, "could not give this node's ACME leases back; they run out"),
+    }
     info!("ACME issuer stopped");
 }
 
 /// One attempt of `order`, with its lease extended meanwhile, ended in the store.
 async fn run_order(worker: Arc<Worker>, order: AcmeOrder) {
-    let outcome = match worker.account().await {
-        Ok(account) => {
-            let attempt = Attempt {
-                account: &account,
-                store: &worker.store,
-                book: worker.book.as_deref(),
-                config: &worker.config,
-                order: &order,
-                owner: &worker.owner,
-                clock: worker.clock.as_ref(),
-            };
-            tokio::select! {
-                issued = issue(&attempt) => issued,
-                lost = heartbeat(&worker, &order) => Err(lost),
-            }
-        }
-        Err(e) => Err(Failure::own(
-            "account",
-            format!("{e:#}"),
-            FailureKind::Transient,
-        )),
+    let attempt = async {
+        let account = worker
+            .account()
+            .await
+            .map_err(|e| Failure::own("account", format!("{e:#}"), FailureKind::Transient))?;
+        let attempt = Attempt {
+            account: &account,
+            store: &worker.store,
+            book: worker.book.as_deref(),
+            config: &worker.config,
+            order: &order,
+            owner: &worker.owner,
+            clock: worker.clock.as_ref(),
+        };
+        issue(&attempt).await
+    };
+    let outcome = tokio::select! {
+        outcome = tokio::time::timeout(ATTEMPT_TIMEOUT, attempt) => outcome.unwrap_or_else(|_| {
+            Err(Failure::own(
+                "timeout",
+                format!(
+                    "the attempt did not finish within {} s (the CA did not answer in time)",
+                    ATTEMPT_TIMEOUT.as_secs()
+                ),
+                FailureKind::Transient,
+            ))
+        }),
+        lost = heartbeat(&worker, &order) => Err(lost),
     };
     let now = worker.clock.now();
     let challenge = worker.config.challenge;

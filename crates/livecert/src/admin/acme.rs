@@ -4,7 +4,7 @@
 
 use clap::{Args, Subcommand};
 use livecert_core::timefmt::format_utc;
-use livecert_store::{AcmeOrder, Store};
+use livecert_store::{AcmeOrder, OrderState, Store};
 use serde_json::{json, Value};
 
 use super::report::{table, Report};
@@ -46,11 +46,12 @@ pub(super) async fn acme(store: &Store, command: AcmeCommand, now: i64) -> anyho
                 o.domain.as_str().into(),
                 format!("{} ({})", o.cert_name, o.cert_id),
                 o.attempts.to_string(),
-                match (&o.lease_owner, o.lease_until) {
-                    (Some(owner), Some(until)) if until >= now => {
+                match (o.state, &o.lease_owner, o.lease_until) {
+                    (OrderState::Pending, Some(owner), Some(until)) if until >= now => {
                         format!("{owner} until {}", format_utc(until))
                     }
-                    _ => format!("next {}", format_utc(o.next_attempt)),
+                    (OrderState::Pending, _, _) => format!("next {}", format_utc(o.next_attempt)),
+                    _ => "-".into(),
                 },
                 o.problem
                     .as_ref()
@@ -104,7 +105,7 @@ fn order_json(o: &AcmeOrder) -> Value {
         "CertId": o.cert_id,
         "AccountId": o.account_id.to_string(),
         "Attempts": o.attempts,
-        "NextAttempt": format_utc(o.next_attempt),
+        "NextAttempt": (o.state == OrderState::Pending).then(|| format_utc(o.next_attempt)),
         "LeaseOwner": o.lease_owner,
         "LeaseUntil": o.lease_until.map(format_utc),
         "OrderUrl": o.order_url,

@@ -361,10 +361,27 @@ async fn with_acme_the_call_answers_at_once_and_the_record_is_applying() {
         });
     assert!(shape, "{name}");
 
-    // Again: the order in flight answers; still one record.
+    // Again: the order in flight answers; still one record. Another CertName meanwhile is
+    // refused, naming the record being issued.
     set_free(&state, &caller, &free_input("acme.example.com", &[]))
         .await
         .expect("idempotent");
+    let other = set_free(
+        &state,
+        &caller,
+        &free_input("acme.example.com", &[("CertName", "another")]),
+    )
+    .await
+    .expect_err("another name while the order runs");
+    assert_eq!(
+        other.error.code,
+        ErrorCode::SetDomainCertificateParameterError
+    );
+    assert!(
+        other.error.message().contains(&name),
+        "{}",
+        other.error.message()
+    );
     let library = server
         .store
         .list_certificates(caller.account_id, None)

@@ -98,7 +98,14 @@ async fn request_order(
     let (account, force, now) = (caller.account_id, input.force_set, caller.now);
     let store = super::store_for(state, input.dry_run);
     match store
-        .request_free(account, domain, cert_name, force, now)
+        .request_free(
+            account,
+            domain,
+            cert_name,
+            input.cert_name.is_some(),
+            force,
+            now,
+        )
         .await
     {
         Ok(requested) => {
