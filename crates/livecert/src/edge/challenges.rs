@@ -26,6 +26,8 @@ use rustls::sign::CertifiedKey;
 use sha2::{Digest, Sha256};
 use tracing::{debug, warn};
 
+use crate::clock::{Clock, SystemClock};
+
 /// The ALPN protocol of TLS-ALPN-01 (RFC 8737 §6.2).
 pub const ACME_TLS_ALPN: &[u8] = b"acme-tls/1";
 
@@ -188,7 +190,7 @@ pub async fn follow(store: Store, book: Arc<ChallengeBook>) {
     let mut failing = false;
     loop {
         ticker.tick().await;
-        let now = unix_now();
+        let now = SystemClock.now();
         match store.acme_challenges(now, MAX_CHALLENGES).await {
             Ok(challenges) => {
                 if std::mem::take(&mut failing) {
@@ -204,12 +206,6 @@ pub async fn follow(store: Store, book: Arc<ChallengeBook>) {
             }
         }
     }
-}
-
-fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs().try_into().unwrap_or(i64::MAX))
 }
 
 #[cfg(test)]
