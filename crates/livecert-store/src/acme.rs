@@ -364,6 +364,15 @@ impl Store {
         .map_err(store_only)
     }
 
+    /// Deletes ended orders last changed before `before` (Unix seconds), keeping each record's
+    /// latest; at most `limit`. Returns how many.
+    pub async fn prune_acme_orders(&self, before: i64, limit: usize) -> Result<u64, StoreError> {
+        write_call!(self, Touches::Log, |tx| {
+            sql::acme::prune_orders(tx, before, limit).await
+        })
+        .map_err(store_only)
+    }
+
     /// Each domain bound to a free record, with the record's next renewal (Unix seconds).
     pub async fn acme_renewal_times(&self) -> Result<Vec<(String, i64)>, StoreError> {
         read_call!(self, |tx| { sql::acme::renewal_times(tx).await })

@@ -600,6 +600,26 @@ pub(crate) async fn schedule_renewals(
     .await?)
 }
 
+/// Deletes ended orders (valid or failed) last changed before `before`, except each record's
+/// latest, which Describe and `livecert admin acme status` read; at most `limit` per call.
+/// Returns how many were deleted. Keeps the table bounded by the records it serves.
+pub(crate) async fn prune_orders(
+    conn: &impl Tx,
+    before: i64,
+    limit: usize,
+) -> Result<u64, WriteError> {
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    Ok(execute(
+        conn,
+        "DELETE FROM acme_orders WHERE id IN (SELECT o.id FROM acme_orders o \
+         WHERE o.state <> 'pending' AND o.updated < $1 AND EXISTS \
+         (SELECT 1 FROM acme_orders n WHERE n.cert_id = o.cert_id AND n.id > o.id) \
+         ORDER BY o.id LIMIT $2)",
+        &[&before, &limit],
+    )
+    .await?)
+}
+
 /// Each domain bound to a free record in status `success`, with the record's next renewal (Unix
 /// seconds, as [`schedule_renewals`] computes it), by domain name.
 pub(crate) async fn renewal_times(conn: &impl Tx) -> Result<Vec<(String, i64)>, StoreError> {

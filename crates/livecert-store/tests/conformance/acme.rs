@@ -446,6 +446,26 @@ pub async fn renewals_fall_due_once_and_replace_the_record_in_place(b: &dyn Back
     let record = store.certificate(a, cert_id).await.unwrap().unwrap();
     assert_eq!(record.status.as_str(), "revoked");
     assert_eq!(record.chain_pem, renewed.chain_pem);
+    // Old ended orders go, each record's latest stays.
+    assert_eq!(
+        store.prune_acme_orders(two_thirds + 1, 100).await.unwrap(),
+        0,
+        "the first renewal ended at two_thirds + 1, not before"
+    );
+    assert_eq!(
+        store
+            .prune_acme_orders(two_thirds + 10_000, 100)
+            .await
+            .unwrap(),
+        1,
+        "the first renewal goes; the revoked one, the record's latest, stays"
+    );
+    let latest = store
+        .latest_acme_order_for_record(cert_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(latest.id, orders[0].id);
 }
 
 /// The ACME account is kept once (the first node's), sealed, and opened on the way out.

@@ -39,6 +39,12 @@ pub const RENEWAL_SCAN_INTERVAL: Duration = Duration::from_secs(60);
 /// Renewals queued per scan at most.
 pub const RENEWALS_PER_SCAN: usize = 500;
 
+/// How long ended orders are kept (each record's latest is kept whatever its age).
+pub const ENDED_ORDERS_KEPT: Duration = Duration::from_secs(30 * 86_400);
+
+/// Ended orders deleted per scan at most.
+pub const PRUNED_PER_SCAN: usize = 1000;
+
 /// Attempts after which an issuance that keeps failing for transient reasons fails for good.
 pub const MAX_ISSUE_ATTEMPTS: u32 = 8;
 
@@ -143,6 +149,14 @@ pub async fn run(worker: Worker, shutdown: impl Future<Output = ()>) {
                 Ok(0) => {}
                 Ok(n) => info!(renewals = n, "ACME renewals queued"),
                 Err(e) => warn!(error = %e, "could not queue ACME renewals"),
+            }
+            let kept_since = now.saturating_sub(secs(ENDED_ORDERS_KEPT));
+            if let Err(e) = worker
+                .store
+                .prune_acme_orders(kept_since, PRUNED_PER_SCAN)
+                .await
+            {
+                warn!(error = %e, "could not delete old ACME orders");
             }
             match worker.store.acme_renewal_times().await {
                 Ok(times) => worker.metrics.set_renewals(times),
