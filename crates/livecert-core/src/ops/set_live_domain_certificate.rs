@@ -357,6 +357,7 @@ pub enum FreeRequest {
 /// (if any) and the domains bound to it: the certificate will be issued for exactly `domain`.
 ///
 /// Errors: `Certificate.Duplicated` when the name is taken and `ForceSet` is not 1 (row 23);
+/// `Certificate.StatusError` when the named record was revoked by the operator;
 /// `SetDomainCertificate.ParameterError` when the record is bound to other domains, which a
 /// certificate for `domain` alone would not cover (row 26).
 pub fn decide_free_request(
@@ -370,6 +371,17 @@ pub fn decide_free_request(
     };
     if !force_set {
         return Err(name_taken(existing));
+    }
+    if existing.status == "revoked" {
+        // A certificate issued later must not bring a record the operator revoked back into
+        // service (its bindings stay while it is revoked).
+        return Err(ApiError::new(
+            ErrorCode::CertificateStatusError,
+            format!(
+                "CertName \"{}\" (CertId {}) was revoked by the operator; request the free certificate under another CertName.",
+                existing.cert_name, existing.cert_id
+            ),
+        ));
     }
     let uncovered: Vec<&str> = bound_to_named
         .iter()
@@ -819,6 +831,9 @@ mod tests {
             .expect("reissue"),
             FreeRequest::Reissue { cert_id: 7 }
         );
+        let revoked = decide_free_request(Some(&record("revoked", "ab12")), &[], true, &live)
+            .expect_err("revoked");
+        assert_eq!(revoked.code, ErrorCode::CertificateStatusError);
         let uncovered = decide_free_request(
             Some(&record("success", "ab12")),
             &[live.clone(), www],
