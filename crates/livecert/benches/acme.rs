@@ -41,13 +41,7 @@ struct Options {
 }
 
 fn options() -> Options {
-    let args: Vec<String> = std::env::args().collect();
-    let get = |name: &str| {
-        args.iter()
-            .position(|a| a == name)
-            .and_then(|i| args.get(i + 1))
-            .cloned()
-    };
+    let get = support::arg;
     Options {
         domains: get("--domains").map_or(50, |v| v.parse().expect("--domains N")),
         batch: get("--batch").map_or(1000, |v| v.parse().expect("--batch N")),

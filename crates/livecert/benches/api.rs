@@ -10,6 +10,8 @@
 //! temporary directory under the current directory (a real disk, fsync on every group commit); the
 //! clients share the machine's cores with it, so the figures are a floor.
 
+mod support;
+
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -23,12 +25,9 @@ use livecert::api::nonce::MemoryNonces;
 use livecert::api::{ApiConfig, AppState};
 use livecert::clock::{Clock, SystemClock};
 use livecert::datadir::DataDir;
-use livecert_core::action::API_VERSION;
 use livecert_core::params::Pair;
-use livecert_core::protocol::client::{encode_pairs, sign_v3, V3Request};
 use livecert_core::protocol::{self, HttpRequest};
 use livecert_core::secret::Secret;
-use livecert_core::timefmt::format_utc;
 use rcgen::{CertificateParams, DnType, KeyPair};
 
 struct Options {
@@ -43,9 +42,7 @@ struct Options {
 fn options() -> Options {
     let args: Vec<String> = std::env::args().collect();
     let get = |name: &str, default: u64| -> u64 {
-        args.iter()
-            .position(|a| a == name)
-            .and_then(|i| args.get(i + 1))
+        support::arg(name)
             .and_then(|v| v.parse().ok())
             .unwrap_or(default)
     };
@@ -115,31 +112,7 @@ fn signed(
     action: &str,
     params: &[Pair],
 ) -> http::Request<Full<Bytes>> {
-    let host = addr.to_string();
-    let body = encode_pairs(params);
-    let nonce = uuid::Uuid::new_v4().simple().to_string();
-    let date = format_utc(SystemClock.now());
-    let headers = sign_v3(
-        &V3Request {
-            method: "POST",
-            host: &host,
-            action,
-            version: API_VERSION,
-            query: &[],
-            body: body.as_bytes(),
-            access_key_id: &account.key_id,
-            nonce: &nonce,
-            date: &date,
-            security_token: None,
-        },
-        &Secret::new(account.secret.as_bytes().to_vec()),
-    );
-    let mut b = http::Request::post(format!("http://{host}/"))
-        .header("content-type", "application/x-www-form-urlencoded");
-    for (k, v) in headers {
-        b = b.header(k, v);
-    }
-    b.body(Full::new(Bytes::from(body))).expect("request")
+    support::signed_request(addr, &account.key_id, &account.secret, action, params)
 }
 
 fn p(pairs: &[(&str, &str)]) -> Vec<Pair> {

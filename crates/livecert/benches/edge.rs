@@ -63,12 +63,7 @@ struct Options {
 
 fn options() -> Options {
     let args: Vec<String> = std::env::args().collect();
-    let get = |name: &str| {
-        args.iter()
-            .position(|a| a == name)
-            .and_then(|i| args.get(i + 1))
-            .cloned()
-    };
+    let get = support::arg;
     let num = |name: &str, default: u64| get(name).and_then(|v| v.parse().ok()).unwrap_or(default);
     Options {
         domains: num("--domains", 1) as usize,

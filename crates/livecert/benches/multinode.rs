@@ -43,13 +43,7 @@ struct Options {
 }
 
 fn options() -> Options {
-    let args: Vec<String> = std::env::args().collect();
-    let get = |name: &str| {
-        args.iter()
-            .position(|a| a == name)
-            .and_then(|i| args.get(i + 1))
-            .cloned()
-    };
+    let get = support::arg;
     let num = |name: &str, default: u64| get(name).and_then(|v| v.parse().ok()).unwrap_or(default);
     let backends = match get("--backend").as_deref() {
         Some("postgres") => vec!["postgres"],

@@ -48,31 +48,7 @@ impl Api {
             .iter()
             .map(|(k, v)| ((*k).to_owned(), v.as_bytes().to_vec()))
             .collect();
-        let host = self.addr.to_string();
-        let body = encode_pairs(&pairs);
-        let nonce = uuid::Uuid::new_v4().simple().to_string();
-        let date = format_utc(SystemClock.now());
-        let headers = sign_v3(
-            &V3Request {
-                method: "POST",
-                host: &host,
-                action,
-                version: API_VERSION,
-                query: &[],
-                body: body.as_bytes(),
-                access_key_id: &self.key_id,
-                nonce: &nonce,
-                date: &date,
-                security_token: None,
-            },
-            &Secret::new(self.secret.as_bytes().to_vec()),
-        );
-        let mut request = http::Request::post(format!("http://{host}/"))
-            .header("content-type", "application/x-www-form-urlencoded");
-        for (k, v) in headers {
-            request = request.header(k, v);
-        }
-        let request = request.body(Full::new(Bytes::from(body))).expect("request");
+        let request = signed_request(self.addr, &self.key_id, &self.secret, action, &pairs);
         let response = self.client.request(request).await.expect("API call");
         let status = response.status();
         let body = response
@@ -100,6 +76,51 @@ impl Api {
         )
         .await;
     }
+}
+
+/// A POST of `action` with `params` as a form body to the API at `addr`, signed with ACS3-HMAC-SHA256
+/// (core's `protocol::client`, the signing of `livecert call`) for `key_id` and `secret`.
+pub fn signed_request(
+    addr: SocketAddr,
+    key_id: &str,
+    secret: &str,
+    action: &str,
+    params: &[Pair],
+) -> http::Request<Full<Bytes>> {
+    let host = addr.to_string();
+    let body = encode_pairs(params);
+    let nonce = uuid::Uuid::new_v4().simple().to_string();
+    let date = format_utc(SystemClock.now());
+    let headers = sign_v3(
+        &V3Request {
+            method: "POST",
+            host: &host,
+            action,
+            version: API_VERSION,
+            query: &[],
+            body: body.as_bytes(),
+            access_key_id: key_id,
+            nonce: &nonce,
+            date: &date,
+            security_token: None,
+        },
+        &Secret::new(secret.as_bytes().to_vec()),
+    );
+    let mut request = http::Request::post(format!("http://{host}/"))
+        .header("content-type", "application/x-www-form-urlencoded");
+    for (k, v) in headers {
+        request = request.header(k, v);
+    }
+    request.body(Full::new(Bytes::from(body))).expect("request")
+}
+
+/// The value after `--<name>` on the command line, if any.
+pub fn arg(name: &str) -> Option<String> {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .cloned()
 }
 
 /// A child process stopped with SIGTERM (then SIGKILL) when dropped.
