@@ -21,6 +21,10 @@ use crate::{
     OrderCompletion, OrderPurpose, OrderState, RecordType, StoreError, WriteError,
 };
 
+/// A free record's next renewal, over `certificates c` left-joined with `acme_renewals r`: the
+/// time the ACME issuer stored, or two thirds of the way from notBefore to notAfter.
+const RENEW_AT: &str = "COALESCE(r.renew_at, c.not_before + (c.not_after - c.not_before) * 2 / 3)";
+
 /// The columns [`order_from_row`] reads, from `acme_orders o` joined with `certificates c`.
 const ORDER_COLUMNS: &str = "o.id, o.account_id, o.cert_id, c.cert_name, o.domain, o.purpose, \
      o.state, o.attempts, o.next_attempt, o.lease_owner, o.lease_until, o.order_url, \
@@ -585,16 +589,18 @@ pub(crate) async fn schedule_renewals(
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     Ok(execute(
         conn,
-        "INSERT INTO acme_orders (account_id, cert_id, domain, purpose, state, next_attempt, \
+        &format!(
+            "INSERT INTO acme_orders (account_id, cert_id, domain, purpose, state, next_attempt, \
          created, updated) \
          SELECT c.account_id, c.cert_id, MIN(d.name), 'renew', 'pending', $1, $1, $1 \
          FROM certificates c JOIN domains d ON d.cert_id = c.cert_id \
          LEFT JOIN acme_renewals r ON r.cert_id = c.cert_id \
          WHERE c.cert_type = 'free' AND c.status = 'success' \
-         AND COALESCE(r.renew_at, c.not_before + (c.not_after - c.not_before) * 2 / 3) <= $1 \
+         AND {RENEW_AT} <= $1 \
          AND NOT EXISTS (SELECT 1 FROM acme_orders p WHERE p.cert_id = c.cert_id \
                          AND p.state = 'pending') \
-         GROUP BY c.cert_id, c.account_id ORDER BY c.cert_id LIMIT $2",
+         GROUP BY c.cert_id, c.account_id ORDER BY c.cert_id LIMIT $2"
+        ),
         &[&now, &limit],
     )
     .await?)
@@ -625,10 +631,12 @@ pub(crate) async fn prune_orders(
 pub(crate) async fn renewal_times(conn: &impl Tx) -> Result<Vec<(String, i64)>, StoreError> {
     query(
         conn,
-        "SELECT d.name, COALESCE(r.renew_at, c.not_before + (c.not_after - c.not_before) * 2 / 3) \
+        &format!(
+            "SELECT d.name, {RENEW_AT} \
          FROM domains d JOIN certificates c ON c.cert_id = d.cert_id \
          LEFT JOIN acme_renewals r ON r.cert_id = c.cert_id \
-         WHERE c.cert_type = 'free' AND c.status = 'success' ORDER BY d.name",
+         WHERE c.cert_type = 'free' AND c.status = 'success' ORDER BY d.name"
+        ),
         &[],
     )
     .await?

@@ -235,7 +235,7 @@ pub async fn issue(attempt: &Attempt<'_>) -> Result<Issued, Failure> {
 /// fails (retried: the lease then runs out and the order is taken up again).
 async fn keep_lease(attempt: &Attempt<'_>, order_url: Option<&str>) -> Result<(), Failure> {
     let now = attempt.clock.now();
-    let lease = i64::try_from(attempt.config.lease.as_secs()).unwrap_or(i64::MAX);
+    let lease = super::worker::secs(attempt.config.lease);
     match attempt
         .store
         .renew_acme_lease(
@@ -273,7 +273,7 @@ fn csr(domain: &str) -> Result<(Vec<u8>, Zeroizing<String>), Failure> {
 /// information; else two thirds of the way from notBefore to notAfter.
 async fn renewal_time(attempt: &Attempt<'_>, chain: &str, upload: &CheckedUpload, now: i64) -> i64 {
     if let Some(after) = attempt.config.renew_after {
-        return now.saturating_add(i64::try_from(after.as_secs()).unwrap_or(i64::MAX));
+        return now.saturating_add(super::worker::secs(after));
     }
     let facts = &upload.facts;
     let two_thirds = facts.not_before + (facts.not_after - facts.not_before) * 2 / 3;

@@ -90,11 +90,6 @@ impl Worker {
         }
     }
 
-    /// This node's name in leases.
-    pub fn owner(&self) -> &str {
-        &self.owner
-    }
-
     async fn account(&self) -> anyhow::Result<Account> {
         let mut account = self.account.lock().await;
         if let Some(a) = account.as_ref() {
@@ -329,10 +324,9 @@ async fn heartbeat(worker: &Worker, order: &AcmeOrder) -> Failure {
 /// When to try `order` again after `failure` at `now` (Unix seconds), or `None` to fail it for
 /// good: see the module's documentation.
 pub fn retry_at(order: &AcmeOrder, failure: &Failure, now: i64) -> Option<i64> {
-    let asked = failure.retry_after.map_or(0, |at| {
-        at.duration_since(SystemTime::now())
-            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-    });
+    let asked = failure
+        .retry_after
+        .map_or(0, |at| at.duration_since(SystemTime::now()).map_or(0, secs));
     let doubling = |base: i64, cap: i64| {
         let steps = order.attempts.saturating_sub(1).min(30);
         base.saturating_mul(1_i64 << steps).min(cap)
@@ -349,7 +343,8 @@ pub fn retry_at(order: &AcmeOrder, failure: &Failure, now: i64) -> Option<i64> {
     Some(now.saturating_add(wait))
 }
 
-fn secs(d: Duration) -> i64 {
+/// A duration in whole seconds as the store's Unix-second arithmetic takes it.
+pub(super) fn secs(d: Duration) -> i64 {
     i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
 }
 
