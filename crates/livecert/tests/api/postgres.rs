@@ -208,8 +208,19 @@ pub(crate) fn start_serve(dir: &Path, url: &str) -> (Process, SocketAddr) {
 /// `livecert edge --store <url>` (PostgreSQL, or `sqlite://<path>`) with the data directory `dir`
 /// (its master key), killed on drop; returns once it printed the address it listens on.
 pub(crate) async fn start_edge(dir: &Path, url: &str) -> (Process, SocketAddr) {
+    start_edge_with(dir, url, "127.0.0.1:0", &[]).await
+}
+
+/// As [`start_edge`], its TLS port on `listen`, with `extra` flags.
+pub(crate) async fn start_edge_with(
+    dir: &Path,
+    url: &str,
+    listen: &str,
+    extra: &[&str],
+) -> (Process, SocketAddr) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_livecert"))
-        .args(["edge", "--edge-listen", "127.0.0.1:0", "--store", url])
+        .args(["edge", "--edge-listen", listen, "--store", url])
+        .args(extra)
         .arg("--data-dir")
         .arg(dir)
         .env_remove("LIVECERT_DATA_DIR")

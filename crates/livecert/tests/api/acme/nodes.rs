@@ -4,13 +4,11 @@
 //! node killed (SIGKILL) while it holds an order's lease is taken over by the other once the lease
 //! (3 s here) runs out, and the certificate is issued and served.
 
-use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::{wait_for_port, EdgePorts, Node, Pebble};
+use super::{EdgePorts, Node, Pebble};
 use crate::edge::handshake;
-use crate::postgres::{Database, Process};
+use crate::postgres::{start_edge_with, Database};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_nodes_issue_once_and_a_killed_node_is_taken_over() {
@@ -34,7 +32,15 @@ async fn two_nodes_issue_once_and_a_killed_node_is_taken_over() {
         EdgePorts::None,
         &flags,
     );
-    let (_edge, edge) = start_edge(dir.path(), &database.url, &pebble);
+    // `livecert edge` on pebble's two ports, answering every node's challenges from the store.
+    let http = format!("127.0.0.1:{}", pebble.http_port);
+    let (_edge, edge) = start_edge_with(
+        dir.path(),
+        &database.url,
+        &format!("127.0.0.1:{}", pebble.tls_port),
+        &["--edge-http-listen", &http],
+    )
+    .await;
     let mut nodes = [Some(first), Some(second)];
 
     // Issued once.
@@ -109,31 +115,6 @@ async fn two_nodes_issue_once_and_a_killed_node_is_taken_over() {
         handshake(edge, "two.example.com").await.leaf_fingerprint(),
         survivor.api.fingerprint("two").await
     );
-}
-
-/// `livecert edge` on pebble's two ports, following the store at `url`.
-fn start_edge(dir: &Path, url: &str, pebble: &Pebble) -> (Process, std::net::SocketAddr) {
-    let tls: std::net::SocketAddr = format!("127.0.0.1:{}", pebble.tls_port)
-        .parse()
-        .expect("addr");
-    let child = Command::new(env!("CARGO_BIN_EXE_livecert"))
-        .args(["edge", "--store", url, "--edge-listen", &tls.to_string()])
-        .args([
-            "--edge-http-listen",
-            &format!("127.0.0.1:{}", pebble.http_port),
-        ])
-        .arg("--data-dir")
-        .arg(dir)
-        .env_remove("LIVECERT_DATA_DIR")
-        .env_remove("LIVECERT_MASTER_KEY")
-        .env("LIVECERT_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("livecert edge starts");
-    let process = Process::new(child);
-    wait_for_port(pebble.http_port, "livecert edge");
-    (process, tls)
 }
 
 /// The rows of `sql` on `url`, every column as text.
