@@ -2,7 +2,9 @@
 //! worker, and one `livecert edge` process on pebble's ports answers every challenge from the
 //! store. A certificate requested through one node is issued once (one order, one attempt); a
 //! node killed (SIGKILL) while it holds an order's lease is taken over by the other once the lease
-//! (3 s here) runs out, and the certificate is issued and served.
+//! (5 s here) runs out, and the certificate is issued and served. So that the node is killed
+//! mid-order however fast pebble is, the edge is stopped (SIGSTOP) before that request and
+//! continued (SIGCONT) once the node is dead: until then no challenge can be answered.
 
 use std::time::{Duration, Instant};
 
@@ -17,7 +19,7 @@ async fn two_nodes_issue_once_and_a_killed_node_is_taken_over() {
     };
     let database = Database::create().await;
     let dir = tempfile::tempdir().expect("temp dir");
-    let flags = ["--acme-lease-secs", "3"];
+    let flags = ["--acme-lease-secs", "5"];
     let first = Node::start(
         dir.path(),
         &pebble,
@@ -34,7 +36,7 @@ async fn two_nodes_issue_once_and_a_killed_node_is_taken_over() {
     );
     // `livecert edge` on pebble's two ports, answering every node's challenges from the store.
     let http = format!("127.0.0.1:{}", pebble.http_port);
-    let (_edge, edge) = start_edge_with(
+    let (edge_process, edge) = start_edge_with(
         dir.path(),
         &database.url,
         &format!("127.0.0.1:{}", pebble.tls_port),
@@ -67,8 +69,10 @@ async fn two_nodes_issue_once_and_a_killed_node_is_taken_over() {
         other.api.fingerprint("one").await
     );
 
-    // The node holding the next order's lease is killed mid-order.
+    // The node holding the next order's lease is killed mid-order: with the edge stopped, the
+    // order cannot be validated before that.
     one.add_domain("two.example.com").await;
+    signal(edge_process.id(), "STOP");
     one.request_free("two.example.com", "two").await;
     let deadline = Instant::now() + Duration::from_secs(10);
     let holder = loop {
@@ -92,6 +96,7 @@ async fn two_nodes_issue_once_and_a_killed_node_is_taken_over() {
         .position(|n| n.as_ref().is_some_and(|n| n.process.id() == holder))
         .expect("the holder is one of the nodes");
     drop(nodes[killed].take());
+    signal(edge_process.id(), "CONT");
     let survivor = nodes[1 - killed].as_ref().expect("survivor");
     let detail = survivor.settled("two").await;
     assert_eq!(detail["Status"], "success", "{detail}\n{}", survivor.log());
@@ -115,6 +120,16 @@ async fn two_nodes_issue_once_and_a_killed_node_is_taken_over() {
         handshake(edge, "two.example.com").await.leaf_fingerprint(),
         survivor.api.fingerprint("two").await
     );
+}
+
+/// Sends signal `name` (`STOP`, `CONT`) to process `pid`.
+fn signal(pid: u32, name: &str) {
+    let status = std::process::Command::new("kill")
+        .arg(format!("-{name}"))
+        .arg(pid.to_string())
+        .status()
+        .expect("kill runs");
+    assert!(status.success(), "kill -{name} {pid}");
 }
 
 /// The rows of `sql` on `url`, every column as text.
