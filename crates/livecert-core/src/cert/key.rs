@@ -4,10 +4,12 @@
 //! A key is read in two steps. First its algorithm, size and curve are read with the RustCrypto
 //! `pkcs8` / `pkcs1` / `sec1` decoders, so that every refusal can say exactly what the key is and
 //! what to do instead (RSA 2048–8192 bits, ECDSA P-256 / P-384 and Ed25519 are supported). Then
-//! the key is loaded by the TLS provider the edge uses (rustls with aws-lc-rs): a key that passes
-//! is one the edge can serve, and the provider derives its SubjectPublicKeyInfo, which is compared
-//! with the certificates' to find the leaf. A key whose label does not match its encoding (a
-//! PKCS#1 body under `PRIVATE KEY`) is read by what it is: that is a difference of form only.
+//! the key is proven whole and its SubjectPublicKeyInfo derived, which is compared with the
+//! certificates' to find the leaf: an RSA key in PKCS#1 or plain PKCS#8 by the number checks of
+//! aws-lc's `RSA_check_key`, done here in variable time ([`rsa_numbers_agree`]); any other key by
+//! loading it with the TLS provider the edge uses (rustls with aws-lc-rs). Either way a key that
+//! passes is one the edge can serve. A key whose label does not match its encoding (a PKCS#1 body
+//! under `PRIVATE KEY`) is read by what it is: that is a difference of form only.
 
 use pkcs1::RsaPrivateKey;
 use pkcs8::{ObjectIdentifier, PrivateKeyInfo};
@@ -159,21 +161,10 @@ pub fn load(block: &Block, der: &[u8]) -> Result<PrivateKey, String> {
             algorithm.as_str()
         )
     };
-    let signing_key = any_supported_type(&key_der).map_err(|_| damaged())?;
-    let loaded_algorithm = signing_key.algorithm();
-    let expected_algorithm = match algorithm {
-        KeyAlgorithm::Rsa => SignatureAlgorithm::RSA,
-        KeyAlgorithm::EcdsaP256 | KeyAlgorithm::EcdsaP384 => SignatureAlgorithm::ECDSA,
-        KeyAlgorithm::Ed25519 => SignatureAlgorithm::ED25519,
+    let spki_der = match rsa_spki(encoding, der) {
+        Some(spki) => spki,
+        None => provider_spki(&key_der, algorithm).ok_or_else(damaged)?,
     };
-    if loaded_algorithm != expected_algorithm {
-        return Err(damaged());
-    }
-    let spki_der = signing_key
-        .public_key()
-        .ok_or_else(damaged)?
-        .as_ref()
-        .to_vec();
     let pem = Secret::new(pem::encode(encoding.label(), der).into_bytes());
     Ok(PrivateKey {
         algorithm,
@@ -181,6 +172,111 @@ pub fn load(block: &Block, der: &[u8]) -> Result<PrivateKey, String> {
         spki_der,
         pem,
     })
+}
+
+/// The SubjectPublicKeyInfo DER of `key_der` as the TLS provider derives it when it loads the key
+/// for `algorithm` (the load runs every check the provider makes); `None` if it refuses the key.
+fn provider_spki(key_der: &PrivateKeyDer<'_>, algorithm: KeyAlgorithm) -> Option<Vec<u8>> {
+    let signing_key = any_supported_type(key_der).ok()?;
+    let expected = match algorithm {
+        KeyAlgorithm::Rsa => SignatureAlgorithm::RSA,
+        KeyAlgorithm::EcdsaP256 | KeyAlgorithm::EcdsaP384 => SignatureAlgorithm::ECDSA,
+        KeyAlgorithm::Ed25519 => SignatureAlgorithm::ED25519,
+    };
+    if signing_key.algorithm() != expected {
+        return None;
+    }
+    Some(signing_key.public_key()?.as_ref().to_vec())
+}
+
+/// The SubjectPublicKeyInfo DER (`rsaEncryption`, NULL parameters, RFC 3279 §2.3.1) of an RSA key
+/// in one of the two shapes servers are given — PKCS#1, or PKCS#8 v1 whose algorithm parameters
+/// are NULL or absent — whose numbers agree ([`rsa_numbers_agree`]); `None` for any other key,
+/// which is then loaded and checked by the TLS provider ([`provider_spki`]).
+///
+/// This replaces the provider's load at upload because that load is aws-lc's `RSA_check_key`
+/// with constant-time bignum division, ≈ 300 µs of a 2048-bit key; the checks here are the same
+/// ones in variable time (docs/decisions.md, "The RSA key check").
+fn rsa_spki(encoding: Encoding, der: &[u8]) -> Option<Vec<u8>> {
+    use pkcs8::der::asn1::{AnyRef, BitStringRef};
+    use pkcs8::der::Encode;
+    use pkcs8::spki::{AlgorithmIdentifierRef, SubjectPublicKeyInfoRef};
+
+    let pkcs1_der = match encoding {
+        Encoding::Pkcs1 => der,
+        Encoding::Pkcs8 => {
+            let info = PrivateKeyInfo::try_from(der).ok()?;
+            let plain = info.algorithm.oid == OID_RSA
+                && info.public_key.is_none()
+                && info.algorithm.parameters.is_none_or(AnyRef::is_null);
+            if !plain {
+                return None;
+            }
+            info.private_key
+        }
+        Encoding::Sec1 => return None,
+    };
+    let key = RsaPrivateKey::try_from(pkcs1_der).ok()?;
+    if !rsa_numbers_agree(&key) {
+        return None;
+    }
+    let public = pkcs1::RsaPublicKey {
+        modulus: key.modulus,
+        public_exponent: key.public_exponent,
+    }
+    .to_der()
+    .ok()?;
+    SubjectPublicKeyInfoRef {
+        algorithm: AlgorithmIdentifierRef {
+            oid: OID_RSA,
+            parameters: Some(AnyRef::NULL),
+        },
+        subject_public_key: BitStringRef::from_bytes(&public).ok()?,
+    }
+    .to_der()
+    .ok()
+}
+
+/// Whether the numbers of a two-prime RSA private key agree, by the conditions of aws-lc's
+/// `RSA_check_key` (crypto/fipsmodule/rsa/rsa.c), which the edge's TLS provider applies when it
+/// loads the key:
+///
+/// - n odd and at most 16,384 bits; e odd, of 2 to 33 bits;
+/// - 1 < p < n, 1 < q < n and p·q = n;
+/// - d·e ≡ 1 (mod p−1) and (mod q−1);
+/// - dP = d mod (p−1), dQ = d mod (q−1);
+/// - qInv < p and q·qInv ≡ 1 (mod p).
+///
+/// Like `RSA_check_key` it does not test p and q for primality. It runs in variable time: the
+/// key is the caller's own, just received, so its timing tells nobody anything they lack.
+#[allow(clippy::many_single_char_names)] // RFC 8017's names for the key's numbers
+fn rsa_numbers_agree(key: &RsaPrivateKey<'_>) -> bool {
+    use num_bigint::BigUint;
+
+    if key.version() != pkcs1::Version::TwoPrime {
+        return false;
+    }
+    let int = |u: pkcs1::UintRef<'_>| BigUint::from_bytes_be(u.as_bytes());
+    let (n, e, d) = (
+        int(key.modulus),
+        int(key.public_exponent),
+        int(key.private_exponent),
+    );
+    let (p, q) = (int(key.prime1), int(key.prime2));
+    let (dp, dq, qinv) = (int(key.exponent1), int(key.exponent2), int(key.coefficient));
+    let one = BigUint::from(1u8);
+    let public_good = n.bit(0) && n.bits() <= 16_384 && e.bit(0) && (2..=33).contains(&e.bits());
+    if !public_good || p <= one || q <= one || p >= n || q >= n || &p * &q != n {
+        return false;
+    }
+    let (pm1, qm1) = (&p - 1u8, &q - 1u8);
+    let de = &d * &e;
+    &de % &pm1 == one
+        && &de % &qm1 == one
+        && &d % &pm1 == dp
+        && &d % &qm1 == dq
+        && qinv < p
+        && (&q * &qinv) % &p == one
 }
 
 /// Whether an RSA modulus of `bits` is accepted; the error is the refusal sentence.
@@ -408,6 +504,133 @@ mod tests {
             load_pem(&f.rsa2048_pkcs8).unwrap().spki_der,
             load_pem(&f.rsa2048_pkcs1).unwrap().spki_der
         );
+    }
+
+    /// The RSA key check agrees with the TLS provider's (aws-lc's `RSA_check_key`) on the fixture
+    /// key and on keys with each number changed, and derives the provider's public key.
+    #[test]
+    #[allow(clippy::many_single_char_names)] // RFC 8017's names for the key's numbers
+    fn the_rsa_check_agrees_with_the_tls_provider() {
+        use num_bigint::BigUint;
+        use pkcs1::UintRef;
+        use pkcs8::der::Encode;
+
+        let (_, der) = block_and_der(&fixtures().rsa2048_pkcs1);
+        let key = RsaPrivateKey::try_from(der.as_slice()).unwrap();
+        let int = |u: UintRef<'_>| BigUint::from_bytes_be(u.as_bytes());
+        let original: [BigUint; 8] = [
+            int(key.modulus),
+            int(key.public_exponent),
+            int(key.private_exponent),
+            int(key.prime1),
+            int(key.prime2),
+            int(key.exponent1),
+            int(key.exponent2),
+            int(key.coefficient),
+        ];
+        let [n, e, d, p, q, dp, dq, qinv] = original.clone();
+        let lambda = {
+            let (pm1, qm1) = (&p - 1u8, &q - 1u8);
+            let g = num_gcd(&pm1, &qm1);
+            &pm1 * &qm1 / g
+        };
+        let encode = |numbers: &[BigUint; 8]| -> Vec<u8> {
+            let bytes: Vec<Vec<u8>> = numbers.iter().map(BigUint::to_bytes_be).collect();
+            let u = |i: usize| UintRef::new(&bytes[i]).unwrap();
+            RsaPrivateKey {
+                modulus: u(0),
+                public_exponent: u(1),
+                private_exponent: u(2),
+                prime1: u(3),
+                prime2: u(4),
+                exponent1: u(5),
+                exponent2: u(6),
+                coefficient: u(7),
+                other_prime_infos: None,
+            }
+            .to_der()
+            .unwrap()
+        };
+        let mut cases: Vec<(String, [BigUint; 8])> =
+            vec![("as generated".into(), original.clone())];
+        let names = ["n", "e", "d", "p", "q", "dP", "dQ", "qInv"];
+        for (i, name) in names.iter().enumerate() {
+            for (how, change) in [("+1", 1u32), ("+2", 2), ("-2", 0)] {
+                let mut numbers = original.clone();
+                numbers[i] = if change == 0 {
+                    &numbers[i] - 2u8
+                } else {
+                    &numbers[i] + change
+                };
+                cases.push((format!("{name}{how}"), numbers));
+            }
+        }
+        let with = |changes: &[(usize, BigUint)]| {
+            let mut numbers = original.clone();
+            for (i, v) in changes {
+                numbers[*i] = v.clone();
+            }
+            numbers
+        };
+        cases.extend([
+            (
+                "p and q swapped".into(),
+                with(&[(3, q.clone()), (4, p.clone())]),
+            ),
+            (
+                "dP and dQ swapped".into(),
+                with(&[(5, dq.clone()), (6, dp.clone())]),
+            ),
+            (
+                "d plus lambda (valid, unreduced)".into(),
+                with(&[(2, &d + &lambda)]),
+            ),
+            ("dP unreduced".into(), with(&[(5, &dp + &p - 1u8)])),
+            ("qInv unreduced".into(), with(&[(7, &qinv + &p)])),
+            ("e = 1".into(), with(&[(1, BigUint::from(1u8))])),
+            (
+                "e = 2^33 + 1".into(),
+                with(&[(1, (BigUint::from(1u8) << 33) + 1u8)]),
+            ),
+            (
+                "p = 1, q = n".into(),
+                with(&[(3, BigUint::from(1u8)), (4, n.clone())]),
+            ),
+            ("n even".into(), with(&[(0, &n + 1u8)])),
+            ("qInv zero".into(), with(&[(7, BigUint::from(0u8))])),
+        ]);
+        let _ = e;
+        for (what, numbers) in cases {
+            let der = encode(&numbers);
+            let provider = provider_spki(
+                &PrivateKeyDer::Pkcs1(PrivatePkcs1KeyDer::from(der.as_slice())),
+                KeyAlgorithm::Rsa,
+            );
+            let ours = rsa_spki(Encoding::Pkcs1, &der);
+            assert_eq!(ours.is_some(), provider.is_some(), "{what}");
+            assert_eq!(ours, provider, "{what}: the same public key");
+        }
+        // PKCS#8 wraps the same check.
+        let (_, der8) = block_and_der(&fixtures().rsa2048_pkcs8);
+        let ours = rsa_spki(Encoding::Pkcs8, &der8);
+        assert!(ours.is_some());
+        assert_eq!(
+            ours,
+            provider_spki(
+                &PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(der8.as_slice())),
+                KeyAlgorithm::Rsa
+            )
+        );
+    }
+
+    fn num_gcd(a: &num_bigint::BigUint, b: &num_bigint::BigUint) -> num_bigint::BigUint {
+        let (mut a, mut b) = (a.clone(), b.clone());
+        while b != num_bigint::BigUint::from(0u8) {
+            let r = &a % &b;
+            a = b;
+            b = r;
+        }
+        a
     }
 
     /// A body whose label does not say its encoding is read by what it is.
