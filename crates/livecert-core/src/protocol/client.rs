@@ -7,7 +7,7 @@
 //! - V3: [`sign_v3`] returns the headers to send, `Authorization` included; the query goes on the
 //!   URL as [`encode_pairs`] writes it, the body as given.
 
-use super::{percent_encode, v1, v3};
+use super::{percent_encode_into, v1, v3};
 use crate::params::{Pair, Params};
 use crate::secret::Secret;
 
@@ -67,9 +67,9 @@ pub fn encode_pairs(pairs: &[Pair]) -> String {
         if !out.is_empty() {
             out.push('&');
         }
-        out.push_str(&percent_encode(name.as_bytes()));
+        percent_encode_into(&mut out, name.as_bytes());
         out.push('=');
-        out.push_str(&percent_encode(value));
+        percent_encode_into(&mut out, value);
     }
     out
 }

@@ -276,18 +276,46 @@ pub fn string_to_sign(req: &HttpRequest<'_>, prepared: &Prepared) -> String {
 /// Percent-encodes bytes per §3 step 3: `A–Z a–z 0–9 - _ . ~` stay, every other byte becomes `%XY`
 /// with upper-case hex (space → `%20`, `*` → `%2A`, `/` → `%2F`).
 pub fn percent_encode(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len());
-    for &b in bytes {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push('%');
-            out.push(upper_hex_digit(b >> 4));
-            out.push(upper_hex_digit(b & 0x0f));
-        }
-    }
+    let mut out = String::with_capacity(bytes.len() + bytes.len() / 2);
+    percent_encode_into(&mut out, bytes);
     out
 }
+
+/// [`percent_encode`] appended to `out`. Runs of bytes that stay are copied whole, so a
+/// certificate's base64 costs little more than a copy.
+pub fn percent_encode_into(out: &mut String, bytes: &[u8]) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let mut buf = std::mem::take(out).into_bytes();
+    buf.reserve(bytes.len());
+    let mut rest = bytes;
+    loop {
+        let run = rest
+            .iter()
+            .position(|&b| !UNRESERVED[usize::from(b)])
+            .unwrap_or(rest.len());
+        buf.extend_from_slice(&rest[..run]);
+        let Some((&b, tail)) = rest[run..].split_first() else {
+            break;
+        };
+        buf.extend_from_slice(&[b'%', HEX[usize::from(b >> 4)], HEX[usize::from(b & 0x0f)]]);
+        rest = tail;
+    }
+    // Only ASCII was added to what was a `String`, so this is always valid UTF-8.
+    *out = String::from_utf8(buf)
+        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+}
+
+/// The bytes §3 step 3 leaves as they are: `A–Z a–z 0–9 - _ . ~`.
+const UNRESERVED: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.' | b'~');
+        b += 1;
+    }
+    table
+};
 
 /// The `SignatureDoesNotMatch` / `IncompleteSignature` detail: the marker, then the server's
 /// StringToSign (§6).
@@ -563,14 +591,4 @@ fn supported_versions() -> String {
         Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
         _ => all.join(""),
     }
-}
-
-/// One upper-case hex digit for a nibble (`0..=15`).
-fn upper_hex_digit(nibble: u8) -> char {
-    let nibble = nibble & 0x0f;
-    char::from(if nibble < 10 {
-        b'0' + nibble
-    } else {
-        b'A' + (nibble - 10)
-    })
 }

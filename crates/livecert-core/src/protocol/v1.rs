@@ -11,7 +11,7 @@ use base64::Engine as _;
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
-use super::{percent_encode, signature_mismatch_detail};
+use super::{percent_encode_into, signature_mismatch_detail};
 use crate::api_error;
 use crate::error::ApiError;
 use crate::params::Params;
@@ -25,19 +25,21 @@ pub fn canonical_query(params: &Params) -> String {
         if !out.is_empty() {
             out.push('&');
         }
-        out.push_str(&percent_encode(name.as_bytes()));
+        percent_encode_into(&mut out, name.as_bytes());
         out.push('=');
-        out.push_str(&percent_encode(value));
+        percent_encode_into(&mut out, value);
     }
     out
 }
 
 /// The StringToSign (§3 step 5): `METHOD&%2F&pct(canonical query)`.
 pub fn string_to_sign(method: &str, params: &Params) -> String {
-    format!(
-        "{method}&%2F&{}",
-        percent_encode(canonical_query(params).as_bytes())
-    )
+    let canonical = canonical_query(params);
+    let mut out = String::with_capacity(method.len() + 5 + canonical.len() * 5 / 4);
+    out.push_str(method);
+    out.push_str("&%2F&");
+    percent_encode_into(&mut out, canonical.as_bytes());
+    out
 }
 
 /// Parameters whose values never appear in an echoed StringToSign: the credentials a request

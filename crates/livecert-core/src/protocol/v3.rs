@@ -13,7 +13,7 @@ use aws_lc_rs::{digest, hmac};
 use subtle::ConstantTimeEq;
 
 use super::{
-    header_values, percent_encode, signature_mismatch_detail, string_to_sign_detail, trim_ows,
+    header_values, percent_encode_into, signature_mismatch_detail, string_to_sign_detail, trim_ows,
     HttpRequest,
 };
 use crate::api_error;
@@ -98,9 +98,9 @@ pub fn canonical_query(query: &[Pair]) -> String {
         if !out.is_empty() {
             out.push('&');
         }
-        out.push_str(&percent_encode(name.as_bytes()));
+        percent_encode_into(&mut out, name.as_bytes());
         out.push('=');
-        out.push_str(&percent_encode(value));
+        percent_encode_into(&mut out, value);
     }
     out
 }
