@@ -79,56 +79,7 @@ pub async fn send(call: &CallRequest) -> anyhow::Result<CallResponse> {
         .authority()
         .map(ToString::to_string)
         .context("--endpoint needs a host")?;
-    let nonce = uuid::Uuid::new_v4().simple().to_string();
-    let timestamp = format_utc(call.now);
-    let mut builder = Request::post(format!("http://{authority}/"))
-        .header("content-type", "application/x-www-form-urlencoded");
-    let body = match call.scheme {
-        SignatureScheme::V1 => {
-            let mut params = call.params.clone();
-            params.push(("Action".into(), call.action.clone().into_bytes()));
-            params.push(("Version".into(), API_VERSION.into()));
-            params.push(("Format".into(), b"JSON".to_vec()));
-            if let Some(token) = &call.security_token {
-                params.push(("SecurityToken".into(), token.clone().into_bytes()));
-            }
-            let signed = sign_v1(
-                "POST",
-                &params,
-                &call.access_key_id,
-                &call.access_key_secret,
-                &nonce,
-                &timestamp,
-            );
-            builder = builder.header("host", authority.as_str());
-            encode_pairs(&signed)
-        }
-        SignatureScheme::V3 => {
-            let body = encode_pairs(&call.params);
-            let headers = sign_v3(
-                &V3Request {
-                    method: "POST",
-                    host: &authority,
-                    action: &call.action,
-                    version: API_VERSION,
-                    query: &[],
-                    body: body.as_bytes(),
-                    access_key_id: &call.access_key_id,
-                    nonce: &nonce,
-                    date: &timestamp,
-                    security_token: call.security_token.as_deref(),
-                },
-                &call.access_key_secret,
-            );
-            for (name, value) in headers {
-                builder = builder.header(name, value);
-            }
-            body
-        }
-    };
-    let request = builder
-        .body(Full::new(Bytes::from(body)))
-        .context("building the request")?;
+    let request = signed_request(call, &authority)?;
     let response = if tls {
         let ca = call.ca_cert.as_deref().context(
             "an https endpoint needs --cacert <pem>: the certificate (or CA) the API serves",
@@ -154,6 +105,64 @@ pub async fn send(call: &CallRequest) -> anyhow::Result<CallResponse> {
         status,
         body: String::from_utf8_lossy(&bytes).into_owned(),
     })
+}
+
+/// The signed request of `call` for the API at `authority` (`host:port`): a POST to `/` with the
+/// parameters in an `application/x-www-form-urlencoded` body, signed with `call.scheme` at
+/// `call.now` under a new random `SignatureNonce` (V1: every parameter, the common ones included,
+/// in the body; V3: the `Authorization` headers, the operation's parameters in the body). Errors:
+/// a header value HTTP cannot carry (an AccessKeyId or token with control characters).
+pub fn signed_request(call: &CallRequest, authority: &str) -> anyhow::Result<Request<Full<Bytes>>> {
+    let nonce = uuid::Uuid::new_v4().simple().to_string();
+    let timestamp = format_utc(call.now);
+    let mut builder = Request::post(format!("http://{authority}/"))
+        .header("content-type", "application/x-www-form-urlencoded");
+    let body = match call.scheme {
+        SignatureScheme::V1 => {
+            let mut params = call.params.clone();
+            params.push(("Action".into(), call.action.clone().into_bytes()));
+            params.push(("Version".into(), API_VERSION.into()));
+            params.push(("Format".into(), b"JSON".to_vec()));
+            if let Some(token) = &call.security_token {
+                params.push(("SecurityToken".into(), token.clone().into_bytes()));
+            }
+            let signed = sign_v1(
+                "POST",
+                &params,
+                &call.access_key_id,
+                &call.access_key_secret,
+                &nonce,
+                &timestamp,
+            );
+            builder = builder.header("host", authority);
+            encode_pairs(&signed)
+        }
+        SignatureScheme::V3 => {
+            let body = encode_pairs(&call.params);
+            let headers = sign_v3(
+                &V3Request {
+                    method: "POST",
+                    host: authority,
+                    action: &call.action,
+                    version: API_VERSION,
+                    query: &[],
+                    body: body.as_bytes(),
+                    access_key_id: &call.access_key_id,
+                    nonce: &nonce,
+                    date: &timestamp,
+                    security_token: call.security_token.as_deref(),
+                },
+                &call.access_key_secret,
+            );
+            for (name, value) in headers {
+                builder = builder.header(name, value);
+            }
+            body
+        }
+    };
+    builder
+        .body(Full::new(Bytes::from(body)))
+        .context("building the request")
 }
 
 /// Sends one request over TLS (rustls, trusting only the certificates in `ca`), HTTP/1.1.

@@ -217,3 +217,65 @@ pub async fn handshake(tls: &TlsConnector, addr: SocketAddr, sni: &str) -> Optio
     let leaf = stream.get_ref().1.peer_certificates()?.first()?.to_vec();
     Some(leaf)
 }
+
+/// A fresh PostgreSQL database, dropped (with its connections) when this is dropped.
+pub struct Database {
+    admin_url: String,
+    name: String,
+    /// Its URL.
+    pub url: String,
+}
+
+impl Database {
+    /// Creates it on `LIVECERT_BENCH_POSTGRES` (default
+    /// `postgres://postgres@127.0.0.1:5432/postgres`).
+    pub fn create() -> Self {
+        let admin_url = std::env::var("LIVECERT_BENCH_POSTGRES")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+        let name = format!("livecert_bench_{}", uuid::Uuid::new_v4().simple());
+        psql(&admin_url, &format!("CREATE DATABASE {name}"));
+        let url = match admin_url.rsplit_once('/') {
+            Some((server, _)) => format!("{server}/{name}"),
+            None => panic!("LIVECERT_BENCH_POSTGRES must end with /<database>: {admin_url}"),
+        };
+        Self {
+            admin_url,
+            name,
+            url,
+        }
+    }
+}
+
+impl Drop for Database {
+    fn drop(&mut self) {
+        psql(
+            &self.admin_url,
+            &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
+        );
+    }
+}
+
+/// Runs `sql` on a connection of its own, from a thread of its own.
+pub fn psql(url: &str, sql: &str) {
+    let (url, sql) = (url.to_owned(), sql.to_owned());
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async {
+            let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+                .await
+                .unwrap_or_else(|e| panic!("PostgreSQL at {url}: {e}"));
+            let connection = tokio::spawn(connection);
+            client
+                .batch_execute(&sql)
+                .await
+                .unwrap_or_else(|e| panic!("{sql}: {e}"));
+            drop(client);
+            let _ = connection.await;
+        });
+    })
+    .join()
+    .expect("psql thread");
+}
