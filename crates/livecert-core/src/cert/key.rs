@@ -13,7 +13,7 @@
 
 use pkcs1::RsaPrivateKey;
 use pkcs8::{ObjectIdentifier, PrivateKeyInfo};
-use rustls::crypto::aws_lc_rs::sign::any_supported_type;
+use rustls::crypto::aws_lc_rs::sign::{any_ecdsa_type, any_eddsa_type, any_supported_type};
 use rustls::pki_types::{PrivateKeyDer, PrivatePkcs1KeyDer, PrivatePkcs8KeyDer, PrivateSec1KeyDer};
 use rustls::SignatureAlgorithm;
 use sec1::EcPrivateKey;
@@ -177,7 +177,13 @@ pub fn load(block: &Block, der: &[u8]) -> Result<PrivateKey, String> {
 /// The SubjectPublicKeyInfo DER of `key_der` as the TLS provider derives it when it loads the key
 /// for `algorithm` (the load runs every check the provider makes); `None` if it refuses the key.
 fn provider_spki(key_der: &PrivateKeyDer<'_>, algorithm: KeyAlgorithm) -> Option<Vec<u8>> {
-    let signing_key = any_supported_type(key_der).ok()?;
+    // The loader of the key's own type: `any_supported_type` would parse an EC key as RSA first.
+    let signing_key = match (algorithm, key_der) {
+        (KeyAlgorithm::Rsa, _) => any_supported_type(key_der).ok()?,
+        (KeyAlgorithm::EcdsaP256 | KeyAlgorithm::EcdsaP384, _) => any_ecdsa_type(key_der).ok()?,
+        (KeyAlgorithm::Ed25519, PrivateKeyDer::Pkcs8(pkcs8)) => any_eddsa_type(pkcs8).ok()?,
+        (KeyAlgorithm::Ed25519, _) => return None,
+    };
     let expected = match algorithm {
         KeyAlgorithm::Rsa => SignatureAlgorithm::RSA,
         KeyAlgorithm::EcdsaP256 | KeyAlgorithm::EcdsaP384 => SignatureAlgorithm::ECDSA,
