@@ -38,6 +38,12 @@ pub const POLL_INTERVAL: Duration = Duration::from_millis(50);
 /// propagation while that feed is down, and on the retry of a failed update.
 pub const SAFETY_POLL_INTERVAL: Duration = Duration::from_secs(1);
 
+/// The least time between two updates of the map by [`follow`]. Under a stream of writes (thousands
+/// of SetLiveDomainCertificate calls per second, each group commit publishing a counter) reading
+/// one delta per commit cost the API node a tenth of its CPU (issue 14's profile); 20 ms adds at
+/// most that much to a new certificate's propagation, whose bound is a second (spec/edge.md).
+pub const MIN_UPDATE_GAP: Duration = Duration::from_millis(20);
+
 /// Deltas with more changes than this are applied on tokio's blocking pool, so that a bulk change
 /// does not hold a worker thread that handshakes need.
 const INLINE_CHANGES: usize = 1024;
@@ -94,8 +100,16 @@ pub async fn poll_change_counter(
 /// Brings `map` forward whenever the feed publishes a counter other than the map's. Ends when the
 /// feed is gone. A failed update keeps the current map (logged); the poller's next read retries
 /// (within [`POLL_INTERVAL`] on SQLite, [`SAFETY_POLL_INTERVAL`] on PostgreSQL).
+///
+/// Updates are at least [`MIN_UPDATE_GAP`] apart: a change after a quiet spell is read at once, and
+/// the commits of a stream of writes are read together, a few per update instead of one update each.
 pub async fn follow(store: Store, map: Arc<SharedMap>, mut feed: watch::Receiver<u64>) {
+    let mut last_update: Option<tokio::time::Instant> = None;
     while feed.changed().await.is_ok() {
+        if let Some(last) = last_update {
+            tokio::time::sleep_until(last + MIN_UPDATE_GAP).await;
+        }
+        last_update = Some(tokio::time::Instant::now());
         let published = *feed.borrow_and_update();
         let current = map.load();
         if published == current.change_counter() {
