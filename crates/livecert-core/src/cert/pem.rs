@@ -321,6 +321,11 @@ fn parse_body(label: String, body_text: &str) -> Block {
             }
         }
         in_headers = false;
+        // Base64 lines are ASCII without spaces: copied whole.
+        if line.bytes().all(|b| b.is_ascii_graphic()) {
+            body.push_str(line);
+            continue;
+        }
         if line.contains(char::is_whitespace) {
             spaces_in_body = true;
         }
