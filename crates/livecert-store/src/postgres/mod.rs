@@ -7,26 +7,30 @@
 //! audit flusher's plain thread) and a call, once started, runs to its end even if its caller
 //! goes away — as SQLite's writer does.
 //!
-//! **Writes.** Each write call is one transaction (there is no group commit):
+//! **Writes** are grouped ([`grouped`]): a node's write calls queue up, and one task runs what is
+//! queued in one transaction, each call in a savepoint:
 //!
 //! ```text
 //! BEGIN; SELECT pg_advisory_xact_lock(WRITE_LOCK)    -- READ COMMITTED
-//!   <the call: reads, the decision-table rules, writes; triggers bump the change counter>
+//!   SAVEPOINT call; <the call: reads, the decision-table rules, writes; triggers bump the
+//!                    change counter>; RELEASE call    -- or ROLLBACK TO call: refusal, failure, dry run
+//!   ...
 //!   SELECT counter FROM changes                      -- the value this commit publishes
-//! COMMIT                                             -- or ROLLBACK: a refusal, a failure, a dry run
+//! COMMIT                                             -- ROLLBACK if no call was kept
 //! ```
 //!
 //! The advisory lock is PostgreSQL's counterpart of SQLite's single writer: write transactions of
 //! every process on the database run one at a time, and because each statement of a READ COMMITTED
 //! transaction sees everything committed before it started, every statement after the lock sees
-//! every write committed before it. So the rules re-checked inside the transaction (rows 7–12,
-//! 23–26, 31–35) decide on the state the write will apply to, as with SERIALIZABLE, with no
-//! serialization failure to retry. It costs little: the change counter is one row that every
-//! write the edge sees updates, so those writes were serialized until their commit anyway. A lock
-//! not granted within [`LOCK_TIMEOUT_MS`] fails the call with `Unavailable` (SQLite's busy
-//! timeout). The audit log's inserts take no lock (audit rows decide nothing).
+//! every write committed before it (and those of the calls before it in its group). So the rules
+//! re-checked inside the transaction (rows 7–12, 23–26, 31–35) decide on the state the write will
+//! apply to, as with SERIALIZABLE, with no serialization failure to retry. The change counter is
+//! one row that every write the edge sees updates, so those writes were serialized until their
+//! commit anyway; grouping makes one lock and one commit serve many calls. A lock not granted
+//! within [`LOCK_TIMEOUT_MS`] fails the group's calls with `Unavailable` (SQLite's busy timeout).
+//! The audit log's inserts take no lock (audit rows decide nothing).
 //!
-//! A dry run is the same transaction rolled back; CertIds come from a one-row counter (`sequences`,
+//! A dry run is its savepoint rolled back; CertIds come from a one-row counter (`sequences`,
 //! `UPDATE … RETURNING`), which a rolled-back call does not consume, unlike a PostgreSQL SEQUENCE.
 //! After a COMMIT, the counter read just before it is published to [`crate::Store::subscribe_changes`]
 //! (if it is above what was published) and, for calls that touch keys, the AccessKey cache is
@@ -57,8 +61,10 @@
 //! - [`tx`]: the seam's implementation ([`PgTx`]): the store's statements (`crate::sql`) run on a
 //!   connection of this backend.
 //! - [`audit`](mod@audit): the audit flusher's batch insert.
+//! - [`grouped`]: the write queue and its groups.
 
 pub(crate) mod audit;
+pub(crate) mod grouped;
 pub(crate) mod limits;
 pub(crate) mod listen;
 pub(crate) mod schema;
@@ -140,6 +146,8 @@ struct Shared {
     changes: watch::Sender<u64>,
     /// The change feed's counters, once [`PgBackend::listen`] started it.
     listened: OnceLock<watch::Sender<u64>>,
+    /// The queue of write calls ([`grouped::write_groups`] runs it).
+    writes: tokio::sync::mpsc::UnboundedSender<grouped::Queued>,
     runtime: OwnRuntime,
 }
 
@@ -224,6 +232,15 @@ impl PgBackend {
             }
         };
         let (changes, _) = watch::channel(counter);
+        let (writes, queue) = tokio::sync::mpsc::unbounded_channel();
+        handle.spawn(grouped::write_groups(
+            grouped::Writer {
+                pool: pool.clone(),
+                keys: Arc::clone(&keys),
+                changes: changes.clone(),
+            },
+            queue,
+        ));
         let backend = Self {
             shared: Arc::new(Shared {
                 pool,
@@ -234,6 +251,7 @@ impl PgBackend {
                 keys,
                 changes: changes.clone(),
                 listened: OnceLock::new(),
+                writes,
                 runtime: OwnRuntime {
                     handle,
                     runtime: Some(runtime),
@@ -243,9 +261,10 @@ impl PgBackend {
         Ok((backend, changes))
     }
 
-    /// Runs `work` in a write transaction (see the module documentation) and returns its result
-    /// once committed — or, with `dry_run`, once rolled back whatever it returned. An `Err` from
-    /// `work` rolls the transaction back.
+    /// Runs `work` in a write transaction, in a savepoint of its own within its node's group (see
+    /// the module documentation), and returns its result once the group committed — or, with
+    /// `dry_run`, whatever it returned, its savepoint rolled back. An `Err` from `work` rolls its
+    /// savepoint back.
     pub(crate) async fn write<T, F>(
         &self,
         touches: Touches,
@@ -256,10 +275,16 @@ impl PgBackend {
         T: Send + 'static,
         F: for<'c> FnOnce(&'c Conn) -> BoxFuture<'c, Result<T, WriteError>> + Send + 'static,
     {
-        let shared = Arc::clone(&self.shared);
-        self.spawn(async move { shared.run_write(touches, dry_run, work).await })
-            .await
-            .map_err(WriteError::from)?
+        let (call, answered) = grouped::Call::new(touches, dry_run, work);
+        self.shared
+            .writes
+            .send(Box::new(call))
+            .map_err(|_| StoreError::Unavailable("the store's writer has stopped".into()))?;
+        answered.await.map_err(|_| {
+            WriteError::from(StoreError::Failed(
+                "the store's writer dropped the call".into(),
+            ))
+        })?
     }
 
     /// Runs `work` on a pooled connection (outside any transaction: `work` opens one if it needs
@@ -426,69 +451,9 @@ impl PgBackend {
     }
 }
 
-impl Shared {
-    async fn run_write<T, F>(
-        &self,
-        touches: Touches,
-        dry_run: bool,
-        work: F,
-    ) -> Result<T, WriteError>
-    where
-        F: for<'c> FnOnce(&'c Conn) -> BoxFuture<'c, Result<T, WriteError>>,
-    {
-        let conn = Checkout::get(&self.pool).await?;
-        conn.batch_execute(&format!(
-            "BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock({WRITE_LOCK})"
-        ))
-        .await
-        .map_err(pg_error)?;
-        let outcome = work(&conn).await;
-        let value = match outcome {
-            Ok(value) if !dry_run => value,
-            other => {
-                rollback(conn).await;
-                return other;
-            }
-        };
-        if touches == Touches::Keys {
-            // Delivered at COMMIT to the other nodes' change feeds, which clear their AccessKey
-            // caches.
-            if let Err(e) = conn
-                .batch_execute(&format!("NOTIFY {KEYS_NOTIFY_CHANNEL}"))
-                .await
-            {
-                rollback(conn).await;
-                return Err(pg_error(e).into());
-            }
-        }
-        let counter = match crate::sql::read::change_counter(&PgTx::new(&conn)).await {
-            Ok(counter) => counter,
-            Err(e) => {
-                rollback(conn).await;
-                return Err(e.into());
-            }
-        };
-        conn.batch_execute("COMMIT")
-            .await
-            .map_err(|e| StoreError::Failed(format!("commit failed: {}", pg_error(e))))?;
-        conn.release();
-        if touches == Touches::Keys {
-            self.keys.invalidate();
-        }
-        self.changes.send_if_modified(|published| {
-            let moved = counter > *published;
-            if moved {
-                *published = counter;
-            }
-            moved
-        });
-        Ok(value)
-    }
-}
-
 /// Rolls the transaction back and gives the connection back; if the rollback fails, the
 /// connection is closed instead (whatever the transaction did is lost with it).
-async fn rollback(conn: Checkout) {
+pub(crate) async fn rollback(conn: Checkout) {
     match conn.batch_execute("ROLLBACK").await {
         Ok(()) => conn.release(),
         Err(e) => tracing::warn!(error = %e, "a rollback failed; the connection is closed"),
