@@ -285,6 +285,11 @@ async fn start_servers(opts: &Options) -> Servers {
         .prefix("livecert-load-")
         .tempdir_in(".")
         .expect("temp dir under the current directory");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700))
+            .expect("chmod 700 the data directory");
+    }
     let database = match opts.store.as_str() {
         "sqlite" => None,
         "postgres" => Some(Database::create()),
@@ -348,10 +353,14 @@ fn admin(servers: &Servers, args: &[&str]) -> serde_json::Value {
     }
     let out = command
         .args(args)
-        .stderr(Stdio::inherit())
+        .env("LIVECERT_LOG", "error")
         .output()
         .expect("livecert admin runs");
-    assert!(out.status.success(), "livecert admin {args:?} failed");
+    assert!(
+        out.status.success(),
+        "livecert admin {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).expect("livecert admin answers JSON")
 }
 
