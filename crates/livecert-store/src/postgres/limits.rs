@@ -26,7 +26,10 @@ use livecert_core::action::Action;
 use livecert_core::ratelimit::{Quota, Verdict};
 
 use crate::db::db_id;
-use crate::postgres::{execute, get, query, query_one, Conn};
+use deadpool_postgres::Pool;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::postgres::{execute, get, query, query_one, Checkout, Conn};
 use crate::{AccountId, NonceCheck, Pruned, StoreError};
 
 /// How long past its forget time a nonce entry, and past its TAT a bucket, is kept before [`prune`]
@@ -88,30 +91,94 @@ pub(crate) async fn check_rate(
     })
 }
 
-/// Records the nonce `key` (SHA-256 of AccessKeyId and nonce) with its forget time, or finds it
-/// used: [`NonceCheck::Used`] while an entry's `forget_at ≥ now` (Unix seconds); an older entry is
-/// taken over.
+/// A nonce to record: its key (SHA-256 of AccessKeyId and nonce), its forget time and its
+/// caller's clock (Unix seconds), and where the answer goes.
+pub(crate) struct NonceAsk {
+    pub(crate) key: [u8; 32],
+    pub(crate) forget_at: i64,
+    pub(crate) now: i64,
+    pub(crate) answer: oneshot::Sender<Result<NonceCheck, StoreError>>,
+}
+
+/// Most nonces in one statement.
+const MAX_NONCE_BATCH: usize = 512;
+
+/// Records the nonces of `queue` until every sender is gone: whatever is queued when a statement
+/// ends goes into the next one ([`record_nonces`]), so that a node sends one statement per batch
+/// of concurrent calls rather than one per call. Each call is answered from its batch; a failed
+/// statement answers the whole batch with its error, and the connection is not reused.
+pub(crate) async fn nonce_batches(pool: Pool, mut queue: mpsc::UnboundedReceiver<NonceAsk>) {
+    let mut batch: Vec<NonceAsk> = Vec::with_capacity(MAX_NONCE_BATCH);
+    while let Some(first) = queue.recv().await {
+        batch.push(first);
+        while batch.len() < MAX_NONCE_BATCH {
+            match queue.try_recv() {
+                Ok(ask) => batch.push(ask),
+                Err(_) => break,
+            }
+        }
+        let checked = async {
+            let conn = Checkout::get(&pool).await?;
+            let checks = record_nonces(&conn, &batch).await?;
+            conn.release();
+            Ok::<_, StoreError>(checks)
+        }
+        .await;
+        match checked {
+            Ok(checks) => {
+                for (ask, check) in batch.drain(..).zip(checks) {
+                    let _ = ask.answer.send(Ok(check));
+                }
+            }
+            Err(e) => {
+                for ask in batch.drain(..) {
+                    let _ = ask.answer.send(Err(e.clone()));
+                }
+            }
+        }
+    }
+}
+
+/// Records each nonce of `batch` with its forget time, or finds it used, in one statement:
+/// [`NonceCheck::Used`] while an entry's `forget_at ≥ now` (Unix seconds; the batch's earliest
+/// `now`, so an entry is never taken over early); an older entry is taken over. A key given twice
+/// in the batch is recorded once: the later asks are `Used`. The answers are in `batch`'s order.
 ///
 /// Errors: the statement failed.
-pub(crate) async fn record_nonce(
+pub(crate) async fn record_nonces(
     conn: &Conn,
-    key: &[u8; 32],
-    forget_at: i64,
-    now: i64,
-) -> Result<NonceCheck, StoreError> {
-    let changed = execute(
+    batch: &[NonceAsk],
+) -> Result<Vec<NonceCheck>, StoreError> {
+    let mut first = std::collections::HashSet::with_capacity(batch.len());
+    let unique: Vec<&NonceAsk> = batch.iter().filter(|a| first.insert(a.key)).collect();
+    let keys: Vec<&[u8]> = unique.iter().map(|a| a.key.as_slice()).collect();
+    let forget_at: Vec<i64> = unique.iter().map(|a| a.forget_at).collect();
+    let now = batch.iter().map(|a| a.now).min().unwrap_or_default();
+    let rows = query(
         conn,
-        "INSERT INTO nonces AS n (key, forget_at) VALUES ($1, $2) \
+        "INSERT INTO nonces AS n (key, forget_at) \
+         SELECT k, f FROM unnest($1::bytea[], $2::bigint[]) AS t(k, f) \
          ON CONFLICT (key) DO UPDATE SET forget_at = excluded.forget_at \
-             WHERE n.forget_at < $3",
-        &[&key.as_slice(), &forget_at, &now],
+             WHERE n.forget_at < $3 \
+         RETURNING n.key",
+        &[&keys, &forget_at, &now],
     )
     .await?;
-    Ok(if changed == 1 {
-        NonceCheck::Fresh
-    } else {
-        NonceCheck::Used
-    })
+    let mut fresh = std::collections::HashSet::with_capacity(rows.len());
+    for row in &rows {
+        fresh.insert(get::<Vec<u8>>(row, 0)?);
+    }
+    let mut answered = std::collections::HashSet::with_capacity(batch.len());
+    Ok(batch
+        .iter()
+        .map(|a| {
+            if answered.insert(a.key) && fresh.contains(a.key.as_slice()) {
+                NonceCheck::Fresh
+            } else {
+                NonceCheck::Used
+            }
+        })
+        .collect())
 }
 
 /// Deletes the nonce entry `key` if its forget time is still `forget_at` (the one its caller

@@ -47,6 +47,8 @@
 //! a pool of their own, whose connections run with `synchronous_commit = off` and a
 //! [`LIMITS_STATEMENT_TIMEOUT_MS`] statement timeout. They take no write lock (the row lock of the
 //! one row they touch orders concurrent checks), so a queue of writes never delays a check, and
+//! a node's nonces are recorded in batches (one statement for the nonces of the calls that arrive
+//! while the previous statement runs), and
 //! they do not wait for a WAL flush: a committed row is visible to every node at once, and a crash
 //! of the server loses at most its last ~0.6 s of them (three `wal_writer_delay`s). Every
 //! [`PRUNE_EVERY`]th nonce a node records starts a bounded prune in the background (one at a
@@ -148,6 +150,8 @@ struct Shared {
     listened: OnceLock<watch::Sender<u64>>,
     /// The queue of write calls ([`grouped::write_groups`] runs it).
     writes: tokio::sync::mpsc::UnboundedSender<grouped::Queued>,
+    /// The queue of nonces to record ([`limits::nonce_batches`] runs it).
+    nonces: tokio::sync::mpsc::UnboundedSender<limits::NonceAsk>,
     runtime: OwnRuntime,
 }
 
@@ -241,6 +245,8 @@ impl PgBackend {
             },
             queue,
         ));
+        let (nonces, nonce_queue) = tokio::sync::mpsc::unbounded_channel();
+        handle.spawn(limits::nonce_batches(limits_pool.clone(), nonce_queue));
         let backend = Self {
             shared: Arc::new(Shared {
                 pool,
@@ -252,6 +258,7 @@ impl PgBackend {
                 changes: changes.clone(),
                 listened: OnceLock::new(),
                 writes,
+                nonces,
                 runtime: OwnRuntime {
                     handle,
                     runtime: Some(runtime),
@@ -325,19 +332,29 @@ impl PgBackend {
         .await
     }
 
-    /// Records a nonce or finds it used ([`limits::record_nonce`]); every [`PRUNE_EVERY`]th
-    /// recorded starts a background prune unless one is running.
+    /// Records a nonce or finds it used, in the node's next batch ([`limits::nonce_batches`]);
+    /// every [`PRUNE_EVERY`]th recorded starts a background prune unless one is running.
     pub(crate) async fn record_nonce(
         &self,
         key: [u8; 32],
         forget_at: i64,
         now: i64,
     ) -> Result<NonceCheck, StoreError> {
-        let check = self
-            .on_limits_pool(move |c| {
-                Box::pin(async move { limits::record_nonce(c, &key, forget_at, now).await })
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        self.shared
+            .nonces
+            .send(limits::NonceAsk {
+                key,
+                forget_at,
+                now,
+                answer,
             })
-            .await?;
+            .map_err(|_| {
+                StoreError::Unavailable("the store's nonce recorder has stopped".into())
+            })?;
+        let check = answered.await.map_err(|_| {
+            StoreError::Failed("the store's nonce recorder dropped the nonce".into())
+        })??;
         let shared = &self.shared;
         if check == NonceCheck::Fresh
             && (shared.nonces_recorded.fetch_add(1, Ordering::Relaxed) + 1)

@@ -74,6 +74,36 @@ async fn a_nonce_recorded_on_one_node_is_refused_on_every_other() {
     );
 }
 
+/// Many nonces checked at once on two nodes (each node records what arrives together in one
+/// statement): each key is fresh exactly once, however its copies fall into batches, and every
+/// distinct key is fresh.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_nonces_are_fresh_exactly_once_across_batches_and_nodes() {
+    let b = Postgres::new();
+    let (one, two) = (limits(&b.open()), limits(&b.open()));
+    let forget_at = NOW + WINDOW;
+    let mut checks = Vec::new();
+    for i in 0..300u32 {
+        // 100 keys, each asked three times: twice on one node, once on the other.
+        let key = [(i % 100) as u8; 32];
+        let node = if i % 3 == 0 { two.clone() } else { one.clone() };
+        checks.push(tokio::spawn(async move {
+            (key, node.record_nonce(&key, forget_at, NOW).await.unwrap())
+        }));
+    }
+    let mut fresh = std::collections::HashMap::new();
+    for check in checks {
+        let (key, answer) = check.await.unwrap();
+        *fresh.entry(key).or_insert(0) += u32::from(answer == NonceCheck::Fresh);
+    }
+    assert_eq!(fresh.len(), 100);
+    assert!(fresh.values().all(|n| *n == 1), "{fresh:?}");
+    assert_eq!(
+        b.query("SELECT count(*) FROM nonces"),
+        vec![vec![Some("100".to_owned())]]
+    );
+}
+
 /// 120 concurrent checks for one (account, SetLiveDomainCertificate) split across two nodes at one
 /// instant admit exactly the burst (30); every refusal says when to retry (one emission interval,
 /// 34 ms, or less when it read the bucket just before a racing admission) and changes nothing;
