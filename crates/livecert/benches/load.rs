@@ -298,8 +298,19 @@ async fn start_servers(opts: &Options) -> Servers {
     let store_url = database.as_ref().map(|d| d.url.clone());
     let mut processes = Vec::new();
     let mut endpoints = Vec::new();
+    // Every node's three ports, chosen together so that none is chosen twice.
+    let mut ports = {
+        let held: Vec<std::net::TcpListener> = (0..opts.nodes * 3)
+            .map(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("bind"))
+            .collect();
+        held.iter()
+            .map(|l| l.local_addr().expect("addr"))
+            .collect::<Vec<_>>()
+            .into_iter()
+    };
+    let mut port = move || ports.next().expect("a port per listener");
     for node in 0..opts.nodes {
-        let addr = free_port();
+        let addr = port();
         let mut serve = Command::new(env!("CARGO_BIN_EXE_livecert"));
         serve
             .args(["serve", "--rate-limits", "off", "--listen"])
@@ -315,9 +326,9 @@ async fn start_servers(opts: &Options) -> Servers {
         if opts.edge {
             serve
                 .arg("--edge-listen")
-                .arg(free_port().to_string())
+                .arg(port().to_string())
                 .arg("--edge-http-listen")
-                .arg(free_port().to_string());
+                .arg(port().to_string());
         } else {
             serve.arg("--no-edge");
         }
@@ -326,7 +337,13 @@ async fn start_servers(opts: &Options) -> Servers {
         }
         processes.push(Process(serve.spawn().expect("livecert serve starts")));
         // The first node makes the store and the master key; the others open them.
-        wait_open(addr).await;
+        let log = dir.path().join(format!("serve-{node}.log"));
+        let opened = tokio::time::timeout(Duration::from_secs(60), wait_open(addr)).await;
+        assert!(
+            opened.is_ok(),
+            "node {node} did not open {addr} within 60 s; its log:\n{}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
         endpoints.push(format!("http://{addr}"));
     }
     Servers {
