@@ -546,7 +546,7 @@ async fn call(
                 .into_body()
                 .collect()
                 .await
-                .map(|b| b.to_bytes())
+                .map(http_body_util::Collected::to_bytes)
                 .unwrap_or_default();
             (status, String::from_utf8_lossy(&body).into_owned())
         }
