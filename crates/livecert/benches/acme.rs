@@ -51,11 +51,7 @@ fn options() -> Options {
 
 fn main() {
     let opts = options();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let runtime = support::runtime();
     runtime.block_on(run(&opts));
 }
 

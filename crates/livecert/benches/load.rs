@@ -162,11 +162,7 @@ struct Servers {
 
 fn main() {
     let opts = options();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let runtime = support::runtime();
     runtime.block_on(run(&opts));
 }
 
@@ -837,21 +833,6 @@ fn own_cpu_time(pid: u32) -> Duration {
 /// User + system CPU time of process `pid` and of its live children (nginx's worker), from
 /// `/proc`.
 fn cpu_time(pid: u32) -> Duration {
-    let ticks = |pid: u32| -> u64 {
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            return 0;
-        };
-        // Fields after the command name (which may hold spaces): state is field 3; utime 14, stime 15.
-        let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-        let fields: Vec<&str> = rest.split_whitespace().collect();
-        let get = |i: usize| {
-            fields
-                .get(i)
-                .and_then(|f| f.parse::<u64>().ok())
-                .unwrap_or(0)
-        };
-        get(11) + get(12)
-    };
     let children: Vec<u32> = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
         .unwrap_or_default()
         .split_whitespace()

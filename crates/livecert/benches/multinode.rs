@@ -73,11 +73,7 @@ fn leaf(name: &str) -> (String, String, Vec<u8>) {
 
 fn main() {
     let opts = options();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let runtime = support::runtime();
     let mut rows = Vec::new();
     for backend in &opts.backends {
         rows.push(runtime.block_on(run(backend, &opts)));

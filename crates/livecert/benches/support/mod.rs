@@ -25,6 +25,15 @@ use rustls::{ClientConfig, DigitallySignedStruct, SignatureScheme};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
+/// The benchmarks' client runtime: two worker threads, as many as the machine's cores.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
 /// The `q` quantile of sorted samples.
 pub fn pct(sorted: &[Duration], q: f64) -> Duration {
     sorted
