@@ -11,7 +11,7 @@ use base64::Engine as _;
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
-use super::{percent_encode_into, signature_mismatch_detail};
+use super::{percent_encode_into, percent_encode_twice_into, signature_mismatch_detail};
 use crate::api_error;
 use crate::error::ApiError;
 use crate::params::Params;
@@ -33,12 +33,23 @@ pub fn canonical_query(params: &Params) -> String {
 }
 
 /// The StringToSign (§3 step 5): `METHOD&%2F&pct(canonical query)`.
+///
+/// Written in one pass: `pct(canonical query)` is each name and value encoded twice, joined by
+/// `%3D` (an encoded `=`) and `%26` (an encoded `&`).
 pub fn string_to_sign(method: &str, params: &Params) -> String {
-    let canonical = canonical_query(params);
-    let mut out = String::with_capacity(method.len() + 5 + canonical.len() * 5 / 4);
+    let raw: usize = params.iter().map(|(n, v)| n.len() + v.len() + 2).sum();
+    let mut out = String::with_capacity(method.len() + 5 + raw * 3 / 2);
     out.push_str(method);
     out.push_str("&%2F&");
-    percent_encode_into(&mut out, canonical.as_bytes());
+    let mut first = true;
+    for (name, value) in params.iter().filter(|(name, _)| *name != "Signature") {
+        if !std::mem::take(&mut first) {
+            out.push_str("%26");
+        }
+        percent_encode_twice_into(&mut out, name.as_bytes());
+        out.push_str("%3D");
+        percent_encode_twice_into(&mut out, value);
+    }
     out
 }
 

@@ -177,6 +177,27 @@ fn v3_round_trip(
     req.outcome()
 }
 
+/// A form value decoded one byte at a time (`+` is a space, `%XY` a byte); `None` if a `%` is not
+/// followed by two hex digits.
+fn decode_by_bytes(raw: &[u8]) -> Option<Vec<u8>> {
+    let hex = |b: Option<&u8>| b.and_then(|b| char::from(*b).to_digit(16));
+    let mut out = Vec::new();
+    let mut i = 0;
+    while let Some(&b) = raw.get(i) {
+        match b {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let value = hex(raw.get(i + 1))? * 16 + hex(raw.get(i + 2))?;
+                out.push(u8::try_from(value).ok()?);
+                i += 2;
+            }
+            _ => out.push(b),
+        }
+        i += 1;
+    }
+    Some(out)
+}
+
 fn any_bytes(max: usize) -> impl Strategy<Value = Vec<u8>> {
     prop::collection::vec(any::<u8>(), 0..max)
 }
@@ -194,6 +215,28 @@ proptest! {
     fn decoding_never_panics(query in any_bytes(200), body in any_bytes(200)) {
         let _ = decode_form(&query);
         let _ = Params::from_sources(&query, Some(&body));
+    }
+
+    #[test]
+    fn v1_string_to_sign_is_the_encoded_canonical_query(params in any_params(), signature in any_bytes(8)) {
+        let mut pairs = params;
+        pairs.push(("Signature".to_owned(), signature));
+        let params = Params::from_pairs(pairs);
+        prop_assert_eq!(
+            v1::string_to_sign("POST", &params),
+            format!("POST&%2F&{}", percent_encode(v1::canonical_query(&params).as_bytes()))
+        );
+    }
+
+    #[test]
+    fn form_values_decode_as_one_byte_at_a_time(
+        raw in prop::collection::vec(prop::sample::select(b"ab%+2fG09".to_vec()), 0..40)
+    ) {
+        let decoded = decode_form(&[b"n=".as_slice(), &raw].concat());
+        match decode_by_bytes(&raw) {
+            Some(expected) => prop_assert_eq!(&decoded.unwrap()[0].1, &expected),
+            None => prop_assert!(decoded.is_err()),
+        }
     }
 
     #[test]
