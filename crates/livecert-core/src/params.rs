@@ -146,25 +146,21 @@ fn decode_unique(raw: &[u8]) -> Result<Vec<Pair>, ApiError> {
 /// Form-style percent-decoding: `+` is a space, `%XY` is the byte 0xXY.
 fn percent_decode(input: &[u8]) -> Result<Vec<u8>, ()> {
     let mut out = Vec::with_capacity(input.len());
-    let mut i = 0;
-    while i < input.len() {
-        match input[i] {
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            b'%' => {
-                let hi = input.get(i + 1).and_then(|&b| hex_value(b)).ok_or(())?;
-                let lo = input.get(i + 2).and_then(|&b| hex_value(b)).ok_or(())?;
-                out.push(hi << 4 | lo);
-                i += 3;
-            }
-            b => {
-                out.push(b);
-                i += 1;
-            }
+    let mut rest = input;
+    // Runs without `+` or `%` are copied whole.
+    while let Some(at) = rest.iter().position(|&b| b == b'+' || b == b'%') {
+        out.extend_from_slice(&rest[..at]);
+        if rest[at] == b'+' {
+            out.push(b' ');
+            rest = &rest[at + 1..];
+        } else {
+            let hi = rest.get(at + 1).and_then(|&b| hex_value(b)).ok_or(())?;
+            let lo = rest.get(at + 2).and_then(|&b| hex_value(b)).ok_or(())?;
+            out.push(hi << 4 | lo);
+            rest = &rest[at + 3..];
         }
     }
+    out.extend_from_slice(rest);
     Ok(out)
 }
 
