@@ -284,31 +284,19 @@ pub fn percent_encode(bytes: &[u8]) -> String {
 /// [`percent_encode`] appended to `out`. Runs of bytes that stay are copied whole, so a
 /// certificate's base64 costs little more than a copy.
 pub fn percent_encode_into(out: &mut String, bytes: &[u8]) {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    let mut buf = std::mem::take(out).into_bytes();
-    buf.reserve(bytes.len());
-    let mut rest = bytes;
-    loop {
-        let run = rest
-            .iter()
-            .position(|&b| !UNRESERVED[usize::from(b)])
-            .unwrap_or(rest.len());
-        buf.extend_from_slice(&rest[..run]);
-        let Some((&b, tail)) = rest[run..].split_first() else {
-            break;
-        };
-        buf.extend_from_slice(&[b'%', HEX[usize::from(b >> 4)], HEX[usize::from(b & 0x0f)]]);
-        rest = tail;
-    }
-    // Only ASCII was added to what was a `String`, so this is always valid UTF-8.
-    *out = String::from_utf8(buf)
-        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+    encode_runs(out, bytes, b"%");
 }
 
 /// [`percent_encode`] applied twice, appended to `out` in one pass: a byte that stays stays, and any
 /// other becomes `%25XY` (its `%XY`, whose `%` is encoded again and whose hex digits stay). V1's
 /// StringToSign encodes the canonical query, itself made of encoded values (§3 step 5).
 pub(crate) fn percent_encode_twice_into(out: &mut String, bytes: &[u8]) {
+    encode_runs(out, bytes, b"%25");
+}
+
+/// Appends `bytes` to `out`: runs of bytes that stay copied whole, every other byte as `escape`
+/// followed by its two upper-case hex digits.
+fn encode_runs(out: &mut String, bytes: &[u8], escape: &[u8]) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
     let mut buf = std::mem::take(out).into_bytes();
     buf.reserve(bytes.len());
@@ -322,13 +310,8 @@ pub(crate) fn percent_encode_twice_into(out: &mut String, bytes: &[u8]) {
         let Some((&b, tail)) = rest[run..].split_first() else {
             break;
         };
-        buf.extend_from_slice(&[
-            b'%',
-            b'2',
-            b'5',
-            HEX[usize::from(b >> 4)],
-            HEX[usize::from(b & 0x0f)],
-        ]);
+        buf.extend_from_slice(escape);
+        buf.extend_from_slice(&[HEX[usize::from(b >> 4)], HEX[usize::from(b & 0x0f)]]);
         rest = tail;
     }
     // Only ASCII was added to what was a `String`, so this is always valid UTF-8.
