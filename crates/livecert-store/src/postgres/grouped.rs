@@ -117,14 +117,8 @@ pub(crate) struct Writer {
 /// Runs the groups of `queue` one after the other until every sender is gone.
 pub(crate) async fn write_groups(writer: Writer, mut queue: mpsc::UnboundedReceiver<Queued>) {
     let mut group: Vec<Queued> = Vec::with_capacity(MAX_GROUP);
-    while let Some(first) = queue.recv().await {
-        group.push(first);
-        while group.len() < MAX_GROUP {
-            match queue.try_recv() {
-                Ok(call) => group.push(call),
-                Err(_) => break,
-            }
-        }
+    // Waits for one call, then takes whatever else is queued; 0 once every sender is gone.
+    while queue.recv_many(&mut group, MAX_GROUP).await > 0 {
         let ended = write_group(&writer, &mut group).await;
         for call in group.drain(..) {
             call.reply(ended.as_ref().copied());

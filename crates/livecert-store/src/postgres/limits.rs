@@ -109,14 +109,8 @@ const MAX_NONCE_BATCH: usize = 512;
 /// statement answers the whole batch with its error, and the connection is not reused.
 pub(crate) async fn nonce_batches(pool: Pool, mut queue: mpsc::UnboundedReceiver<NonceAsk>) {
     let mut batch: Vec<NonceAsk> = Vec::with_capacity(MAX_NONCE_BATCH);
-    while let Some(first) = queue.recv().await {
-        batch.push(first);
-        while batch.len() < MAX_NONCE_BATCH {
-            match queue.try_recv() {
-                Ok(ask) => batch.push(ask),
-                Err(_) => break,
-            }
-        }
+    // Waits for one nonce, then takes whatever else is queued; 0 once every sender is gone.
+    while queue.recv_many(&mut batch, MAX_NONCE_BATCH).await > 0 {
         let checked = async {
             let conn = Checkout::get(&pool).await?;
             let checks = record_nonces(&conn, &batch).await?;
