@@ -122,21 +122,6 @@ fn p(pairs: &[(&str, &str)]) -> Vec<Pair> {
         .collect()
 }
 
-/// CPU seconds (user + system) this process has used, from /proc/self/stat (Linux).
-fn process_cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let after_comm = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-    let fields: Vec<&str> = after_comm.split_whitespace().collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    // Fields 14 and 15 of stat (utime, stime) are at 11 and 12 after the command name; 100 ticks/s.
-    (ticks(11) + ticks(12)) / 100.0
-}
-
 /// A realistic 10-statement policy: eight statements that do not match the benchmark's calls
 /// (other domains, other actions, conditions), then the two Allows that do.
 fn bench_policy(account: u64) -> String {
@@ -178,7 +163,7 @@ async fn phase(
     certs: Option<Arc<Vec<(String, String)>>>,
 ) -> PhaseResult {
     let next = Arc::new(AtomicUsize::new(0));
-    let cpu_before = process_cpu_seconds();
+    let cpu_before = support::process_cpu(std::process::id()).as_secs_f64();
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let started = Instant::now();
     let mut tasks = Vec::new();
@@ -246,7 +231,9 @@ async fn phase(
         errors += e;
     }
     let seconds = started.elapsed().as_secs_f64();
-    let cpu_us_per_call = (process_cpu_seconds() - cpu_before) * 1e6 / all.len().max(1) as f64;
+    let cpu_us_per_call = (support::process_cpu(std::process::id()).as_secs_f64() - cpu_before)
+        * 1e6
+        / all.len().max(1) as f64;
     all.sort();
     let pct = |q: f64| {
         all.get(((all.len() as f64 * q) as usize).min(all.len().saturating_sub(1)))

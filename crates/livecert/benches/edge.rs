@@ -35,12 +35,9 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use livecert::clock::{Clock, SystemClock};
 use livecert::datadir::DataDir;
-use livecert_core::action::API_VERSION;
 use livecert_core::names::{CertName, DomainName};
 use livecert_core::params::Pair;
-use livecert_core::protocol::client::{encode_pairs, sign_v3, V3Request};
 use livecert_core::secret::Secret;
-use livecert_core::timefmt::format_utc;
 use livecert_store::NewDomain;
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
 use tokio::net::TcpStream;
@@ -399,31 +396,7 @@ async fn build_store(dir: &Path, pki: &Arc<Pki>, n: usize) -> (u64, u64, u64) {
 }
 
 fn signed(addr: SocketAddr, action: &str, params: &[Pair]) -> http::Request<Full<Bytes>> {
-    let host = addr.to_string();
-    let body = encode_pairs(params);
-    let nonce = uuid::Uuid::new_v4().simple().to_string();
-    let date = format_utc(SystemClock.now());
-    let headers = sign_v3(
-        &V3Request {
-            method: "POST",
-            host: &host,
-            action,
-            version: API_VERSION,
-            query: &[],
-            body: body.as_bytes(),
-            access_key_id: KEY_ID,
-            nonce: &nonce,
-            date: &date,
-            security_token: None,
-        },
-        &Secret::new(SECRET.as_bytes().to_vec()),
-    );
-    let mut b = http::Request::post(format!("http://{host}/"))
-        .header("content-type", "application/x-www-form-urlencoded");
-    for (k, v) in headers {
-        b = b.header(k, v);
-    }
-    b.body(Full::new(Bytes::from(body))).expect("request")
+    support::signed_request(addr, KEY_ID, SECRET, action, params)
 }
 
 // ---- nginx ---------------------------------------------------------------------------------------

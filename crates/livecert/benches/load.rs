@@ -60,7 +60,7 @@ use rcgen::{
 };
 use rustls::pki_types::PrivatePkcs8KeyDer;
 
-use support::{free_port, pct, wait_open, Database, Process};
+use support::{free_port, pct, process_cpu, wait_open, Database, Process};
 
 /// Every phase, in the default order.
 const ALL_PHASES: &[&str] = &[
@@ -703,11 +703,11 @@ async fn load_phase(
     };
     run(1.0).await;
     let server_before: Vec<Duration> = pids.iter().map(|p| cpu_time(*p)).collect();
-    let own_before = own_cpu_time(std::process::id());
+    let own_before = process_cpu(std::process::id());
     let started = Instant::now();
     let (mut latencies, ok, failure) = run(opts.seconds as f64).await;
     let elapsed = started.elapsed();
-    let own_cpu = own_cpu_time(std::process::id()).saturating_sub(own_before);
+    let own_cpu = process_cpu(std::process::id()).saturating_sub(own_before);
     let server_cpu = (!pids.is_empty()).then(|| {
         pids.iter()
             .zip(&server_before)
@@ -748,7 +748,7 @@ fn sqlite_ceiling(dir: &Path, seconds: u64) -> Row {
     let mut insert = db
         .prepare("INSERT INTO t(body) VALUES (?1)")
         .expect("prepare");
-    let own_before = own_cpu_time(std::process::id());
+    let own_before = process_cpu(std::process::id());
     let started = Instant::now();
     let mut commits = 0usize;
     let mut latencies = Vec::new();
@@ -773,7 +773,7 @@ fn sqlite_ceiling(dir: &Path, seconds: u64) -> Row {
         p50: pct(&latencies, 0.50),
         p99: pct(&latencies, 0.99),
         server_cpu: None,
-        own_cpu: own_cpu_time(std::process::id()).saturating_sub(own_before),
+        own_cpu: process_cpu(std::process::id()).saturating_sub(own_before),
         load: load_average(),
         note: String::new(),
     }
@@ -825,11 +825,6 @@ impl Nginx {
     }
 }
 
-/// User + system CPU time of process `pid`, from `/proc`.
-fn own_cpu_time(pid: u32) -> Duration {
-    Duration::from_secs_f64(ticks(pid) as f64 / clock_ticks() as f64)
-}
-
 /// User + system CPU time of process `pid` and of its live children (nginx's worker), from
 /// `/proc`.
 fn cpu_time(pid: u32) -> Duration {
@@ -838,39 +833,7 @@ fn cpu_time(pid: u32) -> Duration {
         .split_whitespace()
         .filter_map(|c| c.parse().ok())
         .collect();
-    let total = ticks(pid) + children.iter().map(|c| ticks(*c)).sum::<u64>();
-    Duration::from_secs_f64(total as f64 / clock_ticks() as f64)
-}
-
-/// utime + stime of process `pid` in clock ticks (`/proc/<pid>/stat` fields 14 and 15).
-fn ticks(pid: u32) -> u64 {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return 0;
-    };
-    // The fields after the command name (which may hold spaces and parentheses).
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let get = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|f| f.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    get(11) + get(12)
-}
-
-/// `getconf CLK_TCK` (the unit of `/proc`'s CPU times).
-fn clock_ticks() -> u64 {
-    static TICKS: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
-    *TICKS.get_or_init(|| {
-        Command::new("getconf")
-            .arg("CLK_TCK")
-            .output()
-            .ok()
-            .and_then(|o| String::from_utf8(o.stdout).ok())
-            .and_then(|s| s.trim().parse().ok())
-            .unwrap_or(100)
-    })
+    process_cpu(pid) + children.iter().map(|c| process_cpu(*c)).sum::<Duration>()
 }
 
 /// `/proc/loadavg`'s one-minute figure.

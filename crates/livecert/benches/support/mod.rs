@@ -13,11 +13,8 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use livecert::clock::{Clock, SystemClock};
-use livecert_core::action::API_VERSION;
 use livecert_core::params::Pair;
-use livecert_core::protocol::client::{encode_pairs, sign_v3, V3Request};
 use livecert_core::secret::Secret;
-use livecert_core::timefmt::format_utc;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::Resumption;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
@@ -32,6 +29,32 @@ pub fn runtime() -> tokio::runtime::Runtime {
         .enable_all()
         .build()
         .expect("runtime")
+}
+
+/// User + system CPU time of process `pid` (`/proc/<pid>/stat` fields 14 and 15, in units of
+/// `getconf CLK_TCK`); zero if the process is gone.
+pub fn process_cpu(pid: u32) -> Duration {
+    static CLOCK_TICKS: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
+    let per_second = *CLOCK_TICKS.get_or_init(|| {
+        Command::new("getconf")
+            .arg("CLK_TCK")
+            .output()
+            .ok()
+            .and_then(|o| String::from_utf8(o.stdout).ok())
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(100.0)
+    });
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The fields after the command name (which may hold spaces and parentheses).
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    Duration::from_secs_f64((ticks(11) + ticks(12)) / per_second)
 }
 
 /// The `q` quantile of sorted samples.
@@ -88,7 +111,7 @@ impl Api {
 }
 
 /// A POST of `action` with `params` as a form body to the API at `addr`, signed with ACS3-HMAC-SHA256
-/// (core's `protocol::client`, the signing of `livecert call`) for `key_id` and `secret`.
+/// for `key_id` and `secret` by `livecert call`'s own request builder ([`livecert::client::signed_request`]).
 pub fn signed_request(
     addr: SocketAddr,
     key_id: &str,
@@ -96,31 +119,18 @@ pub fn signed_request(
     action: &str,
     params: &[Pair],
 ) -> http::Request<Full<Bytes>> {
-    let host = addr.to_string();
-    let body = encode_pairs(params);
-    let nonce = uuid::Uuid::new_v4().simple().to_string();
-    let date = format_utc(SystemClock.now());
-    let headers = sign_v3(
-        &V3Request {
-            method: "POST",
-            host: &host,
-            action,
-            version: API_VERSION,
-            query: &[],
-            body: body.as_bytes(),
-            access_key_id: key_id,
-            nonce: &nonce,
-            date: &date,
-            security_token: None,
-        },
-        &Secret::new(secret.as_bytes().to_vec()),
-    );
-    let mut request = http::Request::post(format!("http://{host}/"))
-        .header("content-type", "application/x-www-form-urlencoded");
-    for (k, v) in headers {
-        request = request.header(k, v);
-    }
-    request.body(Full::new(Bytes::from(body))).expect("request")
+    let call = livecert::client::CallRequest {
+        endpoint: format!("http://{addr}"),
+        action: action.to_owned(),
+        params: params.to_vec(),
+        access_key_id: key_id.to_owned(),
+        access_key_secret: Secret::new(secret.as_bytes().to_vec()),
+        scheme: livecert::client::SignatureScheme::V3,
+        now: SystemClock.now(),
+        security_token: None,
+        ca_cert: None,
+    };
+    livecert::client::signed_request(&call, &addr.to_string()).expect("request")
 }
 
 /// The value after `--<name>` on the command line, if any.
